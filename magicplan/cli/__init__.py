@@ -1,0 +1,15 @@
+"""The `magicplan` command line. Each command lives in its own module; importing this package
+registers them all. Heavy imports (scipy, matplotlib, torch) happen inside commands only."""
+
+from __future__ import annotations
+
+from magicplan.cli import estimate as _estimate  # noqa: F401  (registers commands)
+from magicplan.cli import profiles as _profiles  # noqa: F401
+from magicplan.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,1 @@
+from magicplan.cli._app import app  # placeholder

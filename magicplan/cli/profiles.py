@@ -1,0 +1,87 @@
+"""`magicplan hardware list|show`, `magicplan models list|show`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from magicplan.cli._app import hardware_app, models_app
+from magicplan.cli._output import console, echo_json, table
+from magicplan.specs import list_hardware, list_models, load_hardware, load_model
+from magicplan.specs.hardware import HardwareSpec
+from magicplan.specs.model import ModelSpec
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def hardware_json(hw: HardwareSpec) -> dict[str, Any]:
+    """A hardware profile as JSON, with SI figures added."""
+    data = hw.model_dump(mode="json", exclude_none=True)
+    data["memory_bytes"] = hw.memory_bytes
+    data["memory_bandwidth_bytes_per_s"] = hw.memory_bandwidth_bytes_per_s
+    data["bf16_peak_flops_per_s"] = hw.peak_flops_per_s("bfloat16")
+    return data
+
+
+def model_json(m: ModelSpec) -> dict[str, Any]:
+    """A model profile as JSON, with derived counts (bf16 KV bytes per token)."""
+    data = m.model_dump(mode="json", exclude_none=True)
+    data["head_dim"] = m.head_dim_eff
+    data["num_parameters"] = m.num_parameters
+    data["num_active_parameters"] = m.num_active_parameters
+    data["weight_bytes"] = m.weight_bytes()
+    data["kv_bytes_per_token"] = m.kv_bytes_per_token("bfloat16")
+    return data
+
+
+@hardware_app.command("list")
+def hardware_list(json_out: JsonOpt = False) -> None:
+    """List shipped hardware profiles."""
+    items = list_hardware()
+    if json_out:
+        echo_json([hardware_json(h) for h in items])
+        return
+    rows = [[h.id, h.name, h.memory_gb, h.hbm_bandwidth_tb_s, h.peak_flops_per_s() / 1e12,
+             h.scaleup_link_gb_s, "fitted" if h.calibration else "default"] for h in items]
+    cols = ["id", "name", "memory GB", "HBM TB/s", "bf16 dense TFLOP/s", "link GB/s/dir",
+            "calibration"]
+    console().print(table("Hardware profiles", cols, rows))
+
+
+@hardware_app.command("show")
+def hardware_show(id_or_path: str, json_out: JsonOpt = False) -> None:
+    """Show one hardware profile (an id or a YAML path)."""
+    data = hardware_json(load_hardware(id_or_path))
+    if json_out:
+        echo_json(data)
+        return
+    rows = [[k, v] for k, v in data.items() if k not in ("sources", "calibration")]
+    rows += [[f"calibration.{k}", v] for k, v in (data.get("calibration") or {}).items()
+             if k != "provenance"]
+    rows += [[f"source: {', '.join(s['fields'])}", s["citation"]] for s in data["sources"]]
+    console().print(table(data["name"], ["field", "value"], rows))
+
+
+@models_app.command("list")
+def models_list(json_out: JsonOpt = False) -> None:
+    """List shipped model profiles."""
+    items = list_models()
+    if json_out:
+        echo_json([model_json(m) for m in items])
+        return
+    rows = [[m.id, m.architecture, m.num_parameters / 1e9, m.num_layers, m.hidden_size,
+             f"{m.num_attention_heads}/{m.num_kv_heads}", m.vocab_size,
+             m.kv_bytes_per_token()] for m in items]
+    cols = ["id", "arch", "params (B)", "layers", "hidden", "heads/kv", "vocab", "KV B/token"]
+    console().print(table("Model profiles", cols, rows))
+
+
+@models_app.command("show")
+def models_show(id_or_path: str, json_out: JsonOpt = False) -> None:
+    """Show one model profile (an id, a YAML path, or a Hugging Face config.json path)."""
+    data = model_json(load_model(id_or_path))
+    if json_out:
+        echo_json(data)
+        return
+    console().print(table(data["name"], ["field", "value"], [[k, v] for k, v in data.items()]))

@@ -1,0 +1,102 @@
+"""Where a step's time goes: operator FLOPs and bytes → seconds on one hardware profile.
+
+Knows hardware, not models. Each operator takes `max(compute, memory)` (overlap "max") or their
+sum (overlap "sum"), with achieved efficiencies; fixed latencies and all-reduces come on top.
+The "ideal" mode uses datasheet peaks with no overheads and no communication (MagicDec's
+theoretical breakdown).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from magicplan.cost.operators import Array, OpCost
+from magicplan.specs.hardware import Calibration, HardwareSpec
+
+US = 1e-6  # seconds per microsecond
+NS = 1e-9  # seconds per nanosecond
+BREAKDOWN_CLASSES = ("weights", "kv", "activations", "compute", "communication", "overhead")
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """Achieved rates and fixed latencies (SI units) for one (hardware, engine) pair."""
+
+    hardware_id: str
+    peak_flops_per_s: float
+    bandwidth_bytes_per_s: float
+    link_bytes_per_s: float
+    memory_efficiency: float
+    compute_efficiency: float
+    link_efficiency: float
+    step_overhead_s: float
+    layer_overhead_s: float
+    token_layer_overhead_s: float
+    allreduce_latency_s: float
+    round_overhead_s: float
+    overlap: str
+    ideal: bool
+
+
+def make_roofline(
+    hw: HardwareSpec, cal: Calibration, dtype: str = "bfloat16", ideal: bool = False
+) -> Roofline:
+    """Roofline for `hw` computing in `dtype`; `ideal` drops efficiencies and overheads."""
+    try:
+        link = hw.link_bandwidth_bytes_per_s
+    except ValueError:
+        link = 0.0
+    if ideal:
+        return Roofline(hw.id, hw.peak_flops_per_s(dtype), hw.memory_bandwidth_bytes_per_s, link,
+                        1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, "max", True)
+    return Roofline(
+        hw.id, hw.peak_flops_per_s(dtype), hw.memory_bandwidth_bytes_per_s, link,
+        cal.memory_efficiency, cal.compute_efficiency, cal.link_efficiency,
+        cal.step_overhead_us * US, cal.layer_overhead_us * US, cal.token_layer_overhead_ns * NS,
+        cal.allreduce_latency_us * US, cal.round_overhead_us * US, cal.overlap, False,
+    )
+
+
+def ops_time(ops: list[OpCost], rf: Roofline) -> dict[str, Array]:
+    """Time of the operators, split by class: bytes classes when memory-bound, else compute."""
+    out: dict[str, Array] = {}
+    bw = rf.bandwidth_bytes_per_s * rf.memory_efficiency
+    fl = rf.peak_flops_per_s * rf.compute_efficiency
+    for op in ops:
+        parts = {"weights": op.weight_bytes, "kv": op.kv_bytes, "activations": op.act_bytes}
+        total_bytes = op.weight_bytes + op.kv_bytes + op.act_bytes
+        t_mem = total_bytes / bw
+        t_cmp = op.flops / fl
+        if rf.overlap == "sum":
+            shares = {k: v / bw for k, v in parts.items()} | {"compute": t_cmp}
+        else:
+            mem_bound = t_mem >= t_cmp
+            safe = np.where(total_bytes > 0, total_bytes, 1.0)
+            shares = {k: np.where(mem_bound, t_mem * v / safe, 0.0) for k, v in parts.items()}
+            shares["compute"] = np.where(mem_bound, 0.0, t_cmp)
+        for k, v in shares.items():
+            out[k] = out.get(k, 0.0) + op.count * v
+    return out
+
+
+def allreduce_time(bytes_: npt.ArrayLike, num_gpus: int, rf: Roofline) -> Array:
+    """Ring all-reduce of `bytes_` over `num_gpus`: latency + 2(N-1)/N · bytes / achieved link."""
+    b = np.asarray(bytes_, dtype=np.float64)
+    if num_gpus <= 1 or rf.ideal:
+        return 0.0 * b
+    if rf.link_bytes_per_s <= 0:
+        raise ValueError(f"hardware '{rf.hardware_id}' has no link bandwidth for num_gpus > 1")
+    traffic = 2.0 * (num_gpus - 1) / num_gpus * b
+    return rf.allreduce_latency_s + traffic / (rf.link_bytes_per_s * rf.link_efficiency)
+
+
+def gather_time(bytes_: npt.ArrayLike, num_gpus: int, rf: Roofline) -> Array:
+    """Gather of `bytes_` (the full tensor) from `num_gpus` shards: latency + (N-1)/N · bytes."""
+    b = np.asarray(bytes_, dtype=np.float64)
+    if num_gpus <= 1 or rf.ideal:
+        return 0.0 * b
+    traffic = (num_gpus - 1) / num_gpus * b
+    return rf.allreduce_latency_s + traffic / (rf.link_bytes_per_s * rf.link_efficiency)

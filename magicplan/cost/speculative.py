@@ -1,0 +1,61 @@
+"""Speculative-decoding arithmetic: expected tokens per round Ω, per-token time, speedup.
+
+Ω(γ, α) = (1 − α^(γ+1)) / (1 − α) counts the accepted drafts plus the bonus (or correction) token,
+so it lies in [1, γ+1] (limit γ+1 as α → 1). Per-token time with SD is (γ·T_D + T_V) / Ω.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from magicplan.cost.operators import Array
+from magicplan.errors import MagicplanError
+
+
+def check_acceptance(alpha: npt.ArrayLike, name: str = "acceptance") -> Array:
+    """`alpha` as an array, or a MagicplanError naming `name` if any rate is outside [0, 1]."""
+    a = np.asarray(alpha, dtype=np.float64)
+    if not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a > 1):
+        raise MagicplanError(f"{name} must be a rate in [0, 1]; got {alpha}")
+    return a
+
+
+def expected_tokens(gamma: npt.ArrayLike, alpha: npt.ArrayLike) -> Array:
+    """Ω(γ, α): tokens emitted per draft-and-verify round with i.i.d. acceptance α."""
+    g = np.asarray(gamma, dtype=np.float64)
+    a = check_acceptance(alpha)
+    near_one = np.abs(1.0 - a) < 1e-9
+    safe = np.where(near_one, 0.5, a)
+    closed = (1.0 - np.power(safe, g + 1.0)) / (1.0 - safe)
+    return np.where(near_one, g + 1.0, closed)
+
+
+def expected_tokens_positional(alphas: npt.ArrayLike) -> Array:
+    """Ω = 1 + Σ_i Π_{j≤i} α_j for per-position rates α_1..α_γ (last axis)."""
+    a = check_acceptance(alphas, "per-position acceptance")
+    return 1.0 + np.sum(np.cumprod(a, axis=-1), axis=-1)
+
+
+def round_time(
+    t_draft_s: npt.ArrayLike, t_verify_s: npt.ArrayLike, gamma: npt.ArrayLike,
+    round_overhead_s: float = 0.0,
+) -> Array:
+    """Seconds of one round: γ draft steps, one verify, and the round's bookkeeping."""
+    g = np.asarray(gamma, dtype=np.float64)
+    return g * np.asarray(t_draft_s) + np.asarray(t_verify_s) + round_overhead_s
+
+
+def spec_time_per_token(round_s: npt.ArrayLike, omega: npt.ArrayLike) -> Array:
+    """(γ·T_D + T_V + overhead) / Ω: seconds per emitted token (per sequence)."""
+    return np.asarray(round_s, dtype=np.float64) / np.asarray(omega, dtype=np.float64)
+
+
+def speedup(t_autoregressive_s: npt.ArrayLike, t_spec_per_token_s: npt.ArrayLike) -> Array:
+    """T_T / per-token SD time = Ω / (γ·T_D/T_T + T_V/T_T) without round overhead."""
+    return np.asarray(t_autoregressive_s, dtype=np.float64) / np.asarray(t_spec_per_token_s)
+
+
+def throughput_tokens_per_s(batch: npt.ArrayLike, t_per_token_s: npt.ArrayLike) -> Array:
+    """Tokens/s of the whole batch: B / (seconds per token per sequence)."""
+    return np.asarray(batch, dtype=np.float64) / np.asarray(t_per_token_s, dtype=np.float64)

@@ -1,0 +1,38 @@
+"""One error type for every bad input: the CLI prints its message on one line and exits 2."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class MagicplanError(ValueError):
+    """Bad input: a field, file or column that is missing or out of range.
+
+    The message names the field (or file, or column) and what is allowed. The CLI prints it as
+    one line and exits with code 2; the Python API raises it.
+    """
+
+
+def suggest(name: str, choices: Iterable[str], n: int = 3) -> str:
+    """Return ' (did you mean a, b?)' for the closest of `choices`, or '' when none is close."""
+    close = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def format_validation_error(exc: Exception, source: str = "") -> str:
+    """One line from a pydantic ValidationError: the first failing field and what is allowed."""
+    errors = getattr(exc, "errors", None)
+    where = f"{source}: " if source else ""
+    if not callable(errors):
+        return f"{where}{exc}"
+    first = errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ())) or "value"
+    msg = first.get("msg", "invalid value")
+    if first.get("type") == "extra_forbidden":
+        msg = "unknown key (not allowed)"
+    elif first.get("type") == "missing":
+        msg = "required field is missing"
+    more = len(errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
+    return f"{where}field '{loc}': {msg}{tail}"

@@ -1,0 +1,154 @@
+"""Hardware profiles: datasheet figures (units in the keys, every number sourced) plus an optional
+calibration block of achieved efficiencies and fixed latencies for one (hardware, engine) pair.
+
+YAML keys carry units (`memory_gb`, `hbm_bandwidth_tb_s`, `bf16_dense_tflops`, ...); the
+properties below convert them to SI once (bytes, bytes/s, FLOP/s, seconds).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+GB = 1e9  # decimal gigabyte, bytes
+TB = 1e12  # decimal terabyte, bytes
+TERA = 1e12  # 1 TFLOP/s in FLOP/s
+
+# Compute dtypes and the spec field holding their dense peak (TFLOP/s, or TOP/s for int8).
+PEAK_FIELD = {
+    "float32": "fp32_tflops",
+    "tf32": "tf32_dense_tflops",
+    "bfloat16": "bf16_dense_tflops",
+    "float16": "fp16_dense_tflops",
+    "fp8": "fp8_dense_tflops",
+    "int8": "int8_dense_tops",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(_Frozen):
+    """A citation and the fields whose numbers it supports."""
+
+    fields: list[str] = Field(min_length=1)
+    citation: str = Field(min_length=3)
+
+
+class Provenance(_Frozen):
+    """Where a calibration came from: a published default, a `fit` to step tables, or `calibrate`."""
+
+    method: Literal["default", "fit", "calibrate"]
+    source: str
+    date: str | None = None
+    input_file: str | None = None
+    input_sha256: str | None = None
+    rows: int | None = Field(default=None, ge=0)
+    median_abs_error: float | None = Field(default=None, ge=0)
+    p90_abs_error: float | None = Field(default=None, ge=0)
+    device: str | None = None
+    notes: str | None = None
+
+
+class Calibration(_Frozen):
+    """Achieved efficiencies and fixed latencies of one serving engine on this hardware.
+
+    A step's time is the roofline time of its operators with these efficiencies, plus
+    `step_overhead_us` once, `layer_overhead_us` per layer, `token_layer_overhead_ns` per new token
+    per layer (small-GEMM and elementwise work that neither roofline term captures), and per
+    all-reduce `allreduce_latency_us` plus bytes over `link_efficiency` x link bandwidth.
+    A speculative round adds `round_overhead_us` (acceptance, sampling, cache bookkeeping).
+    """
+
+    engine: str = "generic"
+    overlap: Literal["max", "sum"] = "max"
+    memory_efficiency: float = Field(gt=0, le=1)
+    compute_efficiency: float = Field(gt=0, le=1)
+    step_overhead_us: float = Field(ge=0)
+    layer_overhead_us: float = Field(ge=0)
+    token_layer_overhead_ns: float = Field(default=0.0, ge=0)
+    allreduce_latency_us: float = Field(ge=0)
+    link_efficiency: float = Field(gt=0, le=1)
+    round_overhead_us: float = Field(default=0.0, ge=0)
+    provenance: Provenance
+
+
+class HardwareSpec(_Frozen):
+    """One accelerator (per device) as published, with an optional fitted calibration."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str
+    vendor: str
+    memory_gb: float = Field(gt=0, description="device memory, decimal GB (1e9 bytes)")
+    hbm_bandwidth_tb_s: float = Field(gt=0, description="peak memory bandwidth, TB/s (1e12 B/s)")
+    fp32_tflops: float | None = Field(default=None, gt=0)
+    tf32_dense_tflops: float | None = Field(default=None, gt=0)
+    bf16_dense_tflops: float | None = Field(default=None, gt=0)
+    fp16_dense_tflops: float | None = Field(default=None, gt=0)
+    fp8_dense_tflops: float | None = Field(default=None, gt=0)
+    int8_dense_tops: float | None = Field(default=None, gt=0)
+    scaleup_link_gb_s: float | None = Field(
+        default=None, gt=0, description="scale-up link (NVLink, xGMI, ICI) per direction, GB/s"
+    )
+    host_link_gb_s: float | None = Field(
+        default=None, gt=0, description="host link (PCIe) per direction, GB/s"
+    )
+    tdp_w: float | None = Field(default=None, gt=0)
+    notes: str | None = None
+    sources: list[Source] = Field(min_length=1)
+    calibration: Calibration | None = None
+
+    @model_validator(mode="after")
+    def _every_number_sourced(self) -> HardwareSpec:
+        cited = {f for s in self.sources for f in s.fields}
+        numeric = [
+            name
+            for name, value in self
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+        ]
+        unsourced = [n for n in numeric if n not in cited]
+        if unsourced:
+            raise ValueError(f"field '{unsourced[0]}' has no entry in sources")
+        unknown = sorted(cited - set(type(self).model_fields))
+        if unknown:
+            raise ValueError(f"sources name unknown field '{unknown[0]}'")
+        if all(getattr(self, f) is None for f in PEAK_FIELD.values()):
+            raise ValueError("at least one peak compute figure (e.g. bf16_dense_tflops) is required")
+        return self
+
+    # --- SI views -------------------------------------------------------------------------
+    @property
+    def memory_bytes(self) -> float:
+        """Device memory in bytes."""
+        return self.memory_gb * GB
+
+    @property
+    def memory_bandwidth_bytes_per_s(self) -> float:
+        """Peak memory bandwidth in bytes/s."""
+        return self.hbm_bandwidth_tb_s * TB
+
+    @property
+    def link_bandwidth_bytes_per_s(self) -> float:
+        """Scale-up link bandwidth per direction in bytes/s; PCIe when there is no scale-up link."""
+        gb_s = self.scaleup_link_gb_s or self.host_link_gb_s
+        if gb_s is None:
+            raise ValueError(f"hardware '{self.id}' has no link bandwidth for tensor parallelism")
+        return gb_s * GB
+
+    def supports(self, dtype: str) -> bool:
+        """True when the hardware publishes a dense peak for `dtype`."""
+        return getattr(self, PEAK_FIELD[dtype], None) is not None
+
+    def peak_flops_per_s(self, dtype: str = "bfloat16") -> float:
+        """Dense peak FLOP/s for `dtype`, or for the widest fallback the hardware publishes."""
+        if dtype not in PEAK_FIELD:
+            raise ValueError(f"dtype must be one of {', '.join(PEAK_FIELD)}; got '{dtype}'")
+        # An unsupported dtype computes in the next wider one the part has (fp8 weights on an
+        # A100 run bf16 math; bf16 on a T4 or V100 runs fp16 tensor cores).
+        for field in (PEAK_FIELD[dtype], "bf16_dense_tflops", "fp16_dense_tflops", "fp32_tflops"):
+            value = getattr(self, field)
+            if value is not None:
+                return float(value) * TERA
+        raise ValueError(f"hardware '{self.id}' publishes no peak for {dtype}")

@@ -1,0 +1,103 @@
+"""Hugging Face `config.json` → ModelSpec, for the architectures whose shapes we model."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from magicplan.errors import MagicplanError, format_validation_error
+from magicplan.specs.model import ModelSpec
+
+# Per-architecture defaults where config.json may omit a key (transformers' class defaults).
+_TIED_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True}
+_QKV_BIAS = {"qwen2", "qwen2_moe"}
+_QK_NORM = {"qwen3", "qwen3_moe", "gemma3_text"}
+_FOUR_NORMS = {"gemma2", "gemma3_text"}
+SUPPORTED = (
+    "llama", "mistral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "mixtral",
+    "gemma", "gemma2", "gemma3_text", "phi3",
+)  # fmt: skip
+_DTYPES = {"bfloat16": "bfloat16", "float16": "float16", "float32": "float32"}
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower().split("/")[-1]).strip("-._")
+    return slug or "model"
+
+
+def _require(cfg: dict[str, Any], key: str, source: str) -> Any:
+    if key not in cfg or cfg[key] is None:
+        raise MagicplanError(f"{source}: config.json field '{key}' is missing")
+    return cfg[key]
+
+
+def _moe_fields(cfg: dict[str, Any], arch: str) -> dict[str, Any] | None:
+    if arch == "mixtral":
+        return {
+            "num_experts": cfg.get("num_local_experts", 8),
+            "experts_per_token": cfg.get("num_experts_per_tok", 2),
+            "expert_intermediate_size": cfg["intermediate_size"],
+        }
+    if arch in ("qwen2_moe", "qwen3_moe"):
+        shared = cfg.get("shared_expert_intermediate_size") or 0
+        return {
+            "num_experts": cfg["num_experts"],
+            "experts_per_token": cfg["num_experts_per_tok"],
+            "expert_intermediate_size": cfg["moe_intermediate_size"],
+            "shared_experts": 1 if shared else 0,
+            "shared_expert_intermediate_size": shared or None,
+        }
+    return None
+
+
+def _window_fields(cfg: dict[str, Any], arch: str, layers: int) -> dict[str, Any]:
+    window = cfg.get("sliding_window")
+    if arch.startswith("qwen") and not cfg.get("use_sliding_window", False):
+        window = None
+    if not window or window >= cfg.get("max_position_embeddings", 1 << 62):
+        return {}
+    if arch == "gemma2":  # local and global layers alternate
+        return {"sliding_window": int(window), "local_layers": layers // 2}
+    return {"sliding_window": int(window)}
+
+
+def model_from_hf_config(cfg: dict[str, Any], source: str, model_id: str | None = None) -> ModelSpec:
+    """Build a ModelSpec from a parsed `config.json`; `source` names the file for messages."""
+    arch = cfg.get("model_type")
+    if arch not in SUPPORTED:
+        raise MagicplanError(
+            f"{source}: config.json field 'model_type' is '{arch}'; supported: {', '.join(SUPPORTED)}"
+        )
+    layers = int(_require(cfg, "num_hidden_layers", source))
+    heads = int(_require(cfg, "num_attention_heads", source))
+    name = cfg.get("_name_or_path") or Path(source).parent.name or arch
+    fields: dict[str, Any] = {
+        "id": model_id or _slug(str(name)),
+        "name": str(name),
+        "architecture": arch,
+        "hidden_size": _require(cfg, "hidden_size", source),
+        "intermediate_size": cfg.get("intermediate_size") or cfg.get("moe_intermediate_size"),
+        "num_layers": layers,
+        "num_attention_heads": heads,
+        "num_kv_heads": cfg.get("num_key_value_heads") or heads,
+        "head_dim": cfg.get("head_dim"),
+        "vocab_size": _require(cfg, "vocab_size", source),
+        "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", _TIED_DEFAULT.get(arch, False))),
+        "qkv_bias": arch in _QKV_BIAS or bool(cfg.get("attention_bias", False)),
+        "qk_norm": arch in _QK_NORM,
+        "norms_per_layer": 4 if arch in _FOUR_NORMS else 2,
+        "moe": _moe_fields(cfg, arch),
+        "max_position_embeddings": _require(cfg, "max_position_embeddings", source),
+        "dtype": _DTYPES.get(str(cfg.get("torch_dtype") or cfg.get("dtype")), "bfloat16"),
+        "source": f"config.json: {source}",
+        **_window_fields(cfg, arch, layers),
+    }
+    try:
+        return ModelSpec(**fields)
+    except ValidationError as exc:
+        raise MagicplanError(format_validation_error(exc, source)) from exc
+    except KeyError as exc:
+        raise MagicplanError(f"{source}: config.json field {exc} is missing") from exc

@@ -1,0 +1,173 @@
+"""Model architecture profiles: the shapes that decide FLOPs and bytes, from a `config.json`.
+
+Counts follow the Llama/Qwen/Gemma/Phi layer formulas: Q/K/V/O projections (+ QKV bias for Qwen2),
+gated MLP or MoE experts, norms, embeddings and an LM head unless tied.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DType = Literal["float32", "bfloat16", "float16", "fp8", "int8"]
+DTYPE_BYTES: dict[str, int] = {"float32": 4, "bfloat16": 2, "float16": 2, "fp8": 1, "int8": 1}
+
+
+class MoESpec(BaseModel):
+    """Mixture-of-experts feed-forward: routed experts, plus optional always-on shared experts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    num_experts: int = Field(ge=2)
+    experts_per_token: int = Field(ge=1)
+    expert_intermediate_size: int = Field(ge=1)
+    shared_experts: int = Field(default=0, ge=0)
+    shared_expert_intermediate_size: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> MoESpec:
+        if self.experts_per_token > self.num_experts:
+            raise ValueError("experts_per_token must not exceed num_experts")
+        return self
+
+
+class ModelSpec(BaseModel):
+    """A decoder-only transformer as its `config.json` describes it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str
+    architecture: str
+    hidden_size: int = Field(ge=1)
+    intermediate_size: int = Field(ge=1)
+    num_layers: int = Field(ge=1)
+    num_attention_heads: int = Field(ge=1)
+    num_kv_heads: int = Field(ge=1)
+    head_dim: int | None = Field(default=None, ge=1)
+    vocab_size: int = Field(ge=1)
+    tie_word_embeddings: bool = False
+    qkv_bias: bool = False
+    qk_norm: bool = False
+    norms_per_layer: int = Field(default=2, ge=0)
+    moe: MoESpec | None = None
+    sliding_window: int | None = Field(default=None, ge=1)
+    local_layers: int | None = Field(
+        default=None, ge=0, description="layers using the sliding window (default: all)"
+    )
+    max_position_embeddings: int = Field(ge=1)
+    dtype: DType = "bfloat16"
+    hf_id: str | None = None
+    source: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _cross_fields(self) -> ModelSpec:
+        if self.head_dim is None and self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                "num_attention_heads must divide hidden_size unless head_dim is given"
+            )
+        if self.num_attention_heads % self.num_kv_heads:
+            raise ValueError("num_kv_heads must divide num_attention_heads")
+        if self.local_layers is not None:
+            if self.sliding_window is None:
+                raise ValueError("local_layers needs sliding_window")
+            if self.local_layers > self.num_layers:
+                raise ValueError("local_layers must not exceed num_layers")
+        return self
+
+    # --- shapes ---------------------------------------------------------------------------
+    @property
+    def head_dim_eff(self) -> int:
+        """Per-head width: `head_dim`, else hidden_size / num_attention_heads."""
+        return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    @property
+    def q_dim(self) -> int:
+        """Width of the query projection output (heads x head_dim)."""
+        return self.num_attention_heads * self.head_dim_eff
+
+    @property
+    def kv_dim(self) -> int:
+        """Width of one of the key/value projection outputs (KV heads x head_dim)."""
+        return self.num_kv_heads * self.head_dim_eff
+
+    @property
+    def num_local_layers(self) -> int:
+        """Layers attending within `sliding_window` (0 when the model has no window)."""
+        if self.sliding_window is None:
+            return 0
+        return self.num_layers if self.local_layers is None else self.local_layers
+
+    # --- parameter counts -----------------------------------------------------------------
+    @property
+    def attention_parameters_per_layer(self) -> int:
+        """Q/K/V/O weights (+ QKV bias, + per-head Q/K norms)."""
+        h, q, kv = self.hidden_size, self.q_dim, self.kv_dim
+        n = h * q + 2 * h * kv + q * h
+        if self.qkv_bias:
+            n += q + 2 * kv
+        if self.qk_norm:
+            n += 2 * self.head_dim_eff
+        return n
+
+    @property
+    def mlp_parameters_per_layer(self) -> int:
+        """Gated MLP (3 matrices), or every expert + router + shared experts for MoE."""
+        h = self.hidden_size
+        if self.moe is None:
+            return 3 * h * self.intermediate_size
+        m = self.moe
+        shared_width = m.shared_expert_intermediate_size or m.expert_intermediate_size
+        return (
+            m.num_experts * 3 * h * m.expert_intermediate_size
+            + h * m.num_experts
+            + m.shared_experts * 3 * h * shared_width
+        )
+
+    @property
+    def active_mlp_parameters_per_layer(self) -> int:
+        """MLP weights one token touches (top-k experts + router + shared)."""
+        if self.moe is None:
+            return self.mlp_parameters_per_layer
+        m, h = self.moe, self.hidden_size
+        shared_width = m.shared_expert_intermediate_size or m.expert_intermediate_size
+        return (
+            m.experts_per_token * 3 * h * m.expert_intermediate_size
+            + h * m.num_experts
+            + m.shared_experts * 3 * h * shared_width
+        )
+
+    @property
+    def embedding_parameters(self) -> int:
+        """Input embedding, plus the LM head unless tied."""
+        n = self.vocab_size * self.hidden_size
+        return n if self.tie_word_embeddings else 2 * n
+
+    @property
+    def num_parameters(self) -> int:
+        """Total parameters, as in the published checkpoint."""
+        per_layer = (
+            self.attention_parameters_per_layer
+            + self.mlp_parameters_per_layer
+            + self.norms_per_layer * self.hidden_size
+        )
+        return self.num_layers * per_layer + self.embedding_parameters + self.hidden_size
+
+    @property
+    def num_active_parameters(self) -> int:
+        """Parameters one token uses (differs from `num_parameters` for MoE)."""
+        routed_unused = self.mlp_parameters_per_layer - self.active_mlp_parameters_per_layer
+        return self.num_parameters - self.num_layers * routed_unused
+
+    def weight_bytes(self, dtype: str | None = None) -> int:
+        """Bytes of all weights stored in `dtype` (default: the model's dtype)."""
+        return self.num_parameters * DTYPE_BYTES[dtype or self.dtype]
+
+    def kv_bytes_per_token(self, dtype: str = "bfloat16") -> int:
+        """KV-cache bytes one token adds across all layers: 2 x layers x kv_heads x head_dim x size.
+
+        Uses `num_kv_heads` (GQA), never `num_attention_heads`. For sliding-window models this is
+        the full-attention upper bound (every layer keeps the token).
+        """
+        return 2 * self.num_layers * self.kv_dim * DTYPE_BYTES[dtype]
