@@ -4,6 +4,7 @@ registers them all. Heavy imports (scipy, matplotlib, torch) happen inside comma
 from __future__ import annotations
 
 from magicplan.cli import estimate as _estimate  # noqa: F401  (registers commands)
+from magicplan.cli import fit as _fit  # noqa: F401
 from magicplan.cli import profiles as _profiles  # noqa: F401
 from magicplan.cli._app import app
 

@@ -1,39 +1,62 @@
 """Calibration for hardware that has none of its own: a principled default that transfers.
 
-Efficiencies are ratios, so they transfer across parts; they default to what the two measured
-GPUs achieved (MagicDec's step tables, fitted by `magicplan fit`: A100 η_m 0.82, H100 0.92 →
-0.85; compute, unconstrained by decode tables, to 0.75, near the measured maximum achievable
-matmul FLOP/s of A100 and H100, stas00/ml-engineering "MAMF"). Fixed latencies are software
-costs of the engine (launches, synchronisation) and are taken from the same fits, scaled by
-nothing: a different engine must be calibrated (`magicplan fit` / `calibrate`).
+It is derived at run time from the shipped profiles that *were* fitted to measurements (the
+anchors, MagicDec's step tables on 8×A100-80GB and 8×H100), so it carries no number of its own:
+- efficiencies (memory, compute, link) are ratios and transfer as they are: their geometric mean;
+- fixed latencies (per step, layer, token and layer, all-reduce, round) are small-kernel and
+  synchronisation costs that shrink on faster parts. Across the two anchors they scale with
+  memory bandwidth (latency × bandwidth is within ±10 % of its mean, while raw latencies differ
+  2×), so each anchor's latency is turned into bytes-at-bandwidth, averaged, and divided by the
+  target hardware's bandwidth.
+The calibrated engine is MagicDec's gpt-fast-style torch.compile engine; another engine should be
+calibrated with `magicplan fit` or `magicplan calibrate`.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import numpy as np
+
 from magicplan.specs.hardware import Calibration, HardwareSpec, Provenance
 
-DEFAULT_SOURCE = (
-    "magicplan default for unmeasured hardware: efficiencies and latencies from the fits of "
-    "a100-80gb-sxm and h100-sxm to MagicDec's measured step tables (gpt-fast-style torch.compile "
-    "engine, see docs/model.md); compute efficiency from measured achievable matmul FLOP/s "
-    "(stas00/ml-engineering compute/accelerator MAMF)"
-)
+ANCHORS = ("a100-80gb-sxm", "h100-sxm")
+RATIOS = ("memory_efficiency", "compute_efficiency", "link_efficiency")
+LATENCIES = ("step_overhead_us", "layer_overhead_us", "token_layer_overhead_ns",
+             "allreduce_latency_us", "round_overhead_us")
 
-DEFAULT_CALIBRATION = Calibration(
-    engine="gpt-fast-style torch.compile (MagicDec)",
-    overlap="max",
-    memory_efficiency=0.85,
-    compute_efficiency=0.75,
-    step_overhead_us=100.0,
-    layer_overhead_us=60.0,
-    token_layer_overhead_ns=200.0,
-    allreduce_latency_us=20.0,
-    link_efficiency=0.45,
-    round_overhead_us=800.0,
-    provenance=Provenance(method="default", source=DEFAULT_SOURCE),
-)
+
+@lru_cache(maxsize=1)
+def _anchors() -> tuple[tuple[HardwareSpec, Calibration], ...]:
+    from magicplan.specs.registry import load_hardware
+
+    out = []
+    for anchor in ANCHORS:
+        hw = load_hardware(anchor)
+        if hw.calibration is None:
+            raise ValueError(f"anchor profile '{anchor}' has no calibration block")
+        out.append((hw, hw.calibration))
+    return tuple(out)
+
+
+def default_calibration(hw: HardwareSpec) -> Calibration:
+    """The transferable default for `hw` (see the module docstring)."""
+    anchors = _anchors()
+    ratios = {k: float(np.exp(np.mean([np.log(getattr(c, k)) for _, c in anchors]))) for k in RATIOS}
+    bw = hw.memory_bandwidth_bytes_per_s
+    latencies = {
+        k: float(np.mean([getattr(c, k) * a.memory_bandwidth_bytes_per_s for a, c in anchors]) / bw)
+        for k in LATENCIES
+    }
+    source = (f"default for unmeasured hardware, derived from the fitted profiles "
+              f"{' and '.join(ANCHORS)}: efficiencies their geometric mean, latencies scaled by "
+              f"memory bandwidth (magicplan.cost.defaults)")
+    return Calibration(
+        engine=anchors[0][1].engine, overlap=anchors[0][1].overlap, **ratios, **latencies,
+        provenance=Provenance(method="default", source=source),
+    )
 
 
 def calibration_for(hw: HardwareSpec) -> Calibration:
     """The profile's own calibration, else the transferable default."""
-    return hw.calibration or DEFAULT_CALIBRATION
+    return hw.calibration or default_calibration(hw)

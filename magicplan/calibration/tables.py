@@ -1,0 +1,73 @@
+"""Measured step tables (the reference CSV schema) → StepSamples for the fitting core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from magicplan.calibration.fit import StepSample
+from magicplan.errors import MagicplanError
+from magicplan.scenarios import Columns, groups, read_columns
+from magicplan.specs import load_model
+from magicplan.specs.hardware import HardwareSpec
+from magicplan.specs.model import ModelSpec
+
+TIME_COLUMNS = ("t_autoregressive_ms", "gamma_t_draft_ms", "t_verify_ms")
+REQUIRED = ("num_gpus", "target", "context", "batch")
+OPTIONAL = ("gpu", "draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus",
+            "accepted_per_step", "t_spec_per_token_ms", *TIME_COLUMNS)
+KEYS = ("target", "draft_model", "kv_method", "num_gpus", "draft_num_gpus")
+
+
+def read_measurements(path: str | Path, hw: HardwareSpec) -> Columns:
+    """Rows of `path` measured on `hw` (all rows when there is no `gpu` column)."""
+    cols = read_columns(path, REQUIRED, OPTIONAL)
+    if not any(c in cols for c in TIME_COLUMNS):
+        raise MagicplanError(f"{path}: missing column: need at least one of {', '.join(TIME_COLUMNS)}")
+    if "gpu" in cols:
+        keep = np.flatnonzero(cols["gpu"] == hw.id)
+        if keep.size == 0:
+            found = ", ".join(sorted(set(cols["gpu"].tolist())))
+            raise MagicplanError(f"{path}: column 'gpu' has no row for '{hw.id}' (found: {found})")
+        cols = {k: v[keep] for k, v in cols.items()}
+    for name in TIME_COLUMNS:
+        if name in cols and np.any(cols[name][np.isfinite(cols[name])] <= 0):
+            raise MagicplanError(f"{path}: column '{name}' must hold positive times in ms")
+    return cols
+
+
+def samples_from_columns(cols: Columns) -> list[StepSample]:
+    """Group rows into AR (deduplicated by batch and context), draft and verify samples."""
+    n = len(cols["batch"])
+    col = {k: cols.get(k, np.full(n, np.nan)) for k in ("gamma", "kv_budget", "draft_num_gpus")}
+    models: dict[str, ModelSpec] = {}
+    out: list[StepSample] = []
+    for key, idx in groups(cols, KEYS):
+        g = dict(zip([k for k in KEYS if k in cols], key, strict=True))
+        target = models.setdefault(g["target"], load_model(g["target"]))
+        dname = g.get("draft_model", "self")
+        draft = None if dname in ("self", "") else models.setdefault(dname, load_model(dname))
+        n_gpus = int(float(g["num_gpus"]))
+        dn = g.get("draft_num_gpus", "nan")
+        d_gpus = n_gpus if dn in ("nan", "") else int(float(dn))
+        for kind, name, per_step in (("autoregressive", "t_autoregressive_ms", False),
+                                     ("draft", "gamma_t_draft_ms", True),
+                                     ("verify", "t_verify_ms", False)):
+            if name not in cols:
+                continue
+            rows = idx[np.isfinite(cols[name][idx])]
+            if kind == "autoregressive":
+                _, first = np.unique(np.stack([cols["batch"][rows], cols["context"][rows]]),
+                                     axis=1, return_index=True)
+                rows = rows[np.sort(first)]
+            if rows.size == 0:
+                continue
+            gamma = col["gamma"][rows]
+            if kind != "autoregressive" and np.any(~np.isfinite(gamma) | (gamma < 1)):
+                raise MagicplanError("column 'gamma' must be >= 1 on rows with draft or verify times")
+            measured = cols[name][rows] / 1e3 / (gamma if per_step else 1.0)
+            out.append(StepSample(kind, target, draft, g.get("kv_method", "full"), n_gpus, d_gpus,
+                                  cols["batch"][rows], cols["context"][rows], np.nan_to_num(gamma, nan=1.0),
+                                  np.nan_to_num(col["kv_budget"][rows]), measured, rows))
+    return out

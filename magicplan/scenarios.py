@@ -1,0 +1,141 @@
+"""Scenario and measurement tables (the columns of MagicDec's reference CSV), read into numpy
+columns with clean errors, grouped by their categorical columns, and estimated vectorized."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from magicplan.errors import MagicplanError
+from magicplan.io import read_csv_rows
+
+NUMERIC = (
+    "num_gpus", "draft_num_gpus", "kv_budget", "context", "batch", "gamma", "alpha",
+    "accepted_per_step", "gamma_t_draft_ms", "t_verify_ms", "t_autoregressive_ms",
+    "t_spec_per_token_ms", "speedup",
+)  # fmt: skip
+Columns = dict[str, npt.NDArray[Any]]
+
+
+def read_columns(
+    path: str | Path, required: Iterable[str], optional: Iterable[str] = ()
+) -> Columns:
+    """Read a CSV into columns: numeric ones as float64 (blank → NaN where optional), others as str.
+
+    A missing required column, or a cell that is not a number, is a MagicplanError naming the
+    column (and the row, counting the header as row 1).
+    """
+    req = tuple(required)
+    rows = read_csv_rows(path, req)
+    present = set(rows[0])
+    cols: Columns = {}
+    for name in (*req, *(o for o in optional if o in present)):
+        raw = [r.get(name, "") for r in rows]
+        cols[name] = _numeric(path, name, raw, name in req) if name in NUMERIC else np.array(raw)
+        if name not in NUMERIC and name in req:
+            blank = [i for i, v in enumerate(raw) if not v]
+            if blank:
+                raise MagicplanError(f"{path}: row {blank[0] + 2} column '{name}' is empty")
+    return cols
+
+
+def _numeric(path: str | Path, name: str, raw: list[str], required: bool) -> npt.NDArray[Any]:
+    cells = [v if v else "nan" for v in raw]
+    try:
+        arr = np.array(cells, dtype=np.float64)
+    except ValueError:
+        arr = None
+    bad = [i for i, v in enumerate(cells) if not _is_number(v)] if arr is None else []
+    if bad:
+        raise MagicplanError(
+            f"{path}: row {bad[0] + 2} column '{name}': '{raw[bad[0]]}' is not a number"
+        )
+    assert arr is not None
+    if required and np.isnan(arr).any():
+        row = int(np.flatnonzero(np.isnan(arr))[0])
+        raise MagicplanError(f"{path}: row {row + 2} column '{name}' is empty")
+    return arr
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def groups(cols: Columns, keys: Iterable[str]) -> list[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
+    """Row indices of each distinct combination of the categorical `keys`, in first-seen order."""
+    keys = [k for k in keys if k in cols]
+    n = len(next(iter(cols.values())))
+    if not keys:
+        return [((), np.arange(n))]
+    stacked = np.stack([cols[k].astype(str) for k in keys], axis=1)
+    uniq, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    inverse = inverse.ravel()
+    return [(tuple(uniq[i]), np.flatnonzero(inverse == i)) for i in order]
+
+
+SCENARIO_COLUMNS = (
+    "gpu", "num_gpus", "target", "draft_model", "kv_method", "kv_budget", "context", "batch",
+    "gamma",
+)  # fmt: skip
+SCENARIO_KEYS = ("gpu", "num_gpus", "target", "draft_model", "kv_method", "draft_num_gpus")
+
+
+def read_scenarios(path: str | Path) -> Columns:
+    """A scenarios CSV: the reference columns plus `accepted_per_step` or `alpha`."""
+    cols = read_columns(path, SCENARIO_COLUMNS, ("accepted_per_step", "alpha", "draft_num_gpus"))
+    has_omega = "accepted_per_step" in cols and not np.isnan(cols["accepted_per_step"]).any()
+    has_alpha = "alpha" in cols and not np.isnan(cols["alpha"]).any()
+    if not (has_omega or has_alpha):
+        raise MagicplanError(
+            f"{path}: missing column 'accepted_per_step' or 'alpha' (one must be filled on every row)"
+        )
+    return cols
+
+
+def estimate_scenarios(cols: Columns) -> dict[str, npt.NDArray[Any]]:
+    """Estimate every row, vectorized within each group of equal categorical columns."""
+    from magicplan.estimate import Setup, estimate_arrays
+    from magicplan.specs import load_hardware, load_model
+
+    n = len(cols["batch"])
+    out: dict[str, npt.NDArray[Any]] = {}
+    hw_cache: dict[str, Any] = {}
+    model_cache: dict[str, Any] = {}
+    use_omega = "accepted_per_step" in cols and not np.isnan(cols["accepted_per_step"]).any()
+    for key, idx in groups(cols, SCENARIO_KEYS):
+        g = dict(zip([k for k in SCENARIO_KEYS if k in cols], key, strict=True))
+        hw = hw_cache.setdefault(g["gpu"], load_hardware(g["gpu"]))
+        target = model_cache.setdefault(g["target"], load_model(g["target"]))
+        draft = None
+        if g["draft_model"] not in ("self", ""):
+            draft = model_cache.setdefault(g["draft_model"], load_model(g["draft_model"]))
+        dn = g.get("draft_num_gpus", "nan")
+        setup = Setup(hw, _as_int("num_gpus", g["num_gpus"]), target, draft, g["kv_method"],
+                      None if dn in ("nan", "") else _as_int("draft_num_gpus", dn))
+        res = estimate_arrays(
+            setup, cols["batch"][idx], cols["context"][idx], cols["gamma"][idx],
+            cols["kv_budget"][idx],
+            acceptance=None if use_omega else cols["alpha"][idx],
+            accepted_per_step=cols["accepted_per_step"][idx] if use_omega else None,
+        )
+        for name, val in res.items():
+            if name not in out:
+                out[name] = np.zeros(n, dtype=val.dtype)
+            out[name][idx] = val
+    return out
+
+
+def _as_int(name: str, text: str) -> int:
+    value = float(text)
+    if not value.is_integer() or value < 1:
+        raise MagicplanError(f"{name} must be a positive integer; got {text}")
+    return int(value)

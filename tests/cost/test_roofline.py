@@ -1,0 +1,56 @@
+"""Roofline times and the MagicDec ideal-mode breakdown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from magicplan.cost.operators import OpCost
+from magicplan.cost.roofline import allreduce_time, make_roofline, ops_time
+from magicplan.cost.steps import autoregressive_time
+from tests.cost.conftest import make_cal, make_hw, make_model
+
+
+def _op(flops: float, weight_bytes: float) -> OpCost:
+    z = np.array(0.0)
+    return OpCost("x", 1, np.array(flops), np.array(weight_bytes), z, z)
+
+
+def test_max_and_sum_overlap() -> None:
+    # 1e12 FLOP at 100 TFLOP/s = 10 ms; 1e9 B at 1 TB/s = 1 ms.
+    hw = make_hw()
+    t_max = ops_time([_op(1e12, 1e9)], make_roofline(hw, make_cal()))
+    assert float(sum(t_max.values())) == pytest.approx(0.010)
+    assert float(t_max["compute"]) == pytest.approx(0.010)
+    t_sum = ops_time([_op(1e12, 1e9)], make_roofline(hw, make_cal(overlap="sum")))
+    assert float(sum(t_sum.values())) == pytest.approx(0.011)
+
+
+def test_efficiency_scales_memory_time() -> None:
+    t = ops_time([_op(0.0, 1e9)], make_roofline(make_hw(), make_cal(memory_efficiency=0.5)))
+    assert float(t["weights"]) == pytest.approx(0.002)  # 1e9 B at 0.5 TB/s
+
+
+def test_allreduce_ring_time() -> None:
+    # 1 MB over 8 GPUs: 2*7/8 MB = 1.75 MB at 0.5 x 100 GB/s = 35 µs, + 10 µs latency.
+    rf = make_roofline(make_hw(), make_cal(allreduce_latency_us=10.0, link_efficiency=0.5))
+    assert float(allreduce_time(1e6, 8, rf)) == pytest.approx(45e-6)
+    assert float(allreduce_time(1e6, 1, rf)) == 0.0
+
+
+def test_magicdec_ideal_breakdown() -> None:
+    # MagicDec's theoretical AR step for Llama-2-7B, context 4000, 8×A100-80GB
+    # (2039 GB/s, 312 TFLOP/s per GPU): 0.94, 1.33, 2.91, 9.20, 34.82 ms at B = 1..256.
+    hw = make_hw(hbm_bandwidth_tb_s=2.039, bf16_dense_tflops=312)
+    rf = make_roofline(hw, make_cal(), ideal=True)
+    batch = np.array([1, 4, 16, 64, 256])
+    t_ms = autoregressive_time(make_model(), rf, 8, batch, 4000).total_s * 1e3
+    np.testing.assert_allclose(t_ms, [0.94, 1.33, 2.91, 9.20, 34.82], rtol=0.05)
+
+
+def test_ideal_mode_ignores_overheads() -> None:
+    hw = make_hw()
+    slow = make_cal(layer_overhead_us=100.0, memory_efficiency=0.5)
+    a = autoregressive_time(make_model(), make_roofline(hw, slow, ideal=True), 1, 1, 100)
+    b = autoregressive_time(make_model(), make_roofline(hw, make_cal(), ideal=True), 1, 1, 100)
+    assert float(a.total_s) == pytest.approx(float(b.total_s))
