@@ -29,6 +29,7 @@ from magicplan.cost.steps import (
     autoregressive_time,
     check_method,
     draft_time,
+    prefill_time,
     snapkv_select_time,
     verify_time,
 )
@@ -142,6 +143,7 @@ def estimate_arrays(
         "speedup": ar.total_s / t_tok,
         "throughput_tokens_per_s": throughput_tokens_per_s(b, t_tok),
         "autoregressive_throughput_tokens_per_s": throughput_tokens_per_s(b, ar.total_s),
+        "t_prefill_ms": prefill_time(setup.target, rf, setup.num_gpus, b, s).total_s * MS,
         "t_snapkv_select_ms": (
             snapkv_select_time(setup.target, rf, setup.num_gpus, b, s) * MS
             if setup.kv_method == "snapkv" else 0.0 * s
