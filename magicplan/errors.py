@@ -27,12 +27,12 @@ def format_validation_error(exc: Exception, source: str = "") -> str:
     if not callable(errors):
         return f"{where}{exc}"
     first = errors()[0]
-    loc = ".".join(str(p) for p in first.get("loc", ())) or "value"
-    msg = first.get("msg", "invalid value")
+    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    loc = ".".join(str(p) for p in first.get("loc", ()))
     if first.get("type") == "extra_forbidden":
         msg = "unknown key (not allowed)"
     elif first.get("type") == "missing":
         msg = "required field is missing"
     more = len(errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
-    return f"{where}field '{loc}': {msg}{tail}"
+    return f"{where}field '{loc}': {msg}{tail}" if loc else f"{where}{msg}{tail}"

@@ -95,7 +95,9 @@ def check_draft_vocab(target: ModelSpec, draft: ModelSpec) -> None:
         )
 
 
-def check_positive(name: str, value: npt.ArrayLike, integer: bool = True, allow_zero: bool = False) -> Array:
+def check_positive(
+    name: str, value: npt.ArrayLike, integer: bool = True, allow_zero: bool = False
+) -> Array:
     """`value` as a float array, or a MagicplanError naming `name` and what is allowed."""
     try:
         v = np.asarray(value, dtype=np.float64)
@@ -146,7 +148,8 @@ def estimate_arrays(
         "t_prefill_ms": prefill_time(setup.target, rf, setup.num_gpus, b, s).total_s * MS,
         "t_snapkv_select_ms": (
             snapkv_select_time(setup.target, rf, setup.num_gpus, b, s) * MS
-            if setup.kv_method == "snapkv" else 0.0 * s
+            if setup.kv_method == "snapkv"
+            else 0.0 * s
         ),
     }
     out |= _memory(setup, b, s, g, k)
@@ -158,7 +161,9 @@ def estimate_arrays(
 
 def _omega(g: Array, acceptance: npt.ArrayLike | None, accepted: npt.ArrayLike | None) -> Array:
     if (acceptance is None) == (accepted is None):
-        raise MagicplanError("give exactly one of acceptance (α in [0, 1]) or accepted_per_step (Ω)")
+        raise MagicplanError(
+            "give exactly one of acceptance (α in [0, 1]) or accepted_per_step (Ω)"
+        )
     if acceptance is not None:
         return expected_tokens(g, check_acceptance(acceptance))
     om = check_positive("accepted_per_step", accepted, integer=False)
@@ -168,8 +173,9 @@ def _omega(g: Array, acceptance: npt.ArrayLike | None, accepted: npt.ArrayLike |
 
 
 def _memory(setup: Setup, b: Array, s: Array, g: Array, k: Array) -> dict[str, Array]:
-    kw: dict[str, Any] = dict(draft=setup.draft, draft_num_gpus=setup.draft_n,
-                              kv_method=setup.kv_method, kv_budget=k)
+    kw: dict[str, Any] = dict(
+        draft=setup.draft, draft_num_gpus=setup.draft_n, kv_method=setup.kv_method, kv_budget=k
+    )
     n, t = setup.num_gpus, setup.target
     sd = memory_per_gpu(t, n, b, s, g, **kw)
     cap = usable_bytes(setup.hardware.memory_bytes, setup.memory_utilization)
@@ -230,14 +236,23 @@ def estimate(
     out = nest({key: to_python(v) for key, v in flat.items()})
     notes = []
     if kv_method != "full" and kv_budget >= context:
-        notes.append(f"kv_budget {kv_budget} >= context {context}: the draft keeps the whole context")
+        notes.append(
+            f"kv_budget {kv_budget} >= context {context}: the draft keeps the whole context"
+        )
     if not out["fits_in_memory"]:
         notes.append(f"does not fit: {out['memory_per_gpu_gb']:.1f} GB per GPU needed")
     header = {
-        "hardware": hardware.id, "num_gpus": num_gpus, "target": target.id,
-        "draft_model": draft.id if draft else "self", "kv_method": kv_method,
-        "kv_budget": kv_budget, "draft_num_gpus": setup.draft_n, "batch": batch,
-        "context": context, "gamma": gamma, "mode": mode,
+        "hardware": hardware.id,
+        "num_gpus": num_gpus,
+        "target": target.id,
+        "draft_model": draft.id if draft else "self",
+        "kv_method": kv_method,
+        "kv_budget": kv_budget,
+        "draft_num_gpus": setup.draft_n,
+        "batch": batch,
+        "context": context,
+        "gamma": gamma,
+        "mode": mode,
         "bottleneck": bottleneck(out["breakdown"]["autoregressive"]),
     }
     return header | out | {"notes": notes}

@@ -69,7 +69,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def groups(cols: Columns, keys: Iterable[str]) -> list[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
+def groups(
+    cols: Columns, keys: Iterable[str]
+) -> list[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
     """Row indices of each distinct combination of the categorical `keys`, in first-seen order."""
     keys = [k for k in keys if k in cols]
     n = len(next(iter(cols.values())))
@@ -96,7 +98,8 @@ def read_scenarios(path: str | Path) -> Columns:
     has_alpha = "alpha" in cols and not np.isnan(cols["alpha"]).any()
     if not (has_omega or has_alpha):
         raise MagicplanError(
-            f"{path}: missing column 'accepted_per_step' or 'alpha' (one must be filled on every row)"
+            f"{path}: missing column 'accepted_per_step' or 'alpha' "
+            "(one of them must be filled on every row)"
         )
     return cols
 
@@ -119,10 +122,19 @@ def estimate_scenarios(cols: Columns) -> dict[str, npt.NDArray[Any]]:
         if g["draft_model"] not in ("self", ""):
             draft = model_cache.setdefault(g["draft_model"], load_model(g["draft_model"]))
         dn = g.get("draft_num_gpus", "nan")
-        setup = Setup(hw, _as_int("num_gpus", g["num_gpus"]), target, draft, g["kv_method"],
-                      None if dn in ("nan", "") else _as_int("draft_num_gpus", dn))
+        setup = Setup(
+            hw,
+            _as_int("num_gpus", g["num_gpus"]),
+            target,
+            draft,
+            g["kv_method"],
+            None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
+        )
         res = estimate_arrays(
-            setup, cols["batch"][idx], cols["context"][idx], cols["gamma"][idx],
+            setup,
+            cols["batch"][idx],
+            cols["context"][idx],
+            cols["gamma"][idx],
             cols["kv_budget"][idx],
             acceptance=None if use_omega else cols["alpha"][idx],
             accepted_per_step=cols["accepted_per_step"][idx] if use_omega else None,

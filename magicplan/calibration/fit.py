@@ -75,14 +75,19 @@ class FitResult:
 
     def errors(self) -> npt.NDArray[np.float64]:
         """Relative error (predicted / measured - 1) of every measured step."""
-        return np.concatenate([p / s.measured_s - 1 for s, p in zip(self.samples, self.predicted_s, strict=True)])
+        return np.concatenate(
+            [p / s.measured_s - 1 for s, p in zip(self.samples, self.predicted_s, strict=True)]
+        )
 
     def summary(self) -> dict[str, Any]:
         """Median and p90 |error| overall and per step kind."""
         out: dict[str, Any] = _stats(self.errors())
         for kind in STEP_KINDS:
-            errs = [p / s.measured_s - 1 for s, p in zip(self.samples, self.predicted_s, strict=True)
-                    if s.kind == kind]
+            errs = [
+                p / s.measured_s - 1
+                for s, p in zip(self.samples, self.predicted_s, strict=True)
+                if s.kind == kind
+            ]
             if errs:
                 out[kind] = _stats(np.concatenate(errs))
         return out
@@ -90,11 +95,17 @@ class FitResult:
 
 def _stats(err: npt.NDArray[np.float64]) -> dict[str, Any]:
     a = np.abs(err)
-    return {"steps": int(a.size), "median_abs_error": float(np.median(a)),
-            "p90_abs_error": float(np.percentile(a, 90)), "max_abs_error": float(a.max())}
+    return {
+        "steps": int(a.size),
+        "median_abs_error": float(np.median(a)),
+        "p90_abs_error": float(np.percentile(a, 90)),
+        "max_abs_error": float(a.max()),
+    }
 
 
-def calibration_from(values: dict[str, float], base: Calibration, provenance: Provenance) -> Calibration:
+def calibration_from(
+    values: dict[str, float], base: Calibration, provenance: Provenance
+) -> Calibration:
     """`base` with the fitted `values` and a new provenance."""
     return base.model_copy(update={**values, "provenance": provenance})
 
@@ -142,19 +153,26 @@ def fit_calibration(
         r = [np.log(predict(hw, cal, s)) - ys for s, ys in zip(samples, y, strict=True)]
         return np.concatenate([*r, PRIOR_WEIGHT * (x - x0) / scale])
 
-    sol = least_squares(residuals, x0, bounds=([p[1] for p in free], [p[2] for p in free]),
-                        x_scale=scale)
-    cal = calibration_from({p[0]: float(v) for p, v in zip(free, sol.x, strict=True)}, base,
-                           provenance)
+    sol = least_squares(
+        residuals, x0, bounds=([p[1] for p in free], [p[2] for p in free]), x_scale=scale
+    )
+    cal = calibration_from(
+        {p[0]: float(v) for p, v in zip(free, sol.x, strict=True)}, base, provenance
+    )
     return FitResult(cal, samples, [predict(hw, cal, s) for s in samples])
 
 
 def round_overhead_us(
-    t_spec_per_token_ms: npt.ArrayLike, accepted_per_step: npt.ArrayLike,
-    gamma_t_draft_ms: npt.ArrayLike, t_verify_ms: npt.ArrayLike,
+    t_spec_per_token_ms: npt.ArrayLike,
+    accepted_per_step: npt.ArrayLike,
+    gamma_t_draft_ms: npt.ArrayLike,
+    t_verify_ms: npt.ArrayLike,
 ) -> float:
     """Per-round bookkeeping the step times miss: median of t_spec·Ω − (γ·T_D + T_V), in µs."""
-    extra = (np.asarray(t_spec_per_token_ms) * np.asarray(accepted_per_step)
-             - np.asarray(gamma_t_draft_ms) - np.asarray(t_verify_ms))
+    extra = (
+        np.asarray(t_spec_per_token_ms) * np.asarray(accepted_per_step)
+        - np.asarray(gamma_t_draft_ms)
+        - np.asarray(t_verify_ms)
+    )
     extra = extra[np.isfinite(extra)]
     return float(max(np.median(extra), 0.0) * 1e3) if extra.size else 0.0

@@ -28,23 +28,38 @@ def fit_measurements(
     hw = load_hardware(hardware)
     cols = read_measurements(measurements, hw)
     samples = samples_from_columns(cols)
-    prov = Provenance(method="fit", source=f"magicplan fit to {Path(measurements).name}",
-                      date=today(), input_file=Path(measurements).name,
-                      input_sha256=file_sha256(measurements), rows=len(cols["batch"]))
+    prov = Provenance(
+        method="fit",
+        source=f"magicplan fit to {Path(measurements).name}",
+        date=today(),
+        input_file=Path(measurements).name,
+        input_sha256=file_sha256(measurements),
+        rows=len(cols["batch"]),
+    )
     base = (hw.calibration or START).model_copy(update={"engine": engine})
     result = fit_calibration(hw, samples, prov, base=base)
     summary = result.summary()
-    extra: dict[str, Any] = {"median_abs_error": summary["median_abs_error"],
-                             "p90_abs_error": summary["p90_abs_error"]}
+    extra: dict[str, Any] = {
+        "median_abs_error": summary["median_abs_error"],
+        "p90_abs_error": summary["p90_abs_error"],
+    }
     if {"t_spec_per_token_ms", "accepted_per_step", "gamma_t_draft_ms", "t_verify_ms"} <= set(cols):
-        extra_round = round_overhead_us(cols["t_spec_per_token_ms"], cols["accepted_per_step"],
-                                        cols["gamma_t_draft_ms"], cols["t_verify_ms"])
+        extra_round = round_overhead_us(
+            cols["t_spec_per_token_ms"],
+            cols["accepted_per_step"],
+            cols["gamma_t_draft_ms"],
+            cols["t_verify_ms"],
+        )
         cal = result.calibration.model_copy(update={"round_overhead_us": extra_round})
     else:
         cal = result.calibration
     cal = cal.model_copy(update={"provenance": prov.model_copy(update=extra)})
-    report: dict[str, Any] = {"hardware": hw.id, "summary": summary,
-                              "calibration": cal.model_dump(mode="json"), "rows": _rows(result)}
+    report: dict[str, Any] = {
+        "hardware": hw.id,
+        "summary": summary,
+        "calibration": cal.model_dump(mode="json"),
+        "rows": _rows(result),
+    }
     if output is not None:
         data = profile_with_calibration(hw, cal, profile_id)
         HardwareSpec(**data)  # the written profile must load
@@ -57,9 +72,16 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     out = []
     for s, pred in zip(result.samples, result.predicted_s, strict=True):
         for i in range(s.measured_s.size):
-            out.append({"row": int(s.row[i]), "kind": s.kind, "batch": float(s.batch[i]),
-                        "context": float(s.context[i]), "gamma": float(s.gamma[i]),
-                        "measured_ms": float(s.measured_s[i] * 1e3),
-                        "predicted_ms": float(pred[i] * 1e3),
-                        "error": float(pred[i] / s.measured_s[i] - 1)})
+            out.append(
+                {
+                    "row": int(s.row[i]),
+                    "kind": s.kind,
+                    "batch": float(s.batch[i]),
+                    "context": float(s.context[i]),
+                    "gamma": float(s.gamma[i]),
+                    "measured_ms": float(s.measured_s[i] * 1e3),
+                    "predicted_ms": float(pred[i] * 1e3),
+                    "error": float(pred[i] / s.measured_s[i] - 1),
+                }
+            )
     return sorted(out, key=lambda r: (r["row"], r["kind"]))

@@ -23,7 +23,9 @@ def today() -> str:
     return dt.datetime.now(dt.timezone.utc).date().isoformat()
 
 
-def profile_with_calibration(hw: HardwareSpec, cal: Calibration, new_id: str | None = None) -> dict[str, Any]:
+def profile_with_calibration(
+    hw: HardwareSpec, cal: Calibration, new_id: str | None = None
+) -> dict[str, Any]:
     """The profile as a YAML-ready mapping: datasheet figures untouched, calibration replaced."""
     data = hw.model_dump(mode="json", exclude_none=True)
     data["calibration"] = _rounded(cal.model_dump(mode="json", exclude_none=True))

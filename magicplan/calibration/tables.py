@@ -15,8 +15,17 @@ from magicplan.specs.model import ModelSpec
 
 TIME_COLUMNS = ("t_autoregressive_ms", "gamma_t_draft_ms", "t_verify_ms")
 REQUIRED = ("num_gpus", "target", "context", "batch")
-OPTIONAL = ("gpu", "draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus",
-            "accepted_per_step", "t_spec_per_token_ms", *TIME_COLUMNS)
+OPTIONAL = (
+    "gpu",
+    "draft_model",
+    "kv_method",
+    "kv_budget",
+    "gamma",
+    "draft_num_gpus",
+    "accepted_per_step",
+    "t_spec_per_token_ms",
+    *TIME_COLUMNS,
+)
 KEYS = ("target", "draft_model", "kv_method", "num_gpus", "draft_num_gpus")
 
 
@@ -24,7 +33,9 @@ def read_measurements(path: str | Path, hw: HardwareSpec) -> Columns:
     """Rows of `path` measured on `hw` (all rows when there is no `gpu` column)."""
     cols = read_columns(path, REQUIRED, OPTIONAL)
     if not any(c in cols for c in TIME_COLUMNS):
-        raise MagicplanError(f"{path}: missing column: need at least one of {', '.join(TIME_COLUMNS)}")
+        raise MagicplanError(
+            f"{path}: missing column: need at least one of {', '.join(TIME_COLUMNS)}"
+        )
     if "gpu" in cols:
         keep = np.flatnonzero(cols["gpu"] == hw.id)
         if keep.size == 0:
@@ -51,23 +62,43 @@ def samples_from_columns(cols: Columns) -> list[StepSample]:
         n_gpus = int(float(g["num_gpus"]))
         dn = g.get("draft_num_gpus", "nan")
         d_gpus = n_gpus if dn in ("nan", "") else int(float(dn))
-        for kind, name, per_step in (("autoregressive", "t_autoregressive_ms", False),
-                                     ("draft", "gamma_t_draft_ms", True),
-                                     ("verify", "t_verify_ms", False)):
+        for kind, name, per_step in (
+            ("autoregressive", "t_autoregressive_ms", False),
+            ("draft", "gamma_t_draft_ms", True),
+            ("verify", "t_verify_ms", False),
+        ):
             if name not in cols:
                 continue
             rows = idx[np.isfinite(cols[name][idx])]
             if kind == "autoregressive":
-                _, first = np.unique(np.stack([cols["batch"][rows], cols["context"][rows]]),
-                                     axis=1, return_index=True)
+                _, first = np.unique(
+                    np.stack([cols["batch"][rows], cols["context"][rows]]),
+                    axis=1,
+                    return_index=True,
+                )
                 rows = rows[np.sort(first)]
             if rows.size == 0:
                 continue
             gamma = col["gamma"][rows]
             if kind != "autoregressive" and np.any(~np.isfinite(gamma) | (gamma < 1)):
-                raise MagicplanError("column 'gamma' must be >= 1 on rows with draft or verify times")
+                raise MagicplanError(
+                    "column 'gamma' must be >= 1 on rows with draft or verify times"
+                )
             measured = cols[name][rows] / 1e3 / (gamma if per_step else 1.0)
-            out.append(StepSample(kind, target, draft, g.get("kv_method", "full"), n_gpus, d_gpus,
-                                  cols["batch"][rows], cols["context"][rows], np.nan_to_num(gamma, nan=1.0),
-                                  np.nan_to_num(col["kv_budget"][rows]), measured, rows))
+            out.append(
+                StepSample(
+                    kind,
+                    target,
+                    draft,
+                    g.get("kv_method", "full"),
+                    n_gpus,
+                    d_gpus,
+                    cols["batch"][rows],
+                    cols["context"][rows],
+                    np.nan_to_num(gamma, nan=1.0),
+                    np.nan_to_num(col["kv_budget"][rows]),
+                    measured,
+                    rows,
+                )
+            )
     return out

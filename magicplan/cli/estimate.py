@@ -24,13 +24,21 @@ def estimate_command(
     kv_method: Annotated[str, typer.Option(help="full|streamingllm|snapkv|topk")] = "streamingllm",
     kv_budget: Annotated[int, typer.Option(help="Draft KV budget in tokens.")] = 512,
     gamma: Annotated[int, typer.Option(help="Tokens drafted per round (γ).")] = 2,
-    acceptance: Annotated[float | None, typer.Option(help="Per-token acceptance α in [0, 1].")] = None,
+    acceptance: Annotated[
+        float | None, typer.Option(help="Per-token acceptance α in [0, 1].")
+    ] = None,
     accepted_per_step: Annotated[
         float | None, typer.Option(help="Measured tokens per round Ω in [1, γ+1].")
     ] = None,
-    draft_num_gpus: Annotated[int | None, typer.Option(help="Draft TP degree (<= num-gpus).")] = None,
-    mode: Annotated[str, typer.Option(help="calibrated | ideal (peaks, no overheads).")] = "calibrated",
-    scenarios: Annotated[Path | None, typer.Option(help="CSV of scenarios (reference columns).")] = None,
+    draft_num_gpus: Annotated[
+        int | None, typer.Option(help="Draft TP degree (<= num-gpus).")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="calibrated | ideal (peaks, no overheads).")
+    ] = "calibrated",
+    scenarios: Annotated[
+        Path | None, typer.Option(help="CSV of scenarios (reference columns).")
+    ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the JSON here (atomically).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
 ) -> None:
@@ -40,8 +48,16 @@ def estimate_command(
     if scenarios is not None:
         _emit(_scenario_objects(scenarios), output)
         return
-    missing = [n for n, v in (("hardware", hardware), ("model", model), ("batch", batch),
-                              ("context", context)) if v is None]
+    missing = [
+        n
+        for n, v in (
+            ("hardware", hardware),
+            ("model", model),
+            ("batch", batch),
+            ("context", context),
+        )
+        if v is None
+    ]
     if missing:
         raise MagicplanError(f"--{missing[0]} is required (or give --scenarios FILE.csv)")
     if acceptance is None and accepted_per_step is None:
@@ -51,9 +67,19 @@ def estimate_command(
 
     assert hardware and model and batch is not None and context is not None
     result = estimate(
-        load_hardware(hardware), num_gpus, load_model(model), batch, context, gamma,
-        None if draft == "self" else load_model(draft), kv_method, kv_budget, acceptance,
-        accepted_per_step, draft_num_gpus, mode,  # type: ignore[arg-type]
+        load_hardware(hardware),
+        num_gpus,
+        load_model(model),
+        batch,
+        context,
+        gamma,
+        None if draft == "self" else load_model(draft),
+        kv_method,
+        kv_budget,
+        acceptance,
+        accepted_per_step,
+        draft_num_gpus,
+        mode,  # type: ignore[arg-type]
     )
     if json_out or output:
         _emit(result, output)
@@ -86,7 +112,11 @@ def _emit(data: Any, output: Path | None) -> None:
 def _print(r: dict[str, Any]) -> None:
     rows = [
         ["AR step (T_T)", r["t_autoregressive_ms"], "ms"],
-        [f"draft step (T_D, {r['draft_model']}, {r['kv_method']} {r['kv_budget']})", r["t_draft_ms"], "ms"],
+        [
+            f"draft step (T_D, {r['draft_model']}, {r['kv_method']} {r['kv_budget']})",
+            r["t_draft_ms"],
+            "ms",
+        ],
         [f"verify step (T_V, γ+1 = {r['gamma'] + 1} tokens)", r["t_verify_ms"], "ms"],
         ["tokens per round (Ω)", r["accepted_per_step"], ""],
         ["per-token time with SD", r["t_spec_per_token_ms"], "ms"],
@@ -97,13 +127,17 @@ def _print(r: dict[str, Any]) -> None:
         ["fits in memory", r["fits_in_memory"], ""],
         ["max batch (AR / with SD)", f"{r['max_batch']} / {r['max_batch_with_sd']}", ""],
     ]
-    title = (f"{r['target']} on {r['num_gpus']}× {r['hardware']}, batch {r['batch']}, "
-             f"context {r['context']}")
+    title = (
+        f"{r['target']} on {r['num_gpus']}× {r['hardware']}, batch {r['batch']}, "
+        f"context {r['context']}"
+    )
     con = console()
     con.print(table(title, ["quantity", "value", "unit"], rows))
     bd = r["breakdown"]["autoregressive"]
     total = sum(bd.values()) or 1.0
-    shares = ", ".join(f"{k.removesuffix('_ms')} {100 * v / total:.0f} %" for k, v in bd.items() if v)
+    shares = ", ".join(
+        f"{k.removesuffix('_ms')} {100 * v / total:.0f} %" for k, v in bd.items() if v
+    )
     con.print(f"AR step bottleneck: [bold]{r['bottleneck']}[/bold] ({shares})")
     verdict = "pays" if r["speedup"] > 1 else "does not pay"
     con.print(f"Speculative decoding {verdict} here: {fmt(r['speedup'])}× per-token speedup.")

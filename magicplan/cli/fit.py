@@ -32,11 +32,25 @@ def fit_command(
         echo_json(report)
         return
     s = report["summary"]
-    rows = [[k, v["steps"], f"{100 * v['median_abs_error']:.1f} %", f"{100 * v['p90_abs_error']:.1f} %"]
-            for k, v in s.items() if isinstance(v, dict)]
-    rows.append(["all", s["steps"], f"{100 * s['median_abs_error']:.1f} %",
-                 f"{100 * s['p90_abs_error']:.1f} %"])
+    rows = [
+        [k, v["steps"], f"{100 * v['median_abs_error']:.1f} %", f"{100 * v['p90_abs_error']:.1f} %"]
+        for k, v in s.items()
+        if isinstance(v, dict)
+    ]
+    rows.append(
+        [
+            "all",
+            s["steps"],
+            f"{100 * s['median_abs_error']:.1f} %",
+            f"{100 * s['p90_abs_error']:.1f} %",
+        ]
+    )
     con = console()
-    con.print(table(f"Fit of {report['hardware']} to {measurements}", ["step", "n", "median |err|",
-                                                                        "p90 |err|"], rows))
+    con.print(
+        table(
+            f"Fit of {report['hardware']} to {measurements}",
+            ["step", "n", "median |err|", "p90 |err|"],
+            rows,
+        )
+    )
     con.print(f"wrote {report['output']}")

@@ -42,10 +42,27 @@ def hardware_list(json_out: JsonOpt = False) -> None:
     if json_out:
         echo_json([hardware_json(h) for h in items])
         return
-    rows = [[h.id, h.name, h.memory_gb, h.hbm_bandwidth_tb_s, h.peak_flops_per_s() / 1e12,
-             h.scaleup_link_gb_s, "fitted" if h.calibration else "default"] for h in items]
-    cols = ["id", "name", "memory GB", "HBM TB/s", "bf16 dense TFLOP/s", "link GB/s/dir",
-            "calibration"]
+    rows = [
+        [
+            h.id,
+            h.name,
+            h.memory_gb,
+            h.hbm_bandwidth_tb_s,
+            h.peak_flops_per_s() / 1e12,
+            h.scaleup_link_gb_s,
+            "fitted" if h.calibration else "default",
+        ]
+        for h in items
+    ]
+    cols = [
+        "id",
+        "name",
+        "memory GB",
+        "HBM TB/s",
+        "bf16 dense TFLOP/s",
+        "link GB/s/dir",
+        "calibration",
+    ]
     console().print(table("Hardware profiles", cols, rows))
 
 
@@ -57,8 +74,11 @@ def hardware_show(id_or_path: str, json_out: JsonOpt = False) -> None:
         echo_json(data)
         return
     rows = [[k, v] for k, v in data.items() if k not in ("sources", "calibration")]
-    rows += [[f"calibration.{k}", v] for k, v in (data.get("calibration") or {}).items()
-             if k != "provenance"]
+    rows += [
+        [f"calibration.{k}", v]
+        for k, v in (data.get("calibration") or {}).items()
+        if k != "provenance"
+    ]
     rows += [[f"source: {', '.join(s['fields'])}", s["citation"]] for s in data["sources"]]
     console().print(table(data["name"], ["field", "value"], rows))
 
@@ -70,9 +90,19 @@ def models_list(json_out: JsonOpt = False) -> None:
     if json_out:
         echo_json([model_json(m) for m in items])
         return
-    rows = [[m.id, m.architecture, m.num_parameters / 1e9, m.num_layers, m.hidden_size,
-             f"{m.num_attention_heads}/{m.num_kv_heads}", m.vocab_size,
-             m.kv_bytes_per_token()] for m in items]
+    rows = [
+        [
+            m.id,
+            m.architecture,
+            m.num_parameters / 1e9,
+            m.num_layers,
+            m.hidden_size,
+            f"{m.num_attention_heads}/{m.num_kv_heads}",
+            m.vocab_size,
+            m.kv_bytes_per_token(),
+        ]
+        for m in items
+    ]
     cols = ["id", "arch", "params (B)", "layers", "hidden", "heads/kv", "vocab", "KV B/token"]
     console().print(table("Model profiles", cols, rows))
 

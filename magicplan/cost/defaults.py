@@ -22,8 +22,13 @@ from magicplan.specs.hardware import Calibration, HardwareSpec, Provenance
 
 ANCHORS = ("a100-80gb-sxm", "h100-sxm")
 RATIOS = ("memory_efficiency", "compute_efficiency", "link_efficiency")
-LATENCIES = ("step_overhead_us", "layer_overhead_us", "token_layer_overhead_ns",
-             "allreduce_latency_us", "round_overhead_us")
+LATENCIES = (
+    "step_overhead_us",
+    "layer_overhead_us",
+    "token_layer_overhead_ns",
+    "allreduce_latency_us",
+    "round_overhead_us",
+)
 
 
 @lru_cache(maxsize=1)
@@ -42,17 +47,24 @@ def _anchors() -> tuple[tuple[HardwareSpec, Calibration], ...]:
 def default_calibration(hw: HardwareSpec) -> Calibration:
     """The transferable default for `hw` (see the module docstring)."""
     anchors = _anchors()
-    ratios = {k: float(np.exp(np.mean([np.log(getattr(c, k)) for _, c in anchors]))) for k in RATIOS}
+    ratios = {
+        k: float(np.exp(np.mean([np.log(getattr(c, k)) for _, c in anchors]))) for k in RATIOS
+    }
     bw = hw.memory_bandwidth_bytes_per_s
     latencies = {
         k: float(np.mean([getattr(c, k) * a.memory_bandwidth_bytes_per_s for a, c in anchors]) / bw)
         for k in LATENCIES
     }
-    source = (f"default for unmeasured hardware, derived from the fitted profiles "
-              f"{' and '.join(ANCHORS)}: efficiencies their geometric mean, latencies scaled by "
-              f"memory bandwidth (magicplan.cost.defaults)")
+    source = (
+        f"default for unmeasured hardware, derived from the fitted profiles "
+        f"{' and '.join(ANCHORS)}: efficiencies their geometric mean, latencies scaled by "
+        f"memory bandwidth (magicplan.cost.defaults)"
+    )
     return Calibration(
-        engine=anchors[0][1].engine, overlap=anchors[0][1].overlap, **ratios, **latencies,
+        engine=anchors[0][1].engine,
+        overlap=anchors[0][1].overlap,
+        **ratios,
+        **latencies,
         provenance=Provenance(method="default", source=source),
     )
 

@@ -16,8 +16,12 @@ LOGITS_BYTES = 4  # engines keep sampled logits in float32
 def weight_bytes_per_gpu(model: ModelSpec, sh: Shard) -> float:
     """Weights on one GPU: 1/N of everything, plus replicated K/V projections when KV heads < N."""
     a = DTYPE_BYTES[model.dtype]
-    replicated = model.num_layers * 2 * model.hidden_size * model.head_dim_eff * (
-        sh.kv_heads - model.num_kv_heads / sh.num_gpus
+    replicated = (
+        model.num_layers
+        * 2
+        * model.hidden_size
+        * model.head_dim_eff
+        * (sh.kv_heads - model.num_kv_heads / sh.num_gpus)
     )
     return (model.num_parameters / sh.num_gpus + replicated) * a
 
@@ -25,7 +29,7 @@ def weight_bytes_per_gpu(model: ModelSpec, sh: Shard) -> float:
 def kv_cache_bytes_per_gpu(
     model: ModelSpec, sh: Shard, batch: npt.ArrayLike, tokens: npt.ArrayLike
 ) -> Array:
-    """KV cache of `tokens` tokens per sequence on one GPU; sliding-window layers keep the window."""
+    """KV cache of `tokens` tokens per sequence on one GPU (sliding-window layers keep a window)."""
     b, t = np.asarray(batch, dtype=np.float64), np.asarray(tokens, dtype=np.float64)
     per_layer_token = 2 * sh.kv_heads * model.head_dim_eff * DTYPE_BYTES[model.dtype]
     n_local = model.num_local_layers
@@ -87,7 +91,9 @@ def memory_per_gpu(
     return parts
 
 
-def usable_bytes(memory_bytes: float, memory_utilization: float = DEFAULT_MEMORY_UTILIZATION) -> float:
+def usable_bytes(
+    memory_bytes: float, memory_utilization: float = DEFAULT_MEMORY_UTILIZATION
+) -> float:
     """Capacity an engine may fill: device memory x utilization."""
     return memory_bytes * memory_utilization
 

@@ -42,7 +42,8 @@ def shard(model: ModelSpec, num_gpus: int) -> Shard:
         )
     if kv % n and n % kv:
         raise MagicplanError(
-            f"num_gpus={n} cannot split {model.id}: num_kv_heads={kv} must divide it or be divisible"
+            f"num_gpus={n} cannot split {model.id}: it must divide num_kv_heads={kv} or be a "
+            "multiple of it"
         )
     width = model.moe.expert_intermediate_size if model.moe else model.intermediate_size
     return Shard(n, h // n, max(kv // n, 1), width / n, model.vocab_size / n)
@@ -109,8 +110,9 @@ def select_op(
     return OpCost("topk_select", model.num_layers, flops, np.zeros_like(flops), kv, 0.0 * kv)
 
 
-def _linear(name: str, count: float, tokens: Array, d_in: float, d_out: float, a: int,
-            bias: bool = False) -> OpCost:
+def _linear(
+    name: str, count: float, tokens: Array, d_in: float, d_out: float, a: int, bias: bool = False
+) -> OpCost:
     """A GEMM of `tokens` rows through a (d_in x d_out) weight (per GPU)."""
     flops = 2.0 * tokens * d_in * d_out + (tokens * d_out if bias else 0.0)
     weights = (d_in * d_out + (d_out if bias else 0)) * a + 0.0 * tokens
@@ -140,16 +142,29 @@ def layer_ops(
     n_local = model.num_local_layers
     if n_local:
         window = float(model.sliding_window or 0)
-        ops.append(attention_op(model, sh, b, q, np.minimum(L, window), n_local, kv_dtype,
-                                "attention_local"))
+        ops.append(
+            attention_op(
+                model, sh, b, q, np.minimum(L, window), n_local, kv_dtype, "attention_local"
+            )
+        )
     if n_layers - n_local:
         ops.append(attention_op(model, sh, b, q, L, n_layers - n_local, kv_dtype))
     ops += _mlp_ops(model, sh, tokens, a)
     norm_bytes = 2.0 * tokens * hsz * a
-    ops.append(OpCost("norms", n_layers * model.norms_per_layer + 1, 4.0 * tokens * hsz,
-                      0.0 * tokens + hsz * a, 0.0 * tokens, norm_bytes))
+    ops.append(
+        OpCost(
+            "norms",
+            n_layers * model.norms_per_layer + 1,
+            4.0 * tokens * hsz,
+            0.0 * tokens + hsz * a,
+            0.0 * tokens,
+            norm_bytes,
+        )
+    )
     ops.append(_linear("lm_head", 1, b * q, hsz, sh.vocab, a))
-    ops.append(OpCost("embedding", 1, 0.0 * tokens, tokens * hsz * a, 0.0 * tokens, tokens * hsz * a))
+    ops.append(
+        OpCost("embedding", 1, 0.0 * tokens, tokens * hsz * a, 0.0 * tokens, tokens * hsz * a)
+    )
     return ops
 
 
@@ -172,7 +187,9 @@ def _mlp_ops(model: ModelSpec, sh: Shard, tokens: Array, a: int) -> list[OpCost]
     ]
     if m.shared_experts:
         width = (m.shared_expert_intermediate_size or m.expert_intermediate_size) / sh.num_gpus
-        ops.append(_linear("shared_experts", n_layers, tokens, hsz, 3 * width * m.shared_experts, a))
+        ops.append(
+            _linear("shared_experts", n_layers, tokens, hsz, 3 * width * m.shared_experts, a)
+        )
     return ops
 
 
@@ -183,4 +200,10 @@ def allreduce_bytes(model: ModelSpec, batch: npt.ArrayLike, new_tokens: npt.Arra
 
 def kv_bytes_per_token_per_gpu(model: ModelSpec, sh: Shard, kv_dtype: str | None = None) -> int:
     """KV-cache bytes one token adds on one GPU, over all layers."""
-    return 2 * model.num_layers * sh.kv_heads * model.head_dim_eff * DTYPE_BYTES[kv_dtype or model.dtype]
+    return (
+        2
+        * model.num_layers
+        * sh.kv_heads
+        * model.head_dim_eff
+        * DTYPE_BYTES[kv_dtype or model.dtype]
+    )

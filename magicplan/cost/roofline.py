@@ -50,13 +50,37 @@ def make_roofline(
     except ValueError:
         link = 0.0
     if ideal:
-        return Roofline(hw.id, hw.peak_flops_per_s(dtype), hw.memory_bandwidth_bytes_per_s, link,
-                        1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, "max", True)
+        return Roofline(
+            hw.id,
+            hw.peak_flops_per_s(dtype),
+            hw.memory_bandwidth_bytes_per_s,
+            link,
+            1.0,
+            1.0,
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            "max",
+            True,
+        )
     return Roofline(
-        hw.id, hw.peak_flops_per_s(dtype), hw.memory_bandwidth_bytes_per_s, link,
-        cal.memory_efficiency, cal.compute_efficiency, cal.link_efficiency,
-        cal.step_overhead_us * US, cal.layer_overhead_us * US, cal.token_layer_overhead_ns * NS,
-        cal.allreduce_latency_us * US, cal.round_overhead_us * US, cal.overlap, False,
+        hw.id,
+        hw.peak_flops_per_s(dtype),
+        hw.memory_bandwidth_bytes_per_s,
+        link,
+        cal.memory_efficiency,
+        cal.compute_efficiency,
+        cal.link_efficiency,
+        cal.step_overhead_us * US,
+        cal.layer_overhead_us * US,
+        cal.token_layer_overhead_ns * NS,
+        cal.allreduce_latency_us * US,
+        cal.round_overhead_us * US,
+        cal.overlap,
+        False,
     )
 
 

@@ -38,7 +38,9 @@ def expected_tokens_positional(alphas: npt.ArrayLike) -> Array:
 
 
 def round_time(
-    t_draft_s: npt.ArrayLike, t_verify_s: npt.ArrayLike, gamma: npt.ArrayLike,
+    t_draft_s: npt.ArrayLike,
+    t_verify_s: npt.ArrayLike,
+    gamma: npt.ArrayLike,
     round_overhead_s: float = 0.0,
 ) -> Array:
     """Seconds of one round: γ draft steps, one verify, and the round's bookkeeping."""

@@ -53,10 +53,9 @@ def forward_time(
     parts = ops_time(ops, rf)
     tokens = np.asarray(batch, dtype=np.float64) * np.asarray(new_tokens, dtype=np.float64)
     logits_bytes = tokens * model.vocab_size * DTYPE_BYTES[model.dtype]
-    parts["communication"] = (
-        2 * model.num_layers * allreduce_time(allreduce_bytes(model, batch, new_tokens), sh.num_gpus, rf)
-        + gather_time(logits_bytes, sh.num_gpus, rf)
-    )
+    parts["communication"] = 2 * model.num_layers * allreduce_time(
+        allreduce_bytes(model, batch, new_tokens), sh.num_gpus, rf
+    ) + gather_time(logits_bytes, sh.num_gpus, rf)
     parts["overhead"] = (
         rf.step_overhead_s
         + model.num_layers * (rf.layer_overhead_s + tokens * rf.token_layer_overhead_s)
@@ -82,7 +81,9 @@ def verify_time(
     gamma: npt.ArrayLike,
 ) -> StepTime:
     """T_V: the target scores γ drafted tokens plus one (γ+1 new tokens) over the full cache."""
-    return forward_time(model, rf, num_gpus, batch, np.asarray(gamma, dtype=np.float64) + 1, context)
+    return forward_time(
+        model, rf, num_gpus, batch, np.asarray(gamma, dtype=np.float64) + 1, context
+    )
 
 
 def check_method(kv_method: str) -> str:
@@ -143,6 +144,7 @@ def snapkv_select_time(
     """
     sh = shard(model, num_gpus)
     op = select_op(model, sh, batch, context, model.dtype)
-    scaled = type(op)(op.name, op.count, op.flops * SNAPKV_WINDOW, op.weight_bytes, op.kv_bytes,
-                      op.act_bytes)
+    scaled = type(op)(
+        op.name, op.count, op.flops * SNAPKV_WINDOW, op.weight_bytes, op.kv_bytes, op.act_bytes
+    )
     return np.asarray(sum(ops_time([scaled], rf).values()), dtype=np.float64)

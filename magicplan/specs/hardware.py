@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from magicplan.errors import MagicplanError
+
 GB = 1e9  # decimal gigabyte, bytes
 TB = 1e12  # decimal terabyte, bytes
 TERA = 1e12  # 1 TFLOP/s in FLOP/s
@@ -38,7 +40,7 @@ class Source(_Frozen):
 
 
 class Provenance(_Frozen):
-    """Where a calibration came from: a published default, a `fit` to step tables, or `calibrate`."""
+    """Where a calibration came from: a published default, a `fit` or `calibrate`."""
 
     method: Literal["default", "fit", "calibrate"]
     source: str
@@ -81,14 +83,18 @@ class HardwareSpec(_Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     name: str
     vendor: str
-    memory_gb: float = Field(gt=0, description="device memory, decimal GB (1e9 bytes)")
-    hbm_bandwidth_tb_s: float = Field(gt=0, description="peak memory bandwidth, TB/s (1e12 B/s)")
-    fp32_tflops: float | None = Field(default=None, gt=0)
-    tf32_dense_tflops: float | None = Field(default=None, gt=0)
-    bf16_dense_tflops: float | None = Field(default=None, gt=0)
-    fp16_dense_tflops: float | None = Field(default=None, gt=0)
-    fp8_dense_tflops: float | None = Field(default=None, gt=0)
-    int8_dense_tops: float | None = Field(default=None, gt=0)
+    # Upper bounds are unit guards (a figure in B/s or FLOP/s where TB/s or TFLOP/s is meant),
+    # three orders of magnitude above any part shipped today.
+    memory_gb: float = Field(gt=0, lt=1e5, description="device memory, decimal GB (1e9 bytes)")
+    hbm_bandwidth_tb_s: float = Field(
+        gt=0, lt=1e3, description="peak memory bandwidth, TB/s (1e12 B/s)"
+    )
+    fp32_tflops: float | None = Field(default=None, gt=0, lt=1e6)
+    tf32_dense_tflops: float | None = Field(default=None, gt=0, lt=1e6)
+    bf16_dense_tflops: float | None = Field(default=None, gt=0, lt=1e6)
+    fp16_dense_tflops: float | None = Field(default=None, gt=0, lt=1e6)
+    fp8_dense_tflops: float | None = Field(default=None, gt=0, lt=1e6)
+    int8_dense_tops: float | None = Field(default=None, gt=0, lt=1e6)
     scaleup_link_gb_s: float | None = Field(
         default=None, gt=0, description="scale-up link (NVLink, xGMI, ICI) per direction, GB/s"
     )
@@ -115,7 +121,9 @@ class HardwareSpec(_Frozen):
         if unknown:
             raise ValueError(f"sources name unknown field '{unknown[0]}'")
         if all(getattr(self, f) is None for f in PEAK_FIELD.values()):
-            raise ValueError("at least one peak compute figure (e.g. bf16_dense_tflops) is required")
+            raise ValueError(
+                "at least one peak compute figure (e.g. bf16_dense_tflops) is required"
+            )
         return self
 
     # --- SI views -------------------------------------------------------------------------
@@ -144,11 +152,17 @@ class HardwareSpec(_Frozen):
     def peak_flops_per_s(self, dtype: str = "bfloat16") -> float:
         """Dense peak FLOP/s for `dtype`, or for the widest fallback the hardware publishes."""
         if dtype not in PEAK_FIELD:
-            raise ValueError(f"dtype must be one of {', '.join(PEAK_FIELD)}; got '{dtype}'")
-        # An unsupported dtype computes in the next wider one the part has (fp8 weights on an
-        # A100 run bf16 math; bf16 on a T4 or V100 runs fp16 tensor cores).
-        for field in (PEAK_FIELD[dtype], "bf16_dense_tflops", "fp16_dense_tflops", "fp32_tflops"):
+            raise MagicplanError(f"dtype must be one of {', '.join(PEAK_FIELD)}; got '{dtype}'")
+        # An unsupported narrow dtype computes in the next wider one the part has (fp8 weights on
+        # an A100 run bf16 math; bf16 on a T4 or V100 runs fp16 tensor cores). float32 never
+        # falls back to a narrower rate.
+        chain = (
+            ("fp32_tflops", "tf32_dense_tflops")
+            if dtype == "float32"
+            else (PEAK_FIELD[dtype], "bf16_dense_tflops", "fp16_dense_tflops", "fp32_tflops")
+        )
+        for field in chain:
             value = getattr(self, field)
             if value is not None:
                 return float(value) * TERA
-        raise ValueError(f"hardware '{self.id}' publishes no peak for {dtype}")
+        raise MagicplanError(f"hardware '{self.id}' publishes no peak for dtype {dtype}")

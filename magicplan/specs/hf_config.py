@@ -34,6 +34,15 @@ def _require(cfg: dict[str, Any], key: str, source: str) -> Any:
     return cfg[key]
 
 
+def _require_int(cfg: dict[str, Any], key: str, source: str) -> int:
+    value = _require(cfg, key, source)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise MagicplanError(
+            f"{source}: config.json field '{key}' must be an integer, got {value!r}"
+        )
+    return int(value)
+
+
 def _moe_fields(cfg: dict[str, Any], arch: str) -> dict[str, Any] | None:
     if arch == "mixtral":
         return {
@@ -64,16 +73,23 @@ def _window_fields(cfg: dict[str, Any], arch: str, layers: int) -> dict[str, Any
     return {"sliding_window": int(window)}
 
 
-def model_from_hf_config(cfg: dict[str, Any], source: str, model_id: str | None = None) -> ModelSpec:
+def model_from_hf_config(
+    cfg: dict[str, Any], source: str, model_id: str | None = None
+) -> ModelSpec:
     """Build a ModelSpec from a parsed `config.json`; `source` names the file for messages."""
     arch = cfg.get("model_type")
     if arch not in SUPPORTED:
         raise MagicplanError(
-            f"{source}: config.json field 'model_type' is '{arch}'; supported: {', '.join(SUPPORTED)}"
+            f"{source}: config.json field 'model_type' is '{arch}'; "
+            f"supported: {', '.join(SUPPORTED)}"
         )
-    layers = int(_require(cfg, "num_hidden_layers", source))
-    heads = int(_require(cfg, "num_attention_heads", source))
+    layers = _require_int(cfg, "num_hidden_layers", source)
+    heads = _require_int(cfg, "num_attention_heads", source)
     name = cfg.get("_name_or_path") or Path(source).parent.name or arch
+    try:  # _moe_fields indexes the config directly: a missing key must not escape as KeyError
+        moe = _moe_fields(cfg, arch)
+    except KeyError as exc:
+        raise MagicplanError(f"{source}: config.json field {exc} is missing") from exc
     fields: dict[str, Any] = {
         "id": model_id or _slug(str(name)),
         "name": str(name),
@@ -89,7 +105,7 @@ def model_from_hf_config(cfg: dict[str, Any], source: str, model_id: str | None 
         "qkv_bias": arch in _QKV_BIAS or bool(cfg.get("attention_bias", False)),
         "qk_norm": arch in _QK_NORM,
         "norms_per_layer": 4 if arch in _FOUR_NORMS else 2,
-        "moe": _moe_fields(cfg, arch),
+        "moe": moe,
         "max_position_embeddings": _require(cfg, "max_position_embeddings", source),
         "dtype": _DTYPES.get(str(cfg.get("torch_dtype") or cfg.get("dtype")), "bfloat16"),
         "source": f"config.json: {source}",
@@ -99,5 +115,3 @@ def model_from_hf_config(cfg: dict[str, Any], source: str, model_id: str | None 
         return ModelSpec(**fields)
     except ValidationError as exc:
         raise MagicplanError(format_validation_error(exc, source)) from exc
-    except KeyError as exc:
-        raise MagicplanError(f"{source}: config.json field {exc} is missing") from exc

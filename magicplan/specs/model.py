@@ -64,9 +64,7 @@ class ModelSpec(BaseModel):
     @model_validator(mode="after")
     def _cross_fields(self) -> ModelSpec:
         if self.head_dim is None and self.hidden_size % self.num_attention_heads:
-            raise ValueError(
-                "num_attention_heads must divide hidden_size unless head_dim is given"
-            )
+            raise ValueError("num_attention_heads must divide hidden_size unless head_dim is given")
         if self.num_attention_heads % self.num_kv_heads:
             raise ValueError("num_kv_heads must divide num_attention_heads")
         if self.local_layers is not None:

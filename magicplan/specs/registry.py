@@ -43,10 +43,12 @@ def _ids(kind: str) -> list[str]:
 def _resolve(kind: str, id_or_path: str, what: str, list_cmd: str) -> Path:
     if not id_or_path:
         raise MagicplanError(f"{what}: an id or a file path is required")
-    if _looks_like_path(id_or_path) or Path(id_or_path).is_file():
+    if _looks_like_path(id_or_path):
         return Path(id_or_path)
     path = profiles_dir(kind) / f"{id_or_path}.yaml"
     if not path.is_file():
+        if Path(id_or_path).is_file():  # a file in the working folder, named without a suffix
+            return Path(id_or_path)
         hint = suggest(id_or_path, _ids(kind))
         raise MagicplanError(f"{what}: unknown id '{id_or_path}'{hint}; `{list_cmd}` lists them")
     return path
@@ -69,9 +71,14 @@ def load_model(id_or_path: str | Path) -> ModelSpec:
 
 def list_hardware() -> list[HardwareSpec]:
     """Every shipped hardware profile, sorted by id."""
-    return [load_hardware(profiles_dir("hardware_profiles") / f"{i}.yaml") for i in _ids("hardware_profiles")]
+    return [
+        load_hardware(profiles_dir("hardware_profiles") / f"{i}.yaml")
+        for i in _ids("hardware_profiles")
+    ]
 
 
 def list_models() -> list[ModelSpec]:
     """Every shipped model profile, sorted by id."""
-    return [load_model(profiles_dir("model_profiles") / f"{i}.yaml") for i in _ids("model_profiles")]
+    return [
+        load_model(profiles_dir("model_profiles") / f"{i}.yaml") for i in _ids("model_profiles")
+    ]

@@ -10,9 +10,17 @@ from magicplan.specs.model import ModelSpec
 
 def make_model(**kw: object) -> ModelSpec:
     base: dict[str, object] = dict(
-        id="toy", name="toy", architecture="llama", hidden_size=4096, intermediate_size=11008,
-        num_layers=32, num_attention_heads=32, num_kv_heads=32, vocab_size=32000,
-        max_position_embeddings=32768, source="Llama-2-7B config.json shapes",
+        id="toy",
+        name="toy",
+        architecture="llama",
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_layers=32,
+        num_attention_heads=32,
+        num_kv_heads=32,
+        vocab_size=32000,
+        max_position_embeddings=32768,
+        source="Llama-2-7B config.json shapes",
     )
     base.update(kw)
     return ModelSpec(**base)  # type: ignore[arg-type]
@@ -20,10 +28,24 @@ def make_model(**kw: object) -> ModelSpec:
 
 def make_hw(**kw: object) -> HardwareSpec:
     base: dict[str, object] = dict(
-        id="toy-gpu", name="toy", vendor="test", memory_gb=80, hbm_bandwidth_tb_s=1.0,
-        bf16_dense_tflops=100, scaleup_link_gb_s=100,
-        sources=[Source(fields=["memory_gb", "hbm_bandwidth_tb_s", "bf16_dense_tflops",
-                                "scaleup_link_gb_s"], citation="test values")],
+        id="toy-gpu",
+        name="toy",
+        vendor="test",
+        memory_gb=80,
+        hbm_bandwidth_tb_s=1.0,
+        bf16_dense_tflops=100,
+        scaleup_link_gb_s=100,
+        sources=[
+            Source(
+                fields=[
+                    "memory_gb",
+                    "hbm_bandwidth_tb_s",
+                    "bf16_dense_tflops",
+                    "scaleup_link_gb_s",
+                ],
+                citation="test values",
+            )
+        ],
     )
     base.update(kw)
     return HardwareSpec(**base)  # type: ignore[arg-type]
@@ -31,8 +53,12 @@ def make_hw(**kw: object) -> HardwareSpec:
 
 def make_cal(**kw: object) -> Calibration:
     base: dict[str, object] = dict(
-        memory_efficiency=1.0, compute_efficiency=1.0, step_overhead_us=0.0,
-        layer_overhead_us=0.0, allreduce_latency_us=0.0, link_efficiency=1.0,
+        memory_efficiency=1.0,
+        compute_efficiency=1.0,
+        step_overhead_us=0.0,
+        layer_overhead_us=0.0,
+        allreduce_latency_us=0.0,
+        link_efficiency=1.0,
         provenance=Provenance(method="default", source="test"),
     )
     base.update(kw)

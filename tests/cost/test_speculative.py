@@ -29,7 +29,9 @@ def test_omega_limits() -> None:
 def test_omega_positional() -> None:
     # 1 + 0.9 + 0.9*0.5 = 2.35
     assert float(expected_tokens_positional([0.9, 0.5])) == pytest.approx(2.35)
-    assert float(expected_tokens_positional([0.8] * 3)) == pytest.approx(float(expected_tokens(3, 0.8)))
+    assert float(expected_tokens_positional([0.8] * 3)) == pytest.approx(
+        float(expected_tokens(3, 0.8))
+    )
 
 
 def test_speedup_hand_example() -> None:
