@@ -41,8 +41,9 @@ def test_wheel_ships_every_profile(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)
     code = (
-        "import json, magicplan.specs as s; print(json.dumps([s.registry.profiles_dir('hardware_profiles')"
-        ".as_posix(), len(s.list_hardware()), len(s.list_models())]))"
+        "import json, magicplan.specs as s; "
+        "print(json.dumps([s.registry.profiles_dir('hardware_profiles').as_posix(), "
+        "len(s.list_hardware()), len(s.list_models())]))"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
     run = subprocess.run(
