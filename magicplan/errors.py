@@ -14,6 +14,13 @@ class MagicplanError(ValueError):
     """
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """A short printable form of a user value (scalars as typed, arrays as lists)."""
+    tolist = getattr(value, "tolist", None)
+    text = str(tolist() if callable(tolist) else value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def suggest(name: str, choices: Iterable[str], n: int = 3) -> str:
     """Return ' (did you mean a, b?)' for the closest of `choices`, or '' when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.5)

@@ -33,7 +33,7 @@ from magicplan.cost.steps import (
     snapkv_select_time,
     verify_time,
 )
-from magicplan.errors import MagicplanError
+from magicplan.errors import MagicplanError, shown
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.specs.model import ModelSpec
 
@@ -109,7 +109,7 @@ def check_positive(
     if np.any(bad):
         kind = "integer" if integer else "number"
         lo = ">= 0" if allow_zero else "> 0"
-        raise MagicplanError(f"{name} must be a finite {kind} {lo}; got {value}")
+        raise MagicplanError(f"{name} must be a finite {kind} {lo}; got {shown(value)}")
     return v
 
 
@@ -156,7 +156,8 @@ def estimate_arrays(
     for step, st in (("autoregressive", ar), ("draft", dr), ("verify", ver)):
         for cls, val in st.breakdown.items():
             out[f"breakdown.{step}.{cls}_ms"] = np.asarray(val) * MS
-    return {key: np.broadcast_arrays(v, b * s * g * k)[0] for key, v in out.items()}
+    shape = b * s * g * k
+    return {key: np.asarray(np.broadcast_arrays(v, shape)[0]) for key, v in out.items()}
 
 
 def _omega(g: Array, acceptance: npt.ArrayLike | None, accepted: npt.ArrayLike | None) -> Array:
@@ -166,9 +167,12 @@ def _omega(g: Array, acceptance: npt.ArrayLike | None, accepted: npt.ArrayLike |
         )
     if acceptance is not None:
         return expected_tokens(g, check_acceptance(acceptance))
+    assert accepted is not None
     om = check_positive("accepted_per_step", accepted, integer=False)
     if np.any(om < 1) or np.any(om > g + 1):
-        raise MagicplanError(f"accepted_per_step must lie in [1, gamma + 1]; got {accepted}")
+        raise MagicplanError(
+            f"accepted_per_step must lie in [1, gamma + 1]; got {shown(accepted)}"
+        )
     return om
 
 
@@ -183,9 +187,9 @@ def _memory(setup: Setup, b: Array, s: Array, g: Array, k: Array) -> dict[str, A
     ar1 = memory_per_gpu(t, n, 1.0 + 0.0 * b, s, g, speculative=False)["total"]
     sd0 = memory_per_gpu(t, n, 0.0 * b, s, g, **kw)["total"]
     sd1 = memory_per_gpu(t, n, 1.0 + 0.0 * b, s, g, **kw)["total"]
-    out = {
+    out: dict[str, Array] = {
         "memory_per_gpu_gb": sd["total"] / GB,
-        "fits_in_memory": sd["total"] <= cap,
+        "fits_in_memory": np.asarray(sd["total"] <= cap),
         "max_batch": max_batch(cap, ar0, ar1 - ar0),
         "max_batch_with_sd": max_batch(cap, sd0, sd1 - sd0),
     }

@@ -22,7 +22,7 @@ def fail(message: str) -> None:
 class _OneLineErrors(TyperGroup):
     """Click group whose every bad-input failure is one line on stderr and exit code 2."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             return super().main(*args, **kwargs)

@@ -10,14 +10,14 @@ import numpy as np
 import numpy.typing as npt
 
 from magicplan.cost.operators import Array
-from magicplan.errors import MagicplanError
+from magicplan.errors import MagicplanError, shown
 
 
 def check_acceptance(alpha: npt.ArrayLike, name: str = "acceptance") -> Array:
     """`alpha` as an array, or a MagicplanError naming `name` if any rate is outside [0, 1]."""
     a = np.asarray(alpha, dtype=np.float64)
     if not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a > 1):
-        raise MagicplanError(f"{name} must be a rate in [0, 1]; got {alpha}")
+        raise MagicplanError(f"{name} must be a rate in [0, 1]; got {shown(alpha)}")
     return a
 
 
