@@ -13,6 +13,9 @@ import yaml
 
 from magicplan.errors import MagicplanError
 
+# libyaml's safe loader when PyYAML was built with it (same safety, ~10x faster), else PyYAML's.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def read_text(path: str | Path) -> str:
     """Read a UTF-8 text file; a missing, unreadable or empty file is a MagicplanError."""
@@ -34,7 +37,7 @@ def load_yaml(path: str | Path) -> Any:
     """Parse a YAML file with the safe loader (tags never execute)."""
     text = read_text(path)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

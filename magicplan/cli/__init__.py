@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from magicplan.cli import estimate as _estimate  # noqa: F401  (registers commands)
 from magicplan.cli import fit as _fit  # noqa: F401
+from magicplan.cli import plan as _plan  # noqa: F401
+from magicplan.cli import plot as _plot  # noqa: F401
 from magicplan.cli import profiles as _profiles  # noqa: F401
 from magicplan.cli._app import app
 

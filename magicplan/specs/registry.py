@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,16 +58,30 @@ def _resolve(kind: str, id_or_path: str, what: str, list_cmd: str) -> Path:
 def load_hardware(id_or_path: str | Path) -> HardwareSpec:
     """A HardwareSpec from a shipped id (e.g. 'h100-sxm') or a YAML/JSON profile path."""
     path = _resolve("hardware_profiles", str(id_or_path), "hardware", "magicplan hardware list")
-    return _validate(HardwareSpec, load_mapping(path), str(path))
+    return _cached(HardwareSpec, str(path), _stamp(path))
 
 
 def load_model(id_or_path: str | Path) -> ModelSpec:
     """A ModelSpec from a shipped id, a YAML profile path, or a Hugging Face config.json path."""
     path = _resolve("model_profiles", str(id_or_path), "model", "magicplan models list")
+    return _cached(ModelSpec, str(path), _stamp(path))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0)  # load_mapping raises the clean error
+    return (st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=256)
+def _cached(cls: type[SpecT], path: str, stamp: tuple[int, int]) -> SpecT:
+    """Specs are frozen, so one parse per file version (path, mtime, size) serves every caller."""
     data = load_mapping(path)
-    if "model_type" in data and "id" not in data:
-        return model_from_hf_config(data, str(path))
-    return _validate(ModelSpec, data, str(path))
+    if cls is ModelSpec and "model_type" in data and "id" not in data:
+        return model_from_hf_config(data, path)  # type: ignore[return-value]
+    return _validate(cls, data, path)
 
 
 def list_hardware() -> list[HardwareSpec]:

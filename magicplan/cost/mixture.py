@@ -1,0 +1,89 @@
+"""Step times for a batch whose sequences have different context lengths (a workload mix).
+
+Attention is costed per group (its share of the batch at its own context, and for a compressed
+draft its own min(K, S) budget); every other operator sees the whole batch. This is the step
+time of the mix, not of the mean context (they differ wherever attention turns compute-bound or
+a budget clamps short requests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from magicplan.cost.operators import (
+    Array,
+    allreduce_bytes,
+    attention_op,
+    layer_ops,
+    select_op,
+    shard,
+)
+from magicplan.cost.roofline import Roofline, allreduce_time, gather_time, ops_time
+from magicplan.errors import MagicplanError
+from magicplan.specs.model import DTYPE_BYTES, ModelSpec
+
+
+def check_mix(mix: Sequence[tuple[float, float]]) -> tuple[Array, Array]:
+    """Contexts and fractions of a workload mix; fractions must be positive and sum to 1."""
+    if not mix:
+        raise MagicplanError("workload must list at least one (context, fraction) pair")
+    ctx = np.array([float(c) for c, _ in mix])
+    frac = np.array([float(f) for _, f in mix])
+    if np.any(ctx <= 0) or np.any(~np.isfinite(ctx)):
+        raise MagicplanError("workload contexts must be positive numbers")
+    if np.any(frac <= 0) or abs(frac.sum() - 1.0) > 1e-6:
+        raise MagicplanError(
+            f"workload fractions must be > 0 and sum to 1; got sum {frac.sum():.4f}"
+        )
+    return ctx, frac
+
+
+def mixed_forward_time(
+    model: ModelSpec,
+    rf: Roofline,
+    num_gpus: int,
+    batch: float,
+    new_tokens: float,
+    kv_lens: Array,
+    fractions: Array,
+    select_lens: Array | None = None,
+) -> float:
+    """Seconds of one step over a batch split into groups (fraction f_i attends kv_lens[i])."""
+    sh = shard(model, num_gpus)
+    ops = [
+        op
+        for op in layer_ops(model, sh, batch, new_tokens, 0.0)
+        if not op.name.startswith("attention")
+    ]
+    n_local = model.num_local_layers
+    window = float(model.sliding_window or 0)
+    for L, f in zip(kv_lens, fractions, strict=True):
+        b = batch * f
+        if n_local:
+            ops.append(attention_op(model, sh, b, new_tokens, min(L, window), n_local, model.dtype))
+        if model.num_layers - n_local:
+            ops.append(
+                attention_op(model, sh, b, new_tokens, L, model.num_layers - n_local, model.dtype)
+            )
+    if select_lens is not None:
+        ops += [
+            select_op(model, sh, batch * f, S, model.dtype)
+            for S, f in zip(select_lens, fractions, strict=True)
+        ]
+    total = float(sum(np.sum(v) for v in ops_time(ops, rf).values()))
+    tokens = batch * new_tokens
+    total += float(
+        2
+        * model.num_layers
+        * allreduce_time(allreduce_bytes(model, batch, new_tokens), sh.num_gpus, rf)
+    )
+    total += float(
+        gather_time(tokens * model.vocab_size * DTYPE_BYTES[model.dtype], sh.num_gpus, rf)
+    )
+    return (
+        total
+        + rf.step_overhead_s
+        + model.num_layers * (rf.layer_overhead_s + tokens * rf.token_layer_overhead_s)
+    )
