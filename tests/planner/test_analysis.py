@@ -1,0 +1,95 @@
+"""Critical length, break-even acceptance, sweep, export and capacity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from magicplan.cost.mixture import check_mix, mixed_forward_time
+from magicplan.cost.steps import forward_time
+from magicplan.errors import MagicplanError
+from magicplan.estimate import Setup
+from magicplan.planner import plan
+from magicplan.planner.analysis import best_speculative, break_even, critical_length, sweep
+from magicplan.planner.capacity import capacity
+from magicplan.planner.export import export
+from magicplan.specs import load_hardware, load_model
+
+KW = {"drafts": [None], "kv_methods": ["streamingllm"], "kv_budgets": [512]}
+
+
+@pytest.fixture(scope="module")
+def h100() -> object:
+    return load_hardware("h100-sxm")
+
+
+@pytest.fixture(scope="module")
+def llama8b() -> object:
+    return load_model("llama-3.1-8b")
+
+
+def test_critical_length_is_the_crossing(h100: object, llama8b: object) -> None:
+    r = critical_length(h100, 8, llama8b, 64, gamma=3, **KW)  # type: ignore[arg-type]
+    s = r["critical_context"]
+    assert isinstance(s, int) and r["speedup_at_critical"] >= 1.0
+
+    def sd(ctx: int) -> float:
+        return best_speculative(plan(h100, 8, llama8b, 64, ctx, gammas=[3], **KW))["speedup"]  # type: ignore[arg-type,index]
+
+    assert sd(s - 1) < 1.0 <= sd(s)
+
+
+def test_break_even_reaches_the_target(h100: object, llama8b: object) -> None:
+    r = break_even(h100, 8, llama8b, 64, 32000, 1.2, **KW)  # type: ignore[arg-type]
+    a = r["break_even_acceptance"]
+    assert 0 < a < 1
+    above = best_speculative(plan(h100, 8, llama8b, 64, 32000, acceptance=a, **KW))  # type: ignore[arg-type]
+    below = best_speculative(plan(h100, 8, llama8b, 64, 32000, acceptance=a - 0.01, **KW))  # type: ignore[arg-type]
+    assert above["speedup"] >= 1.2 > below["speedup"]  # type: ignore[index]
+    none = break_even(h100, 8, llama8b, 1, 512, 5.0, **KW)  # type: ignore[arg-type]
+    assert none["break_even_acceptance"] is None
+
+
+def test_sweep_grid(h100: object, llama8b: object) -> None:
+    rows = sweep(h100, 8, llama8b, [16, 128], [4096, 32768], **KW)  # type: ignore[arg-type]
+    assert [(r["batch"], r["context"]) for r in rows] == [
+        (16, 4096),
+        (16, 32768),
+        (128, 4096),
+        (128, 32768),
+    ]
+    # speedup rises with batch at long context (MagicDec's headline)
+    assert rows[3]["best_speculative_speedup"] > rows[1]["best_speculative_speedup"]
+
+
+def test_export_table_covers_batches(h100: object, llama8b: object) -> None:
+    r = plan(h100, 8, llama8b, 64, 32000)  # type: ignore[arg-type]
+    e = export("vllm", r, h100, 8, llama8b)  # type: ignore[arg-type]
+    table = e["num_speculative_tokens_per_batch_size"]
+    assert table[0][0] == 1
+    for (s0, e0, _), (s1, _, _) in zip(table, table[1:]):
+        assert s1 == e0 + 1 and s0 <= e0
+    assert e["speculative_config"]["model"] == "meta-llama/Llama-3.2-1B"
+    assert any("compressed" in lim for lim in e["limitations"])
+    with pytest.raises(MagicplanError, match="export"):
+        export("tgi", r, h100, 8, llama8b)  # type: ignore[arg-type]
+
+
+def test_mixture_of_one_equals_plain_step(h100: object, llama8b: object) -> None:
+    rf = Setup(h100, 8, llama8b).roofline  # type: ignore[arg-type]
+    one = mixed_forward_time(llama8b, rf, 8, 64, 1.0, np.array([32000.0]), np.array([1.0]))  # type: ignore[arg-type]
+    assert one == pytest.approx(float(forward_time(llama8b, rf, 8, 64, 1.0, 32000).total_s))  # type: ignore[arg-type]
+    with pytest.raises(MagicplanError, match="fractions"):
+        check_mix([(1000, 0.5), (2000, 0.4)])
+
+
+def test_capacity_counts_replicas(h100: object, llama8b: object) -> None:
+    r = capacity(h100, llama8b, 20000, 15.0, [(8000, 0.5), (32000, 0.5)])  # type: ignore[arg-type]
+    for key in ("autoregressive", "speculative"):
+        opt = r[key]
+        assert opt["t_per_token_ms"] <= 15.0
+        assert opt["replicas"] == math.ceil(20000 / opt["throughput_per_replica_tokens_per_s"])
+        assert opt["gpus"] == opt["replicas"] * opt["tensor_parallel"]
+    assert r["gpus_saved_by_sd"] == r["autoregressive"]["gpus"] - r["speculative"]["gpus"]
