@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -69,7 +70,7 @@ def test_export_table_covers_batches(h100: object, llama8b: object) -> None:
     e = export("vllm", r, h100, 8, llama8b)  # type: ignore[arg-type]
     table = e["num_speculative_tokens_per_batch_size"]
     assert table[0][0] == 1
-    for (s0, e0, _), (s1, _, _) in zip(table, table[1:]):
+    for (s0, e0, _), (s1, _, _) in itertools.pairwise(table):
         assert s1 == e0 + 1 and s0 <= e0
     assert e["speculative_config"]["model"] == "meta-llama/Llama-3.2-1B"
     assert any("compressed" in lim for lim in e["limitations"])
