@@ -1,0 +1,139 @@
+"""`magicplan plot KIND`: speedup, breakdown, pareto, gamma-map or validation figure to a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from magicplan.cli._app import app
+from magicplan.errors import MagicplanError
+
+KINDS_HELP = "speedup | breakdown | pareto | gamma-map | validation"
+
+
+@app.command("plot")
+def plot_command(
+    kind: Annotated[str, typer.Argument(help=KINDS_HELP)],
+    output: Annotated[Path, typer.Option(help="Figure file: .png, .svg or .pdf.")],
+    hardware: Annotated[str | None, typer.Option(help="Hardware id or profile path.")] = None,
+    num_gpus: Annotated[int, typer.Option(help="Tensor-parallel degree of the target.")] = 1,
+    model: Annotated[str | None, typer.Option(help="Target model id, YAML or config.json.")] = None,
+    draft: Annotated[
+        str | None,
+        typer.Option(
+            help="'self' or a draft id/path (speedup, breakdown: default self; "
+            "pareto, gamma-map: default every draft the planner knows)."
+        ),
+    ] = None,
+    kv_method: Annotated[
+        str | None,
+        typer.Option(
+            help="full|streamingllm|snapkv|topk (default streamingllm; pareto, gamma-map: all)."
+        ),
+    ] = None,
+    kv_budget: Annotated[
+        int | None,
+        typer.Option(help="Draft KV budget in tokens (default 512; pareto, gamma-map: all)."),
+    ] = None,
+    acceptance: Annotated[
+        float | None,
+        typer.Option(help="Per-token acceptance α in [0, 1] (default: published measurements)."),
+    ] = None,
+    batches: Annotated[
+        str | None, typer.Option(help="Batch sizes, comma-separated (e.g. 1,8,64).")
+    ] = None,
+    contexts: Annotated[
+        str | None, typer.Option(help="Context lengths, comma-separated (e.g. 4k,32k).")
+    ] = None,
+    context: Annotated[
+        int, typer.Option(help="Context length for breakdown and pareto (tokens).")
+    ] = 32768,
+    gamma: Annotated[int | None, typer.Option(help="Fix γ (default: the best per point).")] = None,
+    draft_num_gpus: Annotated[
+        int | None, typer.Option(help="Draft TP degree (<= num-gpus).")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="calibrated | ideal (peaks, no overheads; speedup, breakdown).")
+    ] = "calibrated",
+    measurements: Annotated[
+        Path | None,
+        typer.Option(help="validation: `magicplan validate` .json or measured-steps .csv."),
+    ] = None,
+) -> None:
+    """Draw one figure (title states hardware, model, draft and acceptance) into --output."""
+    from magicplan.plots.kinds import check_kind, plot_to_file
+    from magicplan.plots.render import check_output
+
+    check_kind(kind)
+    check_output(output)
+    opts = dict(
+        hardware=hardware,
+        num_gpus=num_gpus,
+        model=model,
+        draft=draft,
+        kv_method=kv_method,
+        kv_budget=kv_budget,
+        acceptance=acceptance,
+        batches=batches,
+        contexts=contexts,
+        draft_num_gpus=draft_num_gpus,
+        mode=mode,
+    )
+    if gamma is not None and gamma < 1:
+        raise MagicplanError(f"gamma must be an integer >= 1; got {gamma}")
+    sc = None if kind == "validation" else _scenario(kind, opts)
+    search = _search(sc, opts, gamma) if kind in ("pareto", "gamma-map") else None
+    path = plot_to_file(kind, output, sc, context, gamma, measurements, hardware, search)
+    typer.echo(f"wrote {path}")
+
+
+def _scenario(kind: str, opts: dict[str, Any]) -> Any:
+    """The Scenario the options describe (hardware and model are required here)."""
+    from magicplan.estimate import Setup
+    from magicplan.plots.kinds import with_defaults
+    from magicplan.plots.scenario import DEFAULT_BATCHES, DEFAULT_CONTEXTS, Scenario, parse_ints
+    from magicplan.specs import load_hardware, load_model
+
+    for name in ("hardware", "model"):
+        if opts[name] is None:
+            raise MagicplanError(f"--{name} is required for the {kind} plot")
+    if opts["mode"] not in ("calibrated", "ideal"):
+        raise MagicplanError(f"mode must be calibrated or ideal; got '{opts['mode']}'")
+    if opts["mode"] == "ideal" and kind in ("pareto", "gamma-map"):
+        raise MagicplanError(f"mode ideal applies to speedup and breakdown, not {kind}")
+    draft = opts["draft"]
+    setup = Setup(
+        load_hardware(opts["hardware"]),
+        opts["num_gpus"],
+        load_model(opts["model"]),
+        None if draft in (None, "self") else load_model(draft),
+        opts["kv_method"] or "streamingllm",
+        opts["draft_num_gpus"],
+        opts["mode"],
+    )
+    b, c = opts["batches"], opts["contexts"]
+    budget = opts["kv_budget"]
+    sc = Scenario(
+        setup,
+        (0 if setup.kv_method == "full" else 512) if budget is None else budget,
+        opts["acceptance"],
+        DEFAULT_BATCHES if b is None else parse_ints("batches", b),
+        DEFAULT_CONTEXTS if c is None else parse_ints("contexts", c),
+    )
+    return with_defaults(kind, sc, b is not None, c is not None)
+
+
+def _search(sc: Any, opts: dict[str, Any], gamma: int | None) -> Any:
+    """What the planner may choose from: only what the user named, else everything."""
+    from magicplan.plots.planning import Search
+
+    s = sc.setup
+    return Search(
+        drafts=None if opts["draft"] is None else (s.draft,),
+        kv_methods=None if opts["kv_method"] is None else (s.kv_method,),
+        kv_budgets=None if opts["kv_budget"] is None else (opts["kv_budget"],),
+        gammas=None if gamma is None else (gamma,),
+        draft_num_gpus=None if opts["draft_num_gpus"] is None else (opts["draft_num_gpus"],),
+    )
