@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from magicplan.cli._app import app
-from magicplan.cli._output import console, echo_json, fmt, table
+from magicplan.cli._output import console, echo_json, table
+from magicplan.cli._plan_view import print_plan
 from magicplan.errors import MagicplanError
 
 Hw = Annotated[str, typer.Option("--hardware", help="Hardware id or profile path.")]
@@ -53,8 +54,13 @@ def planner_kwargs(
         "kv_budgets": split_list(kv_budgets, "kv-budgets", int),
         "gammas": split_list(gammas, "gammas", int),
         "draft_num_gpus": split_list(draft_num_gpus, "draft-num-gpus", int),
-        "acceptance_table": acceptance_table,
+        "acceptance_table": None,
     }
+    if acceptance_table is not None:
+        from magicplan.planner.acceptance import load_table
+
+        kw["acceptance_table"] = load_table(acceptance_table)  # read once, for every plan
+
     names = split_list(drafts, "drafts")
     if names is not None:
         kw["drafts"] = [None if n == "self" else load_model(n) for n in names]
@@ -73,6 +79,16 @@ def _emit(data: Any, output: Path | None) -> None:
     from magicplan.io import atomic_write_text
 
     atomic_write_text(output, json.dumps(data, indent=2, allow_nan=False))
+
+
+def _write_csv(rows: list[dict[str, Any]], output: Path) -> None:
+    """Flat rows as CSV (blank for None), written atomically."""
+    from magicplan.io import atomic_write_text
+
+    head = list(rows[0])
+    lines = [",".join(head)]
+    lines += [",".join("" if r[k] is None else str(r[k]) for k in head) for r in rows]
+    atomic_write_text(output, "\n".join(lines) + "\n")
 
 
 @app.command("plan")
@@ -97,7 +113,10 @@ def plan_command(
         Path | None, typer.Option(help="YAML or CSV of measured α.")
     ] = None,
     acceptance_samples: Annotated[
-        int | None, typer.Option(help="Tokens behind --acceptance (interval).")
+        int | None, typer.Option(help="Drafted tokens behind --acceptance (95 % interval).")
+    ] = None,
+    acceptance_interval: Annotated[
+        str | None, typer.Option(help="LOW,HIGH: a 95 % interval of --acceptance.")
     ] = None,
     slo_ms: Annotated[
         float | None, typer.Option(help="Per-token latency SLO: maximise throughput.")
@@ -122,10 +141,14 @@ def plan_command(
 
     if top < 1:
         raise MagicplanError(f"--top must be >= 1; got {top}")
+    kw = planner_kwargs(
+        drafts, kv_methods, kv_budgets, gammas, acceptance, acceptance_table, draft_num_gpus
+    )
     if scenarios is not None:
         from magicplan.planner.scenarios import plan_scenarios
 
-        _emit(plan_scenarios(scenarios, top), output)
+        given = {k: v for k, v in kw.items() if v is not None}  # row columns override these
+        _emit(plan_scenarios(scenarios, top, slo_ms=slo_ms, **given), output)
         return
     for name, val in (
         ("hardware", hardware),
@@ -137,9 +160,6 @@ def plan_command(
             raise MagicplanError(f"--{name} is required (or give --scenarios FILE.csv)")
     assert hardware and model and batch is not None and context is not None
     hw, target = load_hardware(hardware), load_model(model)
-    kw = planner_kwargs(
-        drafts, kv_methods, kv_budgets, gammas, acceptance, acceptance_table, draft_num_gpus
-    )
     report = plan(
         hw,
         num_gpus,
@@ -149,6 +169,7 @@ def plan_command(
         slo_ms=slo_ms,
         top=top,
         acceptance_samples=acceptance_samples,
+        acceptance_interval=split_list(acceptance_interval, "acceptance-interval", float),
         **kw,
     )
     if export is not None:
@@ -159,56 +180,7 @@ def plan_command(
     if json_out or output:
         _emit(report, output)
         return
-    _print_plan(report)
-
-
-def _print_plan(r: dict[str, Any]) -> None:
-    rows = [
-        [
-            c["draft_model"],
-            c["kv_method"],
-            c["kv_budget"],
-            c["gamma"],
-            c["draft_num_gpus"],
-            c["acceptance"],
-            c["speedup"],
-            c["t_spec_per_token_ms"],
-            c["throughput_tokens_per_s"],
-            c["memory_per_gpu_gb"],
-        ]
-        for c in r["candidates"]
-    ]
-    cols = [
-        "draft",
-        "KV method",
-        "budget",
-        "γ",
-        "draft GPUs",
-        "α",
-        "speedup",
-        "ms/token",
-        "tokens/s",
-        "GB/GPU",
-    ]
-    title = (
-        f"{r['target']} on {r['num_gpus']}× {r['hardware']}, batch {r['batch']}, context "
-        f"{r['context']} ({r['candidates_evaluated']} strategies)"
-    )
-    con = console()
-    con.print(table(title, cols, rows))
-    best = r["best"]
-    if best and "why" in best:
-        w = best["why"]
-        shares = ", ".join(
-            f"{k} {100 * v:.0f} %" for k, v in w["autoregressive_fractions"].items() if v
-        )
-        con.print(
-            f"why: AR step is {shares}; draft/target {fmt(w['draft_to_target_ratio'])}, "
-            f"verify/target {fmt(w['verify_to_target_ratio'])}"
-        )
-    con.print(f"[bold]{r['recommendation']}[/bold]")
-    for note in r["notes"]:
-        con.print(f"note: {note}")
+    print_plan(report)
 
 
 @app.command("critical-length")
@@ -309,13 +281,7 @@ def sweep_command(
         **kw,
     )
     if output is not None and output.suffix.lower() == ".csv":
-        from magicplan.io import atomic_write_text
-
-        head = list(rows[0])
-        lines = [",".join(head)] + [
-            ",".join("" if r[k] is None else str(r[k]) for k in head) for r in rows
-        ]
-        atomic_write_text(output, "\n".join(lines) + "\n")
+        _write_csv(rows, output)
         return
     if json_out or output:
         _emit(rows, output)

@@ -1,48 +1,32 @@
-"""Acceptance rates: the published measurements (package data) or a user's table, looked up by
-target, draft, method, budget and context; interpolated in log-budget and context; honest about
-extrapolation and fallbacks; optional confidence intervals.
+"""Acceptance rates looked up by target, draft, method, budget and context; interpolated in
+log-budget and context; honest about extrapolation and fallbacks; with 95 % intervals when the
+table gives a sample size or an interval.
 
 Rules: acceptance never decreases with budget. Between measured budgets it is interpolated in
 log-budget; above the largest it stays at the largest's value (conservative); below the smallest
-there is no evidence and the lookup returns None (the planner skips that budget). Outside the
-measured contexts it is clamped to the nearest and marked "extrapolated". A (target, draft,
-method) with no entry falls back to the nearest entry of the same draft kind and method.
+there is no evidence and the rate is NaN (the planner skips that budget and says so). Outside
+the measured contexts it is clamped to the nearest and marked "extrapolated". A (target, draft,
+method) with no entry falls back to the nearest entry — same draft kind (self / separate model)
+and method first, else any — with a note naming the entry used.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from magicplan.errors import MagicplanError
-from magicplan.io import load_yaml
+from magicplan.planner.acceptance_data import Entry, load_table, merge, shipped, wilson_interval
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "acceptance.yaml"
-Z_95 = 1.959964  # two-sided 95 % normal quantile
+__all__ = ["Entry", "Evidence", "Lookup", "load_table", "lookup", "lookup_budgets", "merge",
+           "shipped", "wilson_interval"]  # fmt: skip
+
 COMPRESSED = ("topk", "snapkv", "streamingllm")
 PREFERRED_DATASET = "pg19"  # MagicDec's and TriForce's long-context language-modelling set
-
-
-@dataclass(frozen=True)
-class Entry:
-    """Measured acceptance of one (target, draft, method, budget, dataset) across contexts."""
-
-    target: str
-    draft: str  # "self" or a draft model id
-    method: str
-    budget: float
-    dataset: str
-    contexts: tuple[float, ...]
-    alphas: tuple[float, ...]
-    source: str
-    samples: int | None = None  # drafted tokens behind each rate, for an interval
-    alpha_low: float | None = None
-    alpha_high: float | None = None
+SELF_FULL = "self-draft with full KV is the target itself (greedy: every token accepted)"
 
 
 @dataclass(frozen=True)
@@ -55,141 +39,15 @@ class Lookup:
     high: float | None = None
 
 
-def _check_rate(value: Any, where: str) -> float:
-    try:
-        a = float(value)
-    except (TypeError, ValueError) as exc:
-        raise MagicplanError(
-            f"{where}: acceptance must be a number in [0, 1]; got {value!r}"
-        ) from exc
-    if not 0.0 <= a <= 1.0 or math.isnan(a):
-        raise MagicplanError(f"{where}: acceptance must be in [0, 1]; got {value}")
-    return a
+@dataclass(frozen=True)
+class Evidence:
+    """Rates for a vector of budgets (NaN: no evidence), their sources, and what was missing."""
 
-
-def _entries_from_yaml_item(item: Any, where: str) -> list[Entry]:
-    if not isinstance(item, dict):
-        raise MagicplanError(f"{where}: each entry must be a mapping with target, draft, method")
-    try:
-        target = str(item["target"])
-        budget = float(item["budget"])
-    except KeyError as exc:
-        raise MagicplanError(f"{where}: entry is missing key {exc}") from exc
-    except (TypeError, ValueError) as exc:
-        raise MagicplanError(f"{where}: key 'budget' must be a number") from exc
-    dataset = str(item.get("dataset", "unknown"))
-    source = str(item.get("source", where))
-    samples = item.get("samples")
-    if "alpha_by_method" in item:  # one context, several methods (TriForce's table)
-        ctx = float(item.get("context", 0))
-        return [
-            Entry(
-                target,
-                str(item.get("draft", "self")),
-                str(m),
-                budget,
-                dataset,
-                (ctx,),
-                (_check_rate(a, where),),
-                source,
-                samples,
-            )
-            for m, a in dict(item["alpha_by_method"]).items()
-        ]
-    by_ctx = item.get("alpha_by_context")
-    if not isinstance(by_ctx, dict) or not by_ctx:
-        raise MagicplanError(f"{where}: entry needs 'alpha_by_context' (context: alpha mapping)")
-    pairs = sorted((float(c), _check_rate(a, where)) for c, a in by_ctx.items())
-    return [
-        Entry(
-            target,
-            str(item.get("draft", "self")),
-            str(item.get("method", "streamingllm")),
-            budget,
-            dataset,
-            tuple(p[0] for p in pairs),
-            tuple(p[1] for p in pairs),
-            source,
-            int(samples) if samples is not None else None,
-        )
-    ]
-
-
-def _entries_from_csv(path: Path) -> list[Entry]:
-    from magicplan.scenarios import read_columns
-
-    cols = read_columns(
-        path,
-        ("target", "draft", "method", "budget", "context", "alpha"),
-        ("dataset", "samples", "alpha_low", "alpha_high"),
-    )
-    out = []
-    for i in range(len(cols["alpha"])):
-
-        def opt(name: str, i: int = i) -> float | None:
-            v = cols.get(name)
-            return None if v is None or not v[i] or str(v[i]) == "nan" else float(v[i])
-
-        a = _check_rate(cols["alpha"][i], f"{path} row {i + 2} column 'alpha'")
-        lo, hi, n = opt("alpha_low"), opt("alpha_high"), opt("samples")
-        for name, val in (("alpha_low", lo), ("alpha_high", hi)):
-            if val is not None:
-                _check_rate(val, f"{path} row {i + 2} column '{name}'")
-        out.append(
-            Entry(
-                str(cols["target"][i]),
-                str(cols["draft"][i]),
-                str(cols["method"][i]),
-                float(cols["budget"][i]),
-                str(cols["dataset"][i]) if "dataset" in cols else "unknown",
-                (float(cols["context"][i]),),
-                (a,),
-                str(path),
-                int(n) if n is not None else None,
-                lo,
-                hi,
-            )
-        )
-    return out
-
-
-def load_table(path: str | Path | None = None) -> list[Entry]:
-    """Entries of a YAML list or CSV table; the shipped published measurements by default."""
-    if path is None:
-        return list(_shipped())
-    return _read_table(Path(path))
-
-
-@lru_cache(maxsize=1)
-def _shipped() -> tuple[Entry, ...]:
-    return tuple(_read_table(DATA))
-
-
-def _read_table(p: Path) -> list[Entry]:
-    if p.suffix.lower() == ".csv":
-        return _entries_from_csv(p)
-    data = load_yaml(p)
-    if not isinstance(data, list):
-        raise MagicplanError(f"{p}: top level must be a list of acceptance entries")
-    return [
-        e
-        for i, item in enumerate(data)
-        for e in _entries_from_yaml_item(item, f"{p} entry {i + 1}")
-    ]
-
-
-def wilson_interval(alpha: float, samples: int) -> tuple[float, float]:
-    """95 % Wilson score interval of a rate measured on `samples` drafted tokens."""
-    n, z = float(samples), Z_95
-    centre = (alpha + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(alpha * (1 - alpha) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _at_context(e: Entry, context: float) -> tuple[float, bool]:
-    ctx = np.asarray(e.contexts)
-    extrapolated = bool(context < ctx.min() or context > ctx.max())
-    return float(np.interp(context, ctx, np.asarray(e.alphas))), extrapolated
+    alpha: np.ndarray
+    low: np.ndarray  # NaN where no interval is known
+    high: np.ndarray
+    sources: list[str]
+    smallest_budget: float | None  # smallest measured budget (None: nothing measured)
 
 
 def _kind(draft: str) -> str:
@@ -197,74 +55,114 @@ def _kind(draft: str) -> str:
 
 
 def _candidates(
-    table: list[Entry], target: str, draft: str, method: str
+    table: Sequence[Entry], target: str, draft: str, method: str
 ) -> tuple[list[Entry], str]:
-    exact = [e for e in table if (e.target, e.draft, e.method) == (target, draft, method)]
+    """Entries for the key, else the nearest key's entries and a note naming it."""
+    exact = [e for e in table if e.key == (target, draft, method)]
     if exact:
         return exact, ""
-    tiers = (
+    tiers: tuple[Callable[[Entry], bool], ...] = (
         lambda e: e.target == target and _kind(e.draft) == _kind(draft) and e.method == method,
         lambda e: _kind(e.draft) == _kind(draft) and e.method == method,
+        lambda e: e.target == target and e.draft == draft,
+        lambda e: _kind(e.draft) == _kind(draft),
+        lambda e: True,
     )
     for keep in tiers:
         found = [e for e in table if keep(e)]
         if found:
-            best = min(found, key=lambda e: (e.target != target, e.draft != draft))
-            same = [e for e in found if (e.target, e.draft) == (best.target, best.draft)]
-            return same, f"fallback to {best.target}/{best.draft}/{method}"
+            best = min(
+                found, key=lambda e: (e.target != target, e.draft != draft, e.method != method)
+            )
+            return [e for e in found if e.key == best.key], f"fallback to {'/'.join(best.key)}"
     return [], ""
 
 
+def _at_context(values: tuple[float, ...] | None, e: Entry, context: float) -> float:
+    return float(np.interp(context, e.contexts, values)) if values is not None else math.nan
+
+
+def _by_budget(entries: list[Entry]) -> dict[float, Entry]:
+    out: dict[float, Entry] = {}
+    for e in sorted(entries, key=lambda e: e.dataset != PREFERRED_DATASET):
+        out.setdefault(e.budget, e)  # the preferred dataset wins at a budget
+    return dict(sorted(out.items()))
+
+
+def _interp_budget(curve: np.ndarray, measured: np.ndarray, budgets: np.ndarray) -> np.ndarray:
+    """Log-budget interpolation of a budget-monotone curve; held above, NaN below."""
+    mono = np.maximum.accumulate(curve)  # more budget never lowers acceptance
+    x = np.log(np.minimum(budgets, measured[-1]))
+    return np.where(budgets < measured[0], np.nan, np.interp(x, np.log(measured), mono))
+
+
+def _tags(note: str, extrap: bool, budget: float, measured: np.ndarray) -> str:
+    tags = [
+        note,
+        "extrapolated in context" if extrap else "",
+        "budget above measured: held at largest" if budget > measured[-1] else "",
+        "interpolated in log-budget"
+        if measured[0] < budget < measured[-1] and budget not in measured
+        else "",
+    ]
+    return "; ".join(t for t in tags if t)
+
+
+def lookup_budgets(
+    table: Sequence[Entry],
+    target: str,
+    draft: str,
+    method: str,
+    budgets: npt.ArrayLike,
+    context: float,
+) -> Evidence:
+    """α (and its interval) for every budget of one (target, draft, method) at `context`."""
+    k = np.asarray(budgets, dtype=float)
+    nan = np.full(k.shape, math.nan)
+    if method == "full":
+        return _full_kv(table, target, draft, k, context)
+    entries, note = _candidates(table, target, draft, method)
+    if not entries:
+        return Evidence(nan, nan, nan, ["no acceptance measurement"] * k.size, None)
+    by_budget = _by_budget(entries)
+    measured = np.array(list(by_budget))
+    es = list(by_budget.values())
+    extrap = any(not e.contexts[0] <= context <= e.contexts[-1] for e in es)
+    curves = [np.array([_at_context(getattr(e, f), e, context) for e in es])
+              for f in ("alphas", "lows", "highs")]  # fmt: skip
+    alpha, low, high = (_interp_budget(c, measured, k) for c in curves)
+    src = es[0].source
+    sources = [f"{src} ({t})" if (t := _tags(note, extrap, b, measured)) else src for b in k]
+    return Evidence(alpha, low, high, sources, float(measured[0]))
+
+
+def _full_kv(
+    table: Sequence[Entry], target: str, draft: str, k: np.ndarray, context: float
+) -> Evidence:
+    """A full-KV draft sees everything its best compressed setting sees (at the largest budget)."""
+    if draft == "self":
+        one = np.ones(k.shape)
+        return Evidence(one, one, one, [SELF_FULL] * k.size, 0.0)
+    each = {m: lookup_budgets(table, target, draft, m, [math.inf], context) for m in COMPRESSED}
+    found = {m: f for m, f in each.items() if np.isfinite(f.alpha[0])}
+    exact = {m: f for m, f in found.items() if "fallback" not in f.sources[0]} or found
+    if not exact:
+        nan = np.full(k.shape, math.nan)
+        return Evidence(nan, nan, nan, ["no acceptance measurement"] * k.size, None)
+    m, best = max(exact.items(), key=lambda mf: float(mf[1].alpha[0]))
+    ones = np.ones(k.shape)
+    source = f"full KV taken as {m} at its largest measured budget: {best.sources[0]}"
+    return Evidence(best.alpha[0] * ones, best.low[0] * ones, best.high[0] * ones,
+                    [source] * k.size, 0.0)  # fmt: skip
+
+
 def lookup(
-    table: list[Entry], target: str, draft: str, method: str, budget: float, context: float
+    table: Sequence[Entry], target: str, draft: str, method: str, budget: float, context: float
 ) -> Lookup | None:
     """α for one candidate, or None when there is no evidence at this budget (or at all)."""
-    if method == "full" and draft == "self":
-        return Lookup(1.0, "self-draft with full KV is the target itself (greedy: all accepted)")
-    entries, note = _candidates(table, target, draft, method)
-    if method == "full":  # a full-KV draft sees all that the best compressed one sees
-        best = [lookup(table, target, draft, m, 1e12, context) for m in COMPRESSED]
-        found = [b for b in best if b is not None]
-        exact = [b for b in found if "fallback" not in b.source] or found
-        return max(exact, key=lambda b: b.alpha) if exact else None
-    if not entries:
+    ev = lookup_budgets(table, target, draft, method, [budget], context)
+    if not np.isfinite(ev.alpha[0]):
         return None
-    by_budget: dict[float, list[Entry]] = {}
-    for e in sorted(entries, key=lambda e: e.dataset != PREFERRED_DATASET):
-        by_budget.setdefault(e.budget, []).append(e)
-    budgets = sorted(by_budget)
-    if budget < budgets[0]:
-        return None
-    values = []
-    extrap = False
-    for b in budgets:
-        a, x = _at_context(by_budget[b][0], context)
-        values.append(a)
-        extrap |= x
-    mono = np.maximum.accumulate(values)  # never less acceptance with more budget
-    alpha = float(np.interp(math.log(min(budget, budgets[-1])), np.log(budgets), mono))
-    tags = [
-        t
-        for t in (
-            note,
-            "extrapolated in context" if extrap else "",
-            "budget above measured: held at largest" if budget > budgets[-1] else "",
-            "interpolated in log-budget"
-            if budgets[0] < budget < budgets[-1] and budget not in by_budget
-            else "",
-        )
-        if t
-    ]
-    e0 = by_budget[budgets[0]][0]
-    low, high = _interval(by_budget.get(budget, [None])[0], alpha)
-    return Lookup(alpha, f"{e0.source}" + (f" ({'; '.join(tags)})" if tags else ""), low, high)
-
-
-def _interval(entry: Entry | None, alpha: float) -> tuple[float | None, float | None]:
-    if entry is None:
-        return None, None
-    if entry.alpha_low is not None and entry.alpha_high is not None:
-        return entry.alpha_low, entry.alpha_high
-    if entry.samples:
-        return wilson_interval(alpha, entry.samples)
-    return None, None
+    lo, hi = float(ev.low[0]), float(ev.high[0])
+    known = math.isfinite(lo) and math.isfinite(hi)
+    return Lookup(float(ev.alpha[0]), ev.sources[0], lo if known else None, hi if known else None)

@@ -38,8 +38,8 @@ def critical_length(
 ) -> dict[str, Any]:
     """Smallest context at which the best (or the given γ's) speculative speedup reaches 1.
 
-    Scans contexts on a doubling grid up to `max_context` (default: the model's maximum), then
-    bisects between the last context below 1 and the first at or above it.
+    Scans 12 log-spaced contexts from 128 to `max_context` (default: the model's maximum),
+    then bisects to the token between the last context below 1 and the first at or above it.
     """
     top = int(max_context or target.max_position_embeddings)
     if top < MIN_CONTEXT:

@@ -1,5 +1,5 @@
 """Vectorized evaluation of every speculative candidate of one draft on one workload:
-methods × budgets × γ in a handful of numpy calls (no loop per candidate)."""
+methods × budgets × γ in two `forward_time` calls (static methods together, top-k apart)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,21 @@ import numpy.typing as npt
 from magicplan.cost.memory import memory_per_gpu
 from magicplan.cost.operators import Array
 from magicplan.cost.roofline import Roofline
-from magicplan.cost.steps import forward_time
+from magicplan.cost.steps import draft_kv_len, forward_time
 from magicplan.specs.model import ModelSpec
 
 
 @dataclass(frozen=True)
 class DraftGrid:
-    """Draft-step seconds and memory for methods (axis 0) × budgets (1) × γ (2)."""
+    """Draft-step seconds, their split by class, and memory: methods (0) × budgets (1) × γ (2)."""
 
     methods: tuple[str, ...]
     budgets: Array  # (K,)
     gammas: Array  # (G,)
     t_draft_s: Array  # (M, K, G)
+    breakdown: dict[str, Array]  # class → (M, K, G) seconds
     memory_bytes: Array  # (M, K, G)
-    valid: npt.NDArray[np.bool_]  # (M, K, 1): budget usable for that method
+    valid: npt.NDArray[np.bool_]  # (M, K, 1): budget meaningful for that method
 
 
 def draft_grid(
@@ -41,42 +42,31 @@ def draft_grid(
 ) -> DraftGrid:
     """Draft step time of `draft` (None: the target itself) for every method, budget and γ."""
     model = draft or target
-    k = budgets[None, :, None]
-    g = gammas[None, None, :]
-    drafted = (g - 1.0) / 2.0
-    static = [m for m in methods if m != "topk"]
-    t = np.zeros((len(methods), budgets.size, gammas.size))
-    if static:
-        base = np.stack(
-            [
-                np.full_like(budgets, context) if m == "full" else np.minimum(budgets, context)
-                for m in static
-            ]
-        )[:, :, None]
-        st = forward_time(model, rf, draft_num_gpus, batch, 1.0, base + drafted)
-        for i, m in enumerate(static):
-            t[methods.index(m)] = st.total_s[i]
-    if "topk" in methods:
-        st = forward_time(
-            model,
-            rf,
-            draft_num_gpus,
-            batch,
-            1.0,
-            np.minimum(k[0], context) + drafted[0],
-            select_len=context,
-        )
-        t[methods.index("topk")] = st.total_s
+    shape = (len(methods), budgets.size, gammas.size)
+    k, g = budgets[:, None], gammas[None, :]
+    t = np.zeros(shape)
+    parts: dict[str, Array] = {}
+    groups = ([m for m in methods if m != "topk"], [m for m in methods if m == "topk"])
+    for group in (grp for grp in groups if grp):
+        lens = [draft_kv_len(m, context, k, g) for m in group]
+        kv_len = np.stack([np.broadcast_to(kv, shape[1:]) for kv, _ in lens])
+        st = forward_time(model, rf, draft_num_gpus, batch, 1.0, kv_len, select_len=lens[0][1])
+        idx = [methods.index(m) for m in group]
+        t[idx] = st.total_s
+        for cls, val in st.breakdown.items():
+            parts.setdefault(cls, np.zeros(shape))[idx] = val
     mem = np.stack(
         [
-            memory_per_gpu(target, num_gpus, batch, context, g[0], draft, draft_num_gpus, m, k[0])[
-                "total"
-            ]
-            * np.ones((budgets.size, gammas.size))
+            np.broadcast_to(
+                memory_per_gpu(target, num_gpus, batch, context, g, draft, draft_num_gpus, m, k)[
+                    "total"
+                ],
+                shape[1:],
+            )
             for m in methods
         ]
     )
     valid = np.stack(
         [(budgets == budgets[0]) if m == "full" else (budgets <= context) for m in methods]
     )[:, :, None]
-    return DraftGrid(methods, budgets, gammas, t, mem, valid)
+    return DraftGrid(methods, budgets, gammas, t, parts, mem, valid)

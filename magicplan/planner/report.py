@@ -1,217 +1,174 @@
-"""Turn evaluated candidate grids into ranked, JSON-ready plan objects with reasons."""
+"""Turn evaluated candidate grids into ranked, JSON-ready plan objects with reasons (why)."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from magicplan.cost.speculative import expected_tokens
-from magicplan.estimate import to_python
-from magicplan.planner import acceptance as acc
 
 if TYPE_CHECKING:
-    from magicplan.planner.optimizer import PlanInputs
+    from magicplan.planner.inputs import PlanInputs
 
 MS = 1e3
 GB = 1e9
+ACCEPTANCE_TAGS = ("fallback", "extrapolated", "held", "interpolated")
 
 
 def candidate_rows(inp: PlanInputs, ev: dict[str, Any]) -> dict[str, Any]:
-    """Flatten every valid candidate into parallel arrays (index i = one strategy)."""
-    base = ev["baseline"]
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "draft_model",
-            "draft_num_gpus",
-            "kv_method",
-            "kv_budget",
-            "gamma",
-            "acceptance",
-            "acceptance_source",
-            "accepted_per_step",
-            "t_draft_s",
-            "t_verify_s",
-            "t_tok_s",
-            "memory",
-        )
-    }
-    for blk in ev["blocks"]:
+    """Every candidate with known Ω as flat arrays (one index per strategy), vectorized."""
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("block", "m", "k", "g", "t_tok", "mem")}
+    for i, blk in enumerate(ev["blocks"]):
         grid = blk["grid"]
         t_tok = blk["t_round_s"] / blk["omega"]
         ok = np.broadcast_to(grid.valid, t_tok.shape) & np.isfinite(t_tok)
-        for m, k, g in zip(*np.nonzero(ok), strict=True):
-            method = grid.methods[m]
-            cols["draft_model"].append(blk["draft"])
-            cols["draft_num_gpus"].append(blk["draft_num_gpus"])
-            cols["kv_method"].append(method)
-            cols["kv_budget"].append(0 if method == "full" else int(grid.budgets[k]))
-            cols["gamma"].append(int(grid.gammas[g]))
-            cols["acceptance"].append(float(blk["alpha"][m, k]))
-            cols["acceptance_source"].append(blk["alpha_source"][m][k])
-            cols["accepted_per_step"].append(float(blk["omega"][m, k, g]))
-            cols["t_draft_s"].append(float(grid.t_draft_s[m, k, g]))
-            cols["t_verify_s"].append(float(base["t_verify_s"][g]))
-            cols["t_tok_s"].append(float(t_tok[m, k, g]))
-            cols["memory"].append(float(grid.memory_bytes[m, k, g]))
-    return {"baseline": base, "cols": cols, "n": len(cols["gamma"])}
+        m, k, g = np.nonzero(ok)
+        for key, val in (("block", np.full(m.size, i)), ("m", m), ("k", k), ("g", g),
+                         ("t_tok", t_tok[ok]), ("mem", grid.memory_bytes[ok])):  # fmt: skip
+            parts[key].append(val)
+    cols = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    return {"baseline": ev["baseline"], "blocks": ev["blocks"], "cols": cols}
 
 
-def _ar_entry(inp: PlanInputs, base: dict[str, Any]) -> dict[str, Any]:
-    t = base["t_ar_s"]
-    return {
-        "draft_model": "none",
-        "kv_method": "none",
-        "kv_budget": 0,
-        "gamma": 0,
-        "draft_num_gpus": 0,
-        "acceptance": None,
-        "accepted_per_step": 1.0,
-        "speedup": 1.0,
-        "t_spec_per_token_ms": t * MS,
-        "t_autoregressive_ms": t * MS,
-        "throughput_tokens_per_s": inp.batch / t,
-        "memory_per_gpu_gb": base["ar_memory_bytes"] / GB,
-        "fits_in_memory": base["ar_memory_bytes"] <= base["capacity_bytes"],
-        "bottleneck_fractions": _fractions(base["ar_breakdown"]),
-    }
-
-
-def _fractions(breakdown: dict[str, Any], index: int | None = None) -> dict[str, float]:
-    vals = {k: float(np.asarray(v).ravel()[index or 0]) for k, v in breakdown.items()}
+def fractions(breakdown: dict[str, Any], index: Any = ()) -> dict[str, float]:
+    """Share of each class (weights, kv, activations, compute, communication, overhead)."""
+    vals = {k: float(np.asarray(v)[index] if np.ndim(v) else v) for k, v in breakdown.items()}
     total = sum(vals.values()) or 1.0
     return {k: round(v / total, 4) for k, v in vals.items()}
 
 
-def _entry(inp: PlanInputs, rows: dict[str, Any], i: int) -> dict[str, Any]:
+def ar_entry(inp: PlanInputs, base: dict[str, Any]) -> dict[str, Any]:
+    """The autoregressive baseline as a candidate (draft "none", γ 0, speedup 1)."""
+    t = base["t_ar_s"]
+    shares = fractions(base["ar_breakdown"])
+    return {
+        "draft_model": "none", "kv_method": "none", "kv_budget": 0, "gamma": 0,
+        "draft_num_gpus": 0, "acceptance": None, "acceptance_source": "none",
+        "accepted_per_step": 1.0, "speedup": 1.0, "t_spec_per_token_ms": t * MS,
+        "throughput_tokens_per_s": inp.batch / t, "t_draft_ms": 0.0, "t_verify_ms": 0.0,
+        "t_autoregressive_ms": t * MS, "draft_to_target_ratio": 0.0,
+        "verify_to_target_ratio": 0.0, "memory_per_gpu_gb": base["ar_memory_bytes"] / GB,
+        "fits_in_memory": bool(base["ar_memory_bytes"] <= base["capacity_bytes"]),
+        "bottleneck_fractions": shares, "why": {"autoregressive_fractions": shares},
+    }  # fmt: skip
+
+
+def _acceptance_used(inp: PlanInputs, blk: dict[str, Any], m: int, k: int, gamma: int) -> Any:
+    if isinstance(inp.acceptance, tuple):
+        return list(inp.acceptance[:gamma])  # per-position α_1..α_γ
+    return float(blk["acceptance"].alpha[m, k])
+
+
+def entry(inp: PlanInputs, rows: dict[str, Any], i: int) -> dict[str, Any]:
+    """One speculative candidate, JSON-ready, with its reasons."""
     c, base = rows["cols"], rows["baseline"]
-    t_ar, t_tok = base["t_ar_s"], c["t_tok_s"][i]
+    blk = rows["blocks"][int(c["block"][i])]
+    grid, m, k, g = blk["grid"], int(c["m"][i]), int(c["k"][i]), int(c["g"][i])
+    gamma, method = int(grid.gammas[g]), grid.methods[m]
+    t_ar, t_tok, t_d = base["t_ar_s"], float(c["t_tok"][i]), float(grid.t_draft_s[m, k, g])
+    t_v, mem = float(base["t_verify_s"][g]), float(c["mem"][i])
     out = {
-        k: c[k][i]
-        for k in (
-            "draft_model",
-            "kv_method",
-            "kv_budget",
-            "gamma",
-            "draft_num_gpus",
-            "acceptance",
-            "acceptance_source",
-            "accepted_per_step",
-        )
-    }
-    out |= {
-        "speedup": t_ar / t_tok,
-        "t_spec_per_token_ms": t_tok * MS,
-        "throughput_tokens_per_s": inp.batch / t_tok,
-        "t_draft_ms": c["t_draft_s"][i] * MS,
-        "t_verify_ms": c["t_verify_s"][i] * MS,
-        "t_autoregressive_ms": t_ar * MS,
-        "draft_to_target_ratio": c["t_draft_s"][i] / t_ar,
-        "verify_to_target_ratio": c["t_verify_s"][i] / t_ar,
-        "memory_per_gpu_gb": c["memory"][i] / GB,
-        "fits_in_memory": c["memory"][i] <= base["capacity_bytes"],
-    }
-    out |= _interval(inp, out, c["t_draft_s"][i], c["t_verify_s"][i], base)
-    return {k: (to_python(v) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
+        "draft_model": blk["draft"], "kv_method": method,
+        "kv_budget": 0 if method == "full" else int(grid.budgets[k]), "gamma": gamma,
+        "draft_num_gpus": blk["draft_num_gpus"],
+        "acceptance": _acceptance_used(inp, blk, m, k, gamma),
+        "acceptance_source": blk["acceptance"].sources[m][k],
+        "accepted_per_step": float(blk["omega"][m, k, g]), "speedup": t_ar / t_tok,
+        "t_spec_per_token_ms": t_tok * MS, "throughput_tokens_per_s": inp.batch / t_tok,
+        "t_draft_ms": t_d * MS, "t_verify_ms": t_v * MS, "t_autoregressive_ms": t_ar * MS,
+        "draft_to_target_ratio": t_d / t_ar, "verify_to_target_ratio": t_v / t_ar,
+        "memory_per_gpu_gb": mem / GB, "fits_in_memory": bool(mem <= base["capacity_bytes"]),
+    }  # fmt: skip
+    out |= _why(base, blk, (m, k, g), gamma)
+    lo, hi = float(blk["acceptance"].low[m, k]), float(blk["acceptance"].high[m, k])
+    if math.isfinite(lo) and math.isfinite(hi) and not isinstance(inp.acceptance, tuple):
+        t_round = t_tok * out["accepted_per_step"]
+        sp = [t_ar * float(expected_tokens(gamma, a)) / t_round for a in (lo, hi)]
+        out |= {"acceptance_interval": [lo, hi], "speedup_interval": sp}
+    return out
 
 
-def _interval(
-    inp: PlanInputs, e: dict[str, Any], t_d: float, t_v: float, base: dict[str, Any]
+def _why(
+    base: dict[str, Any], blk: dict[str, Any], mkg: tuple[int, int, int], gamma: int
 ) -> dict[str, Any]:
-    """95 % speedup interval when the acceptance rate comes with a sample size or interval."""
-    lo = hi = None
-    if inp.acceptance_interval is not None:
-        lo, hi = inp.acceptance_interval
-    elif isinstance(e["acceptance"], float) and e["acceptance_source"] != "user --acceptance":
-        hit = acc.lookup(
-            inp.acceptance_table,
-            inp.target.id,
-            e["draft_model"],
-            e["kv_method"],
-            float(e["kv_budget"]),
-            inp.context,
-        )
-        if hit is not None:
-            lo, hi = hit.low, hit.high
-    if lo is None or hi is None:
-        return {}
-    g = e["gamma"]
-    rf_round = e["t_spec_per_token_ms"] / MS * e["accepted_per_step"]
-    sp = [base["t_ar_s"] / (rf_round / float(expected_tokens(g, a))) for a in (lo, hi)]
-    return {"acceptance_interval": [lo, hi], "speedup_interval": [min(sp), max(sp)]}
+    """Bottleneck fractions of the whole round by class, and of each step; the cost ratios."""
+    grid, g = blk["grid"], mkg[2]
+    t_d, t_v = float(grid.t_draft_s[mkg]), float(base["t_verify_s"][g])
+    overhead = base["roofline"].round_overhead_s
+    t_round = gamma * t_d + t_v + overhead
+    by_class: dict[str, float] = {}
+    for cls in {*grid.breakdown, *base["verify_breakdown"]}:
+        d = float(grid.breakdown[cls][mkg]) if cls in grid.breakdown else 0.0
+        v = base["verify_breakdown"].get(cls, 0.0)
+        by_class[cls] = gamma * d + float(np.asarray(v)[g] if np.ndim(v) else v)
+    by_class["overhead"] = by_class.get("overhead", 0.0) + overhead
+    round_shares = {"draft": gamma * t_d / t_round, "verify": t_v / t_round,
+                    "round_overhead": overhead / t_round}  # fmt: skip
+    return {
+        "bottleneck_fractions": fractions(by_class),
+        "why": {
+            "round_fractions": {k: round(v, 4) for k, v in round_shares.items()},
+            "draft_fractions": fractions(grid.breakdown, mkg),
+            "verify_fractions": fractions(base["verify_breakdown"], g),
+            "autoregressive_fractions": fractions(base["ar_breakdown"]),
+            "draft_to_target_ratio": t_d / base["t_ar_s"],
+            "verify_to_target_ratio": t_v / base["t_ar_s"],
+        },
+    }
 
 
 def plan_report(
     inp: PlanInputs, rows: dict[str, Any], objective: str, top: int, slo_ms: float | None = None
 ) -> dict[str, Any]:
-    """Rank candidates (AR included) and explain the winner."""
+    """Rank candidates (AR included), filter by memory and SLO, and explain the winner."""
     c, base = rows["cols"], rows["baseline"]
-    t_tok = np.asarray(c["t_tok_s"], dtype=float)
-    ok = np.asarray(c["memory"], dtype=float) <= base["capacity_bytes"]
+    ok = c["mem"] <= base["capacity_bytes"]
     if slo_ms is not None:
-        ok &= t_tok * MS <= slo_ms
-    order = np.flatnonzero(ok)[np.argsort(t_tok[ok], kind="stable")]
-    ar = _ar_entry(inp, base)
+        ok &= c["t_tok"] * MS <= slo_ms
+    order = np.flatnonzero(ok)[np.argsort(c["t_tok"][ok], kind="stable")]
+    ar = ar_entry(inp, base)
     ar_ok = ar["fits_in_memory"] and (slo_ms is None or ar["t_spec_per_token_ms"] <= slo_ms)
-    ranked = [_entry(inp, rows, int(i)) for i in order[: max(top, 1)]]
-    if ar_ok:
-        ranked = sorted([*ranked, ar], key=lambda e: e["t_spec_per_token_ms"])[: max(top, 1)]
+    ranked = [entry(inp, rows, int(i)) for i in order[:top]] + ([ar] if ar_ok else [])
+    ranked = sorted(ranked, key=lambda e: e["t_spec_per_token_ms"])[:top]
     best = ranked[0] if ranked else None
-    notes = list(inp.notes)
-    if best is None:
-        notes.append(_nothing_fits(ar, base, slo_ms))
-    elif best["draft_model"] != "none":
-        best = best | {"why": _why(inp, best, base)}
     return {
-        "hardware": inp.hardware.id,
-        "num_gpus": inp.num_gpus,
-        "target": inp.target.id,
-        "batch": inp.batch,
-        "context": inp.context,
-        "objective": objective,
-        "slo_ms": slo_ms,
-        "best": best,
-        "candidates": ranked,
-        "autoregressive": ar,
-        "candidates_evaluated": int(rows["n"]) + 1,
-        "recommendation": _sentence(inp, best, slo_ms),
-        "notes": notes,
-    }
+        "hardware": inp.hardware.id, "num_gpus": inp.num_gpus, "target": inp.target.id,
+        "batch": inp.batch, "context": inp.context, "objective": objective, "slo_ms": slo_ms,
+        "best": best, "candidates": ranked, "autoregressive": ar,
+        "candidates_evaluated": int(c["t_tok"].size) + 1,
+        "recommendation": sentence(inp, best), "notes": _notes(inp, best, ar, base, slo_ms),
+    }  # fmt: skip
 
 
-def _why(inp: PlanInputs, best: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    g = inp.gammas.index(best["gamma"])
-    return {
-        "autoregressive_fractions": _fractions(base["ar_breakdown"]),
-        "verify_fractions": _fractions(base["verify_breakdown"], g),
-        "draft_to_target_ratio": best["draft_to_target_ratio"],
-        "verify_to_target_ratio": best["verify_to_target_ratio"],
-    }
-
-
-def _nothing_fits(ar: dict[str, Any], base: dict[str, Any], slo_ms: float | None) -> str:
-    if not ar["fits_in_memory"]:
-        return (
+def _notes(
+    inp: PlanInputs, best: Any, ar: dict[str, Any], base: dict[str, Any], slo: Any
+) -> list[str]:
+    notes = list(dict.fromkeys(inp.notes))  # distinct, in order
+    if best is None and not ar["fits_in_memory"]:
+        notes.append(
             f"nothing fits in memory: plain AR needs {ar['memory_per_gpu_gb']:.1f} GB per GPU, "
             f"{base['capacity_bytes'] / GB:.1f} GB usable"
         )
-    return f"no strategy meets the {slo_ms} ms per-token SLO"
+    elif best is None:
+        notes.append(f"no strategy meets the {slo} ms per-token SLO")
+    elif any(t in best["acceptance_source"] for t in ACCEPTANCE_TAGS):
+        notes.append(f"acceptance of the best strategy: {best['acceptance_source']}")
+    return notes
 
 
-def _sentence(inp: PlanInputs, best: dict[str, Any] | None, slo_ms: float | None) -> str:
+def sentence(inp: PlanInputs, best: dict[str, Any] | None) -> str:
+    """The recommendation in one sentence."""
     where = (f"{inp.target.id} on {inp.num_gpus}× {inp.hardware.id} at batch {inp.batch}, "
-             f"context {inp.context}")
+             f"context {inp.context}")  # fmt: skip
     if best is None:
-        return f"No strategy is feasible for {where}."
+        return f"No strategy is feasible for {where} (see notes)."
     if best["draft_model"] == "none":
         return f"Do not speculate for {where}: plain autoregressive decoding is fastest."
     draft = "self-speculation" if best["draft_model"] == "self" else f"draft {best['draft_model']}"
-    kv = (
-        "full KV"
-        if best["kv_method"] == "full"
-        else f"{best['kv_method']} KV budget {best['kv_budget']}"
-    )
+    kv = "full KV" if best["kv_method"] == "full" else (
+        f"{best['kv_method']} KV budget {best['kv_budget']}")  # fmt: skip
     return (
         f"Use {draft} with {kv} and γ={best['gamma']} for {where}: "
         f"{best['speedup']:.2f}× per-token speedup ({best['t_spec_per_token_ms']:.2f} ms/token, "

@@ -98,6 +98,12 @@ def test_sweep_csv(tmp_path: Path) -> None:
         (["--batch", "8", "--context", "1000", "--drafts", "tinyllama-1.1b"], "vocab"),
         (["--batch", "8", "--context", "1000", "--gammas", "2,x"], "gammas"),
         (["--batch", "8", "--context", "1000", "--export", "tgi"], "export"),
+        (["--batch", "8", "--context", "1000", "--acceptance", "0.9,-0.1"], "acceptance"),
+        (["--batch", "8", "--context", "1000", "--top", "0"], "top"),
+        (["--batch", "8", "--context", "1000", "--draft-num-gpus", "3"], "draft_num_gpus"),
+        (["--batch", "8", "--context", "1000", "--acceptance-samples", "100"], "acceptance"),
+        (["--batch", "8", "--context", "1000", "--acceptance-table", "missing.csv"], "missing"),
+        (["--context", "1000"], "batch"),
     ],
 )
 def test_plan_bad_input_is_one_line(args: list[str], needle: str) -> None:
@@ -123,3 +129,47 @@ def test_plan_bad_tp_degree() -> None:
         "1000",
     )
     assert r.exit_code == 2 and "num_gpus" in r.output
+
+
+def test_plan_with_user_table_and_interval(tmp_path: Path) -> None:
+    table = tmp_path / "acc.csv"
+    table.write_text(
+        "target,draft,method,budget,context,alpha,samples\n"
+        "llama-3.1-8b,self,snapkv,256,32000,0.7,500\n"
+    )
+    r = run("plan", *BASE, "--batch", "64", "--context", "32000", "--drafts", "self",
+            "--kv-methods", "snapkv", "--kv-budgets", "256", "--acceptance-table", str(table),
+            "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    best = json.loads(r.output)["best"]
+    assert best["acceptance"] == 0.7 and str(table) in best["acceptance_source"]
+    lo, hi = best["speedup_interval"]
+    assert lo < best["speedup"] < hi
+    r = run("plan", *BASE, "--batch", "64", "--context", "32000", "--acceptance", "0.8",
+            "--acceptance-interval", "0.75,0.85")  # fmt: skip
+    assert r.exit_code == 0 and "[" in r.output  # the speedup column shows the interval
+
+
+def test_nothing_fits_exits_zero_and_says_so() -> None:
+    r = run("plan", "--hardware", "h100-sxm", "--num-gpus", "1", "--model", "llama-3.1-70b",
+            "--batch", "64", "--context", "100000")  # fmt: skip
+    assert r.exit_code == 0 and "No strategy is feasible" in r.output
+    assert "nothing fits in memory" in r.output
+
+
+def test_sweep_json() -> None:
+    r = run("sweep", *BASE, "--batches", "8", "--contexts", "8192", "--json")
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(r.output)
+    assert (row["batch"], row["context"]) == (8, 8192) and row["speedup"] >= 1.0
+
+
+def test_scenario_row_errors_name_the_row(tmp_path: Path) -> None:
+    csv = tmp_path / "s.csv"
+    csv.write_text(
+        "gpu,num_gpus,target,batch,context,draft_model\n"
+        "h100-sxm,8,llama-3.1-8b,16,32000,self\n"
+        "h100-sxm,8,llama-3.1-8b,16,32000,tinyllama-1.1b\n"
+    )
+    r = run("plan", "--scenarios", str(csv), "--json")
+    assert r.exit_code == 2 and "row 3" in r.output and "vocab" in r.output

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from magicplan.errors import MagicplanError
-from magicplan.planner.acceptance import load_table, lookup, wilson_interval
+from magicplan.planner.acceptance import load_table, lookup, lookup_budgets, wilson_interval
+
+HEAD = "target,draft,method,budget,context,alpha"
 
 
 def test_exact_measurement() -> None:
@@ -35,8 +38,7 @@ def test_budget_rules() -> None:
 def test_log_budget_interpolation_is_monotone(tmp_path: Path) -> None:
     p = tmp_path / "t.csv"
     p.write_text(
-        "target,draft,method,budget,context,alpha\n"
-        "m,self,streamingllm,256,1000,0.6\nm,self,streamingllm,1024,1000,0.8\n"
+        f"{HEAD}\nm,self,streamingllm,256,1000,0.6\nm,self,streamingllm,1024,1000,0.8\n"
         "m,self,streamingllm,4096,1000,0.7\n"
     )
     t = load_table(p)
@@ -46,9 +48,25 @@ def test_log_budget_interpolation_is_monotone(tmp_path: Path) -> None:
     assert lookup(t, "m", "self", "streamingllm", 4096, 1000).alpha == pytest.approx(0.8)  # type: ignore[union-attr]
 
 
+def test_vector_lookup_matches_scalar() -> None:
+    t = load_table()
+    budgets = [128.0, 512.0, 700.0, 2048.0, 8192.0]
+    ev = lookup_budgets(t, "llama-3.1-8b", "self", "streamingllm", budgets, 20000)
+    assert np.isnan(ev.alpha[0]) and ev.smallest_budget == 512
+    for b, a in zip(budgets[1:], ev.alpha[1:], strict=True):
+        assert lookup(t, "llama-3.1-8b", "self", "streamingllm", b, 20000).alpha == a  # type: ignore[union-attr]
+
+
 def test_fallback_is_named() -> None:
     hit = lookup(load_table(), "qwen2.5-7b", "self", "streamingllm", 512, 8000)
     assert hit is not None and "fallback to" in hit.source
+
+
+def test_fallback_to_another_method_of_the_same_draft() -> None:
+    # No separate-draft SnapKV measurement anywhere: the same pair's StreamingLLM row is nearest.
+    hit = lookup(load_table(), "llama-3.1-8b", "llama-3.2-1b", "snapkv", 512, 32000)
+    assert hit is not None and hit.alpha == pytest.approx(0.673)
+    assert "fallback to llama-3.1-8b/llama-3.2-1b/streamingllm" in hit.source
 
 
 def test_self_full_kv_is_the_target() -> None:
@@ -57,17 +75,19 @@ def test_self_full_kv_is_the_target() -> None:
 
 
 def test_wilson_interval_hand_value() -> None:
-    # α = 0.8 on 100 tokens: centre (0.8 + 1.92/100)/(1.0384) = 0.78893, half-width 0.0770
+    # α = 0.8 on 100 tokens, z = 1.96: centre (0.8 + 0.019207)/1.038415 = 0.78891,
+    # half-width 1.96·sqrt(0.0016 + 0.000096)/1.038415 = 0.07773 → [0.7112, 0.8666]
     lo, hi = wilson_interval(0.8, 100)
-    assert lo == pytest.approx(0.7112, abs=1e-3) and hi == pytest.approx(0.8667, abs=1e-3)
+    assert lo == pytest.approx(0.7112, abs=2e-4) and hi == pytest.approx(0.8666, abs=2e-4)
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        "target,draft,method,budget,context,alpha\nm,self,streamingllm,512,1000,1.5\n",
-        "target,draft,method,budget,context,alpha\nm,self,streamingllm,512,1000,abc\n",
+        f"{HEAD}\nm,self,streamingllm,512,1000,1.5\n",
+        f"{HEAD}\nm,self,streamingllm,512,1000,abc\n",
         "target,draft,method,budget,context\nm,self,streamingllm,512,1000\n",
+        f"{HEAD},alpha_low,alpha_high\nm,self,streamingllm,512,1000,0.8,0.85,0.9\n",
     ],
 )
 def test_bad_user_tables(tmp_path: Path, text: str) -> None:
@@ -75,6 +95,27 @@ def test_bad_user_tables(tmp_path: Path, text: str) -> None:
     p.write_text(text)
     with pytest.raises(MagicplanError, match="alpha"):
         load_table(p)
+
+
+def test_csv_rows_of_one_key_merge_across_contexts(tmp_path: Path) -> None:
+    p = tmp_path / "t.csv"
+    p.write_text(
+        f"{HEAD},alpha_low,alpha_high\n"
+        "m,self,snapkv,1024,1000,0.9,0.88,0.92\nm,self,snapkv,1024,3000,0.7,0.66,0.74\n"
+    )
+    hit = lookup(load_table(p), "m", "self", "snapkv", 1024, 2000)
+    # halfway in context: α (0.9 + 0.7)/2 = 0.8, interval (0.77, 0.83)
+    assert hit is not None and hit.alpha == pytest.approx(0.8)
+    assert (hit.low, hit.high) == (pytest.approx(0.77), pytest.approx(0.83))
+
+
+def test_user_table_overrides_only_its_keys(tmp_path: Path) -> None:
+    p = tmp_path / "t.csv"
+    p.write_text(f"{HEAD}\nllama-3.1-8b,self,snapkv,256,32000,0.5\n")
+    t = load_table(p)
+    assert lookup(t, "llama-3.1-8b", "self", "snapkv", 256, 32000).alpha == 0.5  # type: ignore[union-attr]
+    shipped = lookup(t, "llama-3.1-8b", "self", "streamingllm", 512, 32000)
+    assert shipped is not None and shipped.alpha == pytest.approx(0.81)
 
 
 def test_yaml_user_table(tmp_path: Path) -> None:
@@ -87,4 +128,7 @@ def test_yaml_user_table(tmp_path: Path) -> None:
     assert hit is not None and hit.low is not None and hit.low < 0.9 < (hit.high or 0)
     p.write_text("{not: a list}\n")
     with pytest.raises(MagicplanError, match="list"):
+        load_table(p)
+    p.write_text("- {target: m, method: snapkv, budget: -3, alpha_by_context: {1000: 0.9}}\n")
+    with pytest.raises(MagicplanError, match="budget"):
         load_table(p)

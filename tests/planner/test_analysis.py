@@ -72,8 +72,18 @@ def test_export_table_covers_batches(h100: object, llama8b: object) -> None:
     assert table[0][0] == 1
     for (s0, e0, _), (s1, _, _) in itertools.pairwise(table):
         assert s1 == e0 + 1 and s0 <= e0
-    assert e["speculative_config"]["model"] == "meta-llama/Llama-3.2-1B"
+    cfg = e["speculative_config"]
+    assert cfg["model"] == "meta-llama/Llama-3.2-1B" and cfg["method"] == "draft_model"
+    assert cfg["num_speculative_tokens_per_batch_size"] == table
+    assert cfg["num_speculative_tokens"] == max(k for _, _, k in table)  # vLLM caps K by it
+    assert cfg["draft_tensor_parallel_size"] in (1, 8)
+    assert e["exported_strategy"]["kv_method"] == "full"
     assert any("compressed" in lim for lim in e["limitations"])
+    s = export("sglang", r, h100, 8, llama8b)  # type: ignore[arg-type]
+    assert s["speculative_config"]["speculative_num_draft_tokens"] == (
+        s["speculative_config"]["speculative_num_steps"] + 1
+    )
+    assert s["exported_strategy"]["draft_num_gpus"] == 8  # SGLang: the target's TP only
     with pytest.raises(MagicplanError, match="export"):
         export("tgi", r, h100, 8, llama8b)  # type: ignore[arg-type]
 
@@ -94,3 +104,33 @@ def test_capacity_counts_replicas(h100: object, llama8b: object) -> None:
         assert opt["replicas"] == math.ceil(20000 / opt["throughput_per_replica_tokens_per_s"])
         assert opt["gpus"] == opt["replicas"] * opt["tensor_parallel"]
     assert r["gpus_saved_by_sd"] == r["autoregressive"]["gpus"] - r["speculative"]["gpus"]
+
+
+def test_capacity_per_request_budgets_and_bad_workloads(h100: object, llama8b: object) -> None:
+    mix = [(8000, 0.5, 512), (32000, 0.5, 4096)]
+    r = capacity(h100, llama8b, 20000, 15.0, mix, gpu_hour_usd=2.0)  # type: ignore[arg-type]
+    assert r["workload"] == [[8000.0, 0.5, 512.0], [32000.0, 0.5, 4096.0]]
+    sd = r["speculative"]
+    assert sd["cost_per_hour_usd"] == pytest.approx(2.0 * sd["gpus"])
+    for bad in ([(8000, 0.5), (1000, 0.4)], [(8000, 1.0, -5)], [(8000,)]):
+        with pytest.raises(MagicplanError, match="workload"):
+            capacity(h100, llama8b, 20000, 15.0, bad)  # type: ignore[arg-type]
+
+
+def test_mix_step_is_not_the_mean_step(h100: object, llama8b: object) -> None:
+    # A draft with budget K = 4096 over a 1k/63k mix keeps min(K, S) = 1000 and 4096 tokens:
+    # on average (1000 + 4096)/2 = 2548, not min(K, mean 32000) = 4096. Decode attention is
+    # memory-bound and its bytes are linear in the keys, so the mix costs the 2548-key step.
+    rf = Setup(h100, 8, llama8b).roofline  # type: ignore[arg-type]
+    ctx, frac = np.array([1000.0, 63000.0]), np.array([0.5, 0.5])
+    mix = mixed_forward_time(llama8b, rf, 8, 64, 1.0, np.minimum(4096.0, ctx), frac)  # type: ignore[arg-type]
+    at_2548 = float(forward_time(llama8b, rf, 8, 64, 1.0, 2548).total_s)  # type: ignore[arg-type]
+    at_mean = float(forward_time(llama8b, rf, 8, 64, 1.0, 4096).total_s)  # type: ignore[arg-type]
+    assert mix == pytest.approx(at_2548, rel=1e-6) and mix < at_mean
+
+
+def test_api_is_importable_from_the_package() -> None:
+    import magicplan
+
+    for name in ("plan", "critical_length", "break_even", "sweep", "capacity"):
+        assert callable(getattr(magicplan, name)), name

@@ -1,0 +1,61 @@
+"""How a plan reads on a terminal: a ranked table, one line of why, one sentence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from magicplan.cli._output import console, fmt, table
+
+
+def _strategy(c: dict[str, Any]) -> str:
+    if c["draft_model"] == "none":
+        return "autoregressive"
+    draft = "self" if c["draft_model"] == "self" else f"{c['draft_model']} TP{c['draft_num_gpus']}"
+    kv = "full KV" if c["kv_method"] == "full" else f"{c['kv_method']} {c['kv_budget']}"
+    return f"{draft}, {kv}"
+
+
+def _speedup(c: dict[str, Any]) -> str:
+    lo_hi = c.get("speedup_interval")
+    return fmt(c["speedup"]) + (f" [{lo_hi[0]:.2f}–{lo_hi[1]:.2f}]" if lo_hi else "")
+
+
+def print_plan(r: dict[str, Any]) -> None:
+    """The ranked candidates, why the best wins, the recommendation and the notes."""
+    rows = [
+        [_strategy(c), c["gamma"], c["acceptance"], _speedup(c), c["t_spec_per_token_ms"],
+         c["throughput_tokens_per_s"], c["memory_per_gpu_gb"]]
+        for c in r["candidates"]
+    ]  # fmt: skip
+    cols = ["strategy", "γ", "α", "speedup", "ms/token", "tokens/s", "GB/GPU"]
+    title = (
+        f"{r['target']} on {r['num_gpus']}× {r['hardware']}, batch {r['batch']}, context "
+        f"{r['context']} ({r['candidates_evaluated']} strategies)"
+    )
+    con = console()
+    con.print(table(title, cols, rows))
+    best = r["best"]
+    if best is not None:
+        con.print(f"why: {_why_line(best)}")
+    con.print(f"[bold]{r['recommendation']}[/bold]")
+    for note in r["notes"]:
+        con.print(f"note: {note}")
+
+
+def _shares(fractions: dict[str, float]) -> str:
+    top = sorted(fractions.items(), key=lambda kv: -kv[1])[:3]
+    return ", ".join(f"{k} {100 * v:.0f} %" for k, v in top if v)
+
+
+def _why_line(best: dict[str, Any]) -> str:
+    """One line: where the time goes and the cost ratios behind the speedup."""
+    w = best["why"]
+    ar = f"the AR step is {_shares(w['autoregressive_fractions'])}"
+    if best["draft_model"] == "none":
+        return ar
+    rf = w["round_fractions"]
+    return (
+        f"{ar}; a round is draft {100 * rf['draft']:.0f} %, verify {100 * rf['verify']:.0f} %; "
+        f"T_D/T_T {fmt(w['draft_to_target_ratio'])}, T_V/T_T {fmt(w['verify_to_target_ratio'])}, "
+        f"{fmt(best['accepted_per_step'])} tokens per round"
+    )

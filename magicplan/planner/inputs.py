@@ -1,0 +1,156 @@
+"""The planner's inputs, validated once (one clear MagicplanError per bad field) and resolved:
+specs loaded, default drafts, budgets, γ and draft TP degrees filled in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from magicplan.cost.operators import shard
+from magicplan.cost.speculative import check_acceptance
+from magicplan.cost.steps import KV_METHODS, check_method
+from magicplan.errors import MagicplanError
+from magicplan.estimate import Setup, check_draft_vocab, check_positive
+from magicplan.planner import acceptance as acc
+from magicplan.specs import list_models
+from magicplan.specs.hardware import HardwareSpec
+from magicplan.specs.model import ModelSpec
+
+DEFAULT_BUDGETS = (128, 256, 512, 1024, 2048, 4096, 8192)  # issue 4: budgets 128..8192
+DEFAULT_GAMMAS = tuple(range(1, 13))  # issue 4: γ from 1 to 12
+
+
+@dataclass
+class PlanInputs:
+    """Everything a plan depends on, resolved (specs loaded, defaults filled)."""
+
+    hardware: HardwareSpec
+    num_gpus: int
+    target: ModelSpec
+    batch: int
+    context: int
+    drafts: list[ModelSpec | None]  # None = self-speculation
+    kv_methods: tuple[str, ...] = KV_METHODS
+    kv_budgets: tuple[int, ...] = DEFAULT_BUDGETS
+    gammas: tuple[int, ...] = DEFAULT_GAMMAS
+    acceptance: float | tuple[float, ...] | None = None  # scalar α or per-position α_1..α_n
+    acceptance_table: list[acc.Entry] = field(default_factory=list)
+    draft_num_gpus: tuple[int, ...] | None = None
+    notes: list[str] = field(default_factory=list)
+    acceptance_interval: tuple[float, float] | None = None  # 95 % interval of a scalar α
+
+
+def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
+    """Self-speculation plus every shipped model with the target's vocab and fewer parameters."""
+    small = [
+        m
+        for m in list_models()
+        if m.vocab_size == target.vocab_size
+        and m.num_parameters < target.num_parameters
+        and m.id != target.id
+    ]
+    return [None, *sorted(small, key=lambda m: m.num_parameters)]
+
+
+def draft_degrees(model: ModelSpec, num_gpus: int, wanted: Sequence[int] | None) -> list[int]:
+    """Tensor-parallel degrees of a separate draft: the divisors of `num_gpus` (or `wanted`)
+    that can shard `model`."""
+    out = []
+    for d in wanted or [d for d in range(1, num_gpus + 1) if num_gpus % d == 0]:
+        try:
+            shard(model, d)
+        except MagicplanError:
+            continue
+        out.append(int(d))
+    return out
+
+
+def _acceptance(
+    acceptance: float | Sequence[float] | None,
+    samples: int | None,
+    interval: Sequence[float] | None,
+) -> tuple[float | tuple[float, ...] | None, tuple[float, float] | None]:
+    """The user's α (scalar or per-position) and its 95 % interval, validated."""
+    if acceptance is None:
+        if samples is not None or interval is not None:
+            raise MagicplanError("acceptance_samples/acceptance_interval need a scalar acceptance")
+        return None, None
+    check_acceptance(acceptance)
+    if isinstance(acceptance, Sequence) and not isinstance(acceptance, str):
+        if not acceptance:
+            raise MagicplanError("acceptance: per-position rates need at least one value")
+        if samples is not None or interval is not None:
+            raise MagicplanError("acceptance_samples/acceptance_interval need a scalar acceptance")
+        rates = tuple(float(a) for a in acceptance)
+        return (rates[0] if len(rates) == 1 else rates), None
+    alpha = float(acceptance)
+    if interval is not None:
+        lo, hi = (float(v) for v in check_acceptance(interval, "acceptance_interval"))
+        if not lo <= alpha <= hi:
+            raise MagicplanError(
+                f"acceptance_interval must be [low, high] with low <= {alpha} <= high"
+            )
+        return alpha, (lo, hi)
+    if samples is not None:
+        n = float(check_positive("acceptance_samples", samples))
+        return alpha, acc.wilson_interval(alpha, n)
+    return alpha, None
+
+
+def _table(acceptance_table: Any) -> list[acc.Entry]:
+    if isinstance(acceptance_table, list):
+        return acceptance_table
+    if acceptance_table is None:
+        return acc.load_table()
+    return acc.load_table(Path(acceptance_table))
+
+
+def _draft_tp(num_gpus: int, wanted: Sequence[int] | None) -> tuple[int, ...] | None:
+    if not wanted:
+        return None
+    degrees = tuple(int(d) for d in check_positive("draft_num_gpus", list(wanted)))
+    if any(d > num_gpus or num_gpus % d for d in degrees):
+        raise MagicplanError(
+            f"draft_num_gpus must divide num_gpus={num_gpus}; got {', '.join(map(str, degrees))}"
+        )
+    return degrees
+
+
+def plan_inputs(
+    hardware: HardwareSpec,
+    num_gpus: int,
+    target: ModelSpec,
+    batch: int,
+    context: int,
+    **kw: Any,
+) -> PlanInputs:
+    """Validate and resolve the planner's inputs; `kw` are `plan`'s optional arguments."""
+    check_positive("batch", batch)
+    check_positive("context", context)
+    check_positive("num_gpus", num_gpus)
+    Setup(hardware, num_gpus, target)  # validates the split (names num_gpus)
+    methods = tuple(check_method(m) for m in (kw.get("kv_methods") or KV_METHODS))
+    budgets = tuple(
+        int(b) for b in check_positive("kv_budgets", kw.get("kv_budgets") or DEFAULT_BUDGETS)
+    )
+    gammas = tuple(int(g) for g in check_positive("gammas", kw.get("gammas") or DEFAULT_GAMMAS))
+    alpha, interval = _acceptance(
+        kw.get("acceptance"), kw.get("acceptance_samples"), kw.get("acceptance_interval")
+    )
+    drafts = kw.get("drafts")
+    ds = list(drafts) if drafts is not None else default_drafts(target)
+    for d in ds:
+        if d is not None:
+            check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"
+    notes: list[str] = []
+    fit = tuple(b for b in budgets if b <= context)
+    if len(fit) < len(budgets) and any(m != "full" for m in methods):
+        dropped = ", ".join(str(b) for b in budgets if b > context)
+        notes.append(f"draft KV budgets above the context ({context}) not planned: {dropped}")
+    return PlanInputs(
+        hardware, int(num_gpus), target, int(batch), int(context), ds, methods,
+        fit or (int(context),), gammas, alpha, _table(kw.get("acceptance_table")),
+        _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes, interval,
+    )  # fmt: skip
