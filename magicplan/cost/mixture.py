@@ -14,15 +14,15 @@ import numpy as np
 
 from magicplan.cost.operators import (
     Array,
-    allreduce_bytes,
     attention_op,
     layer_ops,
     select_op,
     shard,
 )
-from magicplan.cost.roofline import Roofline, allreduce_time, gather_time, ops_time
+from magicplan.cost.roofline import Roofline, ops_time
+from magicplan.cost.steps import step_fixed_costs
 from magicplan.errors import MagicplanError
-from magicplan.specs.model import DTYPE_BYTES, ModelSpec
+from magicplan.specs.model import ModelSpec
 
 
 def check_mix(mix: Sequence[tuple[float, float]]) -> tuple[Array, Array]:
@@ -72,18 +72,5 @@ def mixed_forward_time(
             select_op(model, sh, batch * f, S, model.dtype)
             for S, f in zip(select_lens, fractions, strict=True)
         ]
-    total = float(sum(np.sum(v) for v in ops_time(ops, rf).values()))
-    tokens = batch * new_tokens
-    total += float(
-        2
-        * model.num_layers
-        * allreduce_time(allreduce_bytes(model, batch, new_tokens), sh.num_gpus, rf)
-    )
-    total += float(
-        gather_time(tokens * model.vocab_size * DTYPE_BYTES[model.dtype], sh.num_gpus, rf)
-    )
-    return (
-        total
-        + rf.step_overhead_s
-        + model.num_layers * (rf.layer_overhead_s + tokens * rf.token_layer_overhead_s)
-    )
+    parts = ops_time(ops, rf) | step_fixed_costs(model, rf, sh.num_gpus, batch, new_tokens)
+    return float(sum(np.sum(v) for v in parts.values()))

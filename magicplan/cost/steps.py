@@ -50,19 +50,29 @@ def forward_time(
     ops = layer_ops(model, sh, batch, new_tokens, kv_len, kv_dtype)
     if select_len is not None:
         ops.append(select_op(model, sh, batch, select_len, kv_dtype or model.dtype))
-    parts = ops_time(ops, rf)
+    parts = ops_time(ops, rf) | step_fixed_costs(model, rf, sh.num_gpus, batch, new_tokens)
+    tokens = np.asarray(batch, dtype=np.float64) * np.asarray(new_tokens, dtype=np.float64)
+    total = sum(parts.values(), np.zeros_like(tokens))
+    return StepTime(np.asarray(total, dtype=np.float64), parts)
+
+
+def step_fixed_costs(
+    model: ModelSpec, rf: Roofline, num_gpus: int, batch: npt.ArrayLike, new_tokens: npt.ArrayLike
+) -> dict[str, Array]:
+    """What a step pays besides its operators: per layer two all-reduces of the activations and
+    once the logits gather of the vocab-parallel LM head ("communication"); the fixed latencies
+    per step, per layer and per token and layer ("overhead")."""
     tokens = np.asarray(batch, dtype=np.float64) * np.asarray(new_tokens, dtype=np.float64)
     logits_bytes = tokens * model.vocab_size * DTYPE_BYTES[model.dtype]
-    parts["communication"] = 2 * model.num_layers * allreduce_time(
-        allreduce_bytes(model, batch, new_tokens), sh.num_gpus, rf
-    ) + gather_time(logits_bytes, sh.num_gpus, rf)
-    parts["overhead"] = (
+    comm = 2 * model.num_layers * allreduce_time(
+        allreduce_bytes(model, batch, new_tokens), num_gpus, rf
+    ) + gather_time(logits_bytes, num_gpus, rf)
+    overhead = (
         rf.step_overhead_s
         + model.num_layers * (rf.layer_overhead_s + tokens * rf.token_layer_overhead_s)
         + 0.0 * tokens
     )
-    total = sum(parts.values(), np.zeros_like(tokens))
-    return StepTime(np.asarray(total, dtype=np.float64), parts)
+    return {"communication": comm, "overhead": overhead}
 
 
 def autoregressive_time(
