@@ -39,3 +39,43 @@ def test_step_time_median_error_within_5_percent(predicted_vs_measured: tuple) -
     for kind, err in errs.items():
         assert np.median(np.abs(err)) <= 0.05, kind
     assert np.median(np.abs(np.concatenate(list(errs.values())))) <= 0.05
+
+
+def test_transferred_default_on_the_other_gpu() -> None:
+    """Leave-one-GPU-out: each GPU's rows predicted with the other GPU's calibration moved
+    across by the default's rule (latencies scaled by memory bandwidth)."""
+    from magicplan.cost.defaults import LATENCIES
+    from magicplan.estimate import Setup, estimate_arrays
+    from magicplan.specs import load_hardware, load_model
+
+    cols = read_scenarios(REFERENCE)
+    meas = read_columns(REFERENCE, ("speedup",))["speedup"]
+    a100, h100 = load_hardware("a100-80gb-sxm"), load_hardware("h100-sxm")
+    errors = []
+    for src, dst in ((a100, h100), (h100, a100)):
+        assert src.calibration is not None
+        scale = src.memory_bandwidth_bytes_per_s / dst.memory_bandwidth_bytes_per_s
+        cal = src.calibration.model_copy(
+            update={k: getattr(src.calibration, k) * scale for k in LATENCIES}
+        )
+        for i in np.flatnonzero(cols["gpu"] == dst.id):
+            draft = None if cols["draft_model"][i] == "self" else load_model(cols["draft_model"][i])
+            setup = Setup(
+                dst,
+                8,
+                load_model(cols["target"][i]),
+                draft,
+                str(cols["kv_method"][i]),
+                calibration=cal,
+            )
+            r = estimate_arrays(
+                setup,
+                cols["batch"][i],
+                cols["context"][i],
+                cols["gamma"][i],
+                cols["kv_budget"][i],
+                accepted_per_step=cols["accepted_per_step"][i],
+            )
+            errors.append(float(r["speedup"]) / meas[i] - 1)
+    assert len(errors) == 42
+    assert np.median(np.abs(errors)) <= 0.08
