@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -11,6 +12,16 @@ import typer
 def echo_json(data: Any) -> None:
     """Print `data` as indented JSON on stdout."""
     typer.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def emit_json(data: Any, output: Path | None = None) -> None:
+    """JSON on stdout, or written to `output` atomically (a temporary file and a rename)."""
+    if output is None:
+        echo_json(data)
+        return
+    from magicplan.io import atomic_write_text
+
+    atomic_write_text(output, json.dumps(data, indent=2, allow_nan=False))
 
 
 def console() -> Any:

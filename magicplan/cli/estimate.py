@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from magicplan.cli._app import app
-from magicplan.cli._output import console, echo_json, fmt, table
+from magicplan.cli._output import console, emit_json, fmt, table
 from magicplan.errors import MagicplanError
 
 
@@ -46,7 +46,7 @@ def estimate_command(
     if mode not in ("calibrated", "ideal"):
         raise MagicplanError(f"mode must be calibrated or ideal; got '{mode}'")
     if scenarios is not None:
-        _emit(_scenario_objects(scenarios), output)
+        emit_json(_scenario_objects(scenarios), output)
         return
     missing = [
         n
@@ -82,7 +82,7 @@ def estimate_command(
         mode,  # type: ignore[arg-type]
     )
     if json_out or output:
-        _emit(result, output)
+        emit_json(result, output)
         return
     _print(result)
 
@@ -96,17 +96,6 @@ def _scenario_objects(path: Path) -> list[dict[str, Any]]:
     keys = list(res)
     values = [res[k].tolist() for k in keys]
     return [nest(dict(zip(keys, row, strict=True))) for row in zip(*values, strict=True)]
-
-
-def _emit(data: Any, output: Path | None) -> None:
-    if output is None:
-        echo_json(data)
-        return
-    import json
-
-    from magicplan.io import atomic_write_text
-
-    atomic_write_text(output, json.dumps(data, indent=2, allow_nan=False))
 
 
 def _print(r: dict[str, Any]) -> None:

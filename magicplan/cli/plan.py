@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from magicplan.cli._app import app
-from magicplan.cli._output import console, echo_json, table
+from magicplan.cli._output import console, echo_json, emit_json, table
 from magicplan.cli._plan_view import print_plan
 from magicplan.errors import MagicplanError
 
@@ -68,17 +68,6 @@ def planner_kwargs(
     if rates is not None:
         kw["acceptance"] = rates[0] if len(rates) == 1 else rates
     return kw
-
-
-def _emit(data: Any, output: Path | None) -> None:
-    if output is None:
-        echo_json(data)
-        return
-    import json
-
-    from magicplan.io import atomic_write_text
-
-    atomic_write_text(output, json.dumps(data, indent=2, allow_nan=False))
 
 
 def _write_csv(rows: list[dict[str, Any]], output: Path) -> None:
@@ -148,7 +137,7 @@ def plan_command(
         from magicplan.planner.scenarios import plan_scenarios
 
         given = {k: v for k, v in kw.items() if v is not None}  # row columns override these
-        _emit(plan_scenarios(scenarios, top, slo_ms=slo_ms, **given), output)
+        emit_json(plan_scenarios(scenarios, top, slo_ms=slo_ms, **given), output)
         return
     for name, val in (
         ("hardware", hardware),
@@ -175,10 +164,10 @@ def plan_command(
     if export is not None:
         from magicplan.planner.export import export as export_engine
 
-        _emit(export_engine(export, report, hw, num_gpus, target, **kw), output)
+        emit_json(export_engine(export, report, hw, num_gpus, target, **kw), output)
         return
     if json_out or output:
-        _emit(report, output)
+        emit_json(report, output)
         return
     print_plan(report)
 
@@ -284,7 +273,7 @@ def sweep_command(
         _write_csv(rows, output)
         return
     if json_out or output:
-        _emit(rows, output)
+        emit_json(rows, output)
         return
     cols = ["batch", "context", "draft_model", "kv_method", "kv_budget", "gamma", "speedup"]
     console().print(
