@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class MagicplanError(ValueError):
@@ -33,13 +34,30 @@ def format_validation_error(exc: Exception, source: str = "") -> str:
     where = f"{source}: " if source else ""
     if not callable(errors):
         return f"{where}{exc}"
-    first = errors()[0]
+    first = _misspelling(errors()) or errors()[0]
     msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     loc = ".".join(str(p) for p in first.get("loc", ()))
     if first.get("type") == "extra_forbidden":
-        msg = "unknown key (not allowed)"
+        msg = "unknown key (not allowed)" + first.get("hint", "")
     elif first.get("type") == "missing":
         msg = "required field is missing"
     more = len(errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
     return f"{where}field '{loc}': {msg}{tail}" if loc else f"{where}{msg}{tail}"
+
+
+def _misspelling(errors: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """An unknown key that looks like a missing one ('memory_gbb' for 'memory_gb'), with a hint:
+    naming the key the user typed beats reporting the one they meant as missing."""
+    missing: dict[tuple[Any, ...], list[str]] = {}
+    for e in errors:
+        if e.get("type") == "missing":
+            *parent, key = e["loc"]
+            missing.setdefault(tuple(parent), []).append(str(key))
+    for e in errors:
+        if e.get("type") == "extra_forbidden":
+            *parent, key = e["loc"]
+            hint = suggest(str(key), missing.get(tuple(parent), []), n=1)
+            if hint:
+                return {**e, "hint": hint}
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import os
 import tempfile
@@ -15,6 +16,9 @@ from magicplan.errors import MagicplanError
 
 # libyaml's safe loader when PyYAML was built with it (same safety, ~10x faster), else PyYAML's.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser recurses in C (a few 10^4 nested '[' overflow its stack and kill the process),
+# so flow nesting is bounded before parsing. No spec or table comes near this depth.
+MAX_NESTING = 1000
 
 
 def read_text(path: str | Path) -> str:
@@ -33,15 +37,33 @@ def read_text(path: str | Path) -> str:
     return text
 
 
+def _check_nesting(path: str | Path, text: str) -> None:
+    """Refuse flow collections nested deeper than MAX_NESTING (cheap unless brackets abound)."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    if deepest > MAX_NESTING:
+        raise MagicplanError(f"{path}: nested deeper than {MAX_NESTING} levels")
+
+
 def load_yaml(path: str | Path) -> Any:
     """Parse a YAML file with the safe loader (tags never execute)."""
     text = read_text(path)
+    _check_nesting(path, text)
     try:
         return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise MagicplanError(f"{path}: malformed YAML{where}") from exc
+    except RecursionError as exc:
+        raise MagicplanError(f"{path}: nested too deeply") from exc
 
 
 def load_json(path: str | Path) -> Any:
@@ -51,6 +73,8 @@ def load_json(path: str | Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise MagicplanError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise MagicplanError(f"{path}: nested too deeply") from exc
 
 
 def load_mapping(path: str | Path) -> dict[str, Any]:
@@ -62,19 +86,36 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
 
 
 def read_csv_rows(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[str, str]]:
-    """Read a CSV with a header row; every name in `required` must be a column."""
+    """Read a CSV with a header row; every name in `required` must be a column.
+
+    A repeated column name, or a row with more filled cells than the header has columns, is
+    refused rather than silently resolved (which copy wins, which cells are dropped).
+    """
     text = read_text(path)
-    reader = csv.DictReader(text.splitlines())
-    columns = [c.strip() for c in (reader.fieldnames or [])]
+    try:  # blank lines are skipped, as csv.DictReader does
+        header, *body = [r for r in csv.reader(text.splitlines()) if r] or [[]]
+    except csv.Error as exc:  # e.g. a field beyond the csv module's size limit
+        raise MagicplanError(f"{path}: malformed CSV ({exc})") from exc
+    columns = [c.strip() for c in header]
     missing = [c for c in required if c not in columns]
     if missing:
+        unknown = [c for c in columns if c not in required]
+        close = difflib.get_close_matches(missing[0], unknown, n=1, cutoff=0.6)
+        found = f"; is '{close[0]}' a misspelling?" if close else ""
         raise MagicplanError(
-            f"{path}: missing column '{missing[0]}' (required: {', '.join(required)})"
+            f"{path}: missing column '{missing[0]}' (required: {', '.join(required)}){found}"
         )
-    rows = [
-        {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
-        for row in reader
-    ]
+    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+    if repeated:
+        raise MagicplanError(f"{path}: column '{repeated[0]}' appears more than once")
+    rows = []
+    for i, cells in enumerate(body):
+        if any(c.strip() for c in cells[len(columns) :]):
+            raise MagicplanError(
+                f"{path}: row {i + 2} has {len(cells)} cells but the header has {len(columns)}"
+            )
+        cells = (cells + [""] * len(columns))[: len(columns)]
+        rows.append({k: v.strip() for k, v in zip(columns, cells, strict=True)})
     if not rows:
         raise MagicplanError(f"{path}: no data rows")
     return rows
@@ -89,6 +130,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise MagicplanError(f"{p}: output folder does not exist")
+    if p.is_dir():
+        raise MagicplanError(f"{p}: output path is a directory, expected a file name")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
     except OSError as exc:

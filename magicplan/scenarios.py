@@ -61,6 +61,23 @@ def _numeric(path: str | Path, name: str, raw: list[str], required: bool) -> npt
     return arr
 
 
+def check_whole_numbers(path: str | Path, cols: Columns, counts: Iterable[tuple[str, int]]) -> None:
+    """Each (column, smallest) in `counts` holds whole numbers >= smallest, below 2^53 (blank
+    cells of optional columns are NaN and pass); else a MagicplanError naming row and column."""
+    for name, low in counts:
+        if name not in cols:
+            continue
+        v = cols[name]
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(v) & (~np.isfinite(v) | (v < low) | (v >= 2.0**53) | (v != np.round(v)))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise MagicplanError(
+                f"{path}: row {i + 2} column '{name}' must be a whole number >= {low} "
+                f"(below 2^53); got {v[i]:g}"
+            )
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -88,12 +105,25 @@ SCENARIO_COLUMNS = (
     "gpu", "num_gpus", "target", "draft_model", "kv_method", "kv_budget", "context", "batch",
     "gamma",
 )  # fmt: skip
+SCENARIO_COUNTS = (
+    ("num_gpus", 1), ("kv_budget", 0), ("context", 1), ("batch", 1), ("gamma", 1),
+    ("draft_num_gpus", 1),
+)  # fmt: skip
 SCENARIO_KEYS = ("gpu", "num_gpus", "target", "draft_model", "kv_method", "draft_num_gpus")
 
 
 def read_scenarios(path: str | Path) -> Columns:
     """A scenarios CSV: the reference columns plus `accepted_per_step` or `alpha`."""
     cols = read_columns(path, SCENARIO_COLUMNS, ("accepted_per_step", "alpha", "draft_num_gpus"))
+    check_whole_numbers(path, cols, SCENARIO_COUNTS)
+    for name, lo, hi in (("alpha", 0.0, 1.0), ("accepted_per_step", 1.0, np.inf)):
+        v = cols.get(name, np.array([]))
+        bad = np.flatnonzero(~np.isnan(v) & ~(np.isfinite(v) & (v >= lo) & (v <= hi)))
+        if bad.size:
+            raise MagicplanError(
+                f"{path}: row {bad[0] + 2} column '{name}' must lie in [{lo:g}, {hi:g}]; "
+                f"got {v[bad[0]]:g}"
+            )
     has_omega = "accepted_per_step" in cols and not np.isnan(cols["accepted_per_step"]).any()
     has_alpha = "alpha" in cols and not np.isnan(cols["alpha"]).any()
     if not (has_omega or has_alpha):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from magicplan.calibration.fit import START, fit_calibration, round_overhead_us
 from magicplan.calibration.profile_writer import (
     file_sha256,
@@ -13,6 +15,7 @@ from magicplan.calibration.profile_writer import (
     write_profile,
 )
 from magicplan.calibration.tables import read_measurements, samples_from_columns
+from magicplan.errors import MagicplanError, format_validation_error
 from magicplan.specs import load_hardware
 from magicplan.specs.hardware import HardwareSpec, Provenance
 
@@ -62,7 +65,10 @@ def fit_measurements(
     }
     if output is not None:
         data = profile_with_calibration(hw, cal, profile_id)
-        HardwareSpec(**data)  # the written profile must load
+        try:  # the written profile must load
+            HardwareSpec(**data)
+        except ValidationError as exc:
+            raise MagicplanError(format_validation_error(exc, str(output))) from exc
         write_profile(output, data, f"{hw.name}, calibrated by `magicplan fit` on {today()}.")
         report["output"] = str(output)
     return report

@@ -8,7 +8,8 @@ import numpy as np
 
 from magicplan.calibration.fit import StepSample
 from magicplan.errors import MagicplanError
-from magicplan.scenarios import Columns, groups, read_columns
+from magicplan.estimate import check_draft_vocab
+from magicplan.scenarios import Columns, check_whole_numbers, groups, read_columns
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
@@ -27,11 +28,17 @@ OPTIONAL = (
     *TIME_COLUMNS,
 )
 KEYS = ("target", "draft_model", "kv_method", "num_gpus", "draft_num_gpus")
+# Whole-number columns and their smallest allowed value (blank cells of optional ones are fine).
+COUNTS = (
+    ("num_gpus", 1), ("batch", 1), ("context", 1), ("draft_num_gpus", 1), ("gamma", 0),
+    ("kv_budget", 0),
+)  # fmt: skip
 
 
 def read_measurements(path: str | Path, hw: HardwareSpec) -> Columns:
     """Rows of `path` measured on `hw` (all rows when there is no `gpu` column)."""
     cols = read_columns(path, REQUIRED, OPTIONAL)
+    check_whole_numbers(path, cols, COUNTS)
     if not any(c in cols for c in TIME_COLUMNS):
         raise MagicplanError(
             f"{path}: missing column: need at least one of {', '.join(TIME_COLUMNS)}"
@@ -59,6 +66,8 @@ def samples_from_columns(cols: Columns) -> list[StepSample]:
         target = models.setdefault(g["target"], load_model(g["target"]))
         dname = g.get("draft_model", "self")
         draft = None if dname in ("self", "") else models.setdefault(dname, load_model(dname))
+        if draft is not None:
+            check_draft_vocab(target, draft)
         n_gpus = int(float(g["num_gpus"]))
         dn = g.get("draft_num_gpus", "nan")
         d_gpus = n_gpus if dn in ("nan", "") else int(float(dn))

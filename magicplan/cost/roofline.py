@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from magicplan.cost.operators import Array, OpCost
+from magicplan.errors import MagicplanError
 from magicplan.specs.hardware import Calibration, HardwareSpec
 
 US = 1e-6  # seconds per microsecond
@@ -96,14 +97,21 @@ def ops_time(ops: list[OpCost], rf: Roofline) -> dict[str, Array]:
         t_cmp = op.flops / fl
         if rf.overlap == "sum":
             shares = {k: v / bw for k, v in parts.items()} | {"compute": t_cmp}
-        else:
+        else:  # a memory-bound op's time t_mem = Σ bytes / bw splits by byte class
             mem_bound = t_mem >= t_cmp
-            safe = np.where(total_bytes > 0, total_bytes, 1.0)
-            shares = {k: np.where(mem_bound, t_mem * v / safe, 0.0) for k, v in parts.items()}
-            shares["compute"] = np.where(mem_bound, 0.0, t_cmp)
+            per_byte = mem_bound / bw  # 1/bw where memory-bound, else 0 (no np.where: faster)
+            shares = {k: v * per_byte for k, v in parts.items()}
+            shares["compute"] = t_cmp * ~mem_bound
         for k, v in shares.items():
             out[k] = out.get(k, 0.0) + op.count * v
     return out
+
+
+def _check_link(rf: Roofline) -> None:
+    if rf.link_bytes_per_s <= 0:
+        raise MagicplanError(
+            f"hardware '{rf.hardware_id}' has no link bandwidth for num_gpus > 1: use num_gpus 1"
+        )
 
 
 def allreduce_time(bytes_: npt.ArrayLike, num_gpus: int, rf: Roofline) -> Array:
@@ -111,8 +119,7 @@ def allreduce_time(bytes_: npt.ArrayLike, num_gpus: int, rf: Roofline) -> Array:
     b = np.asarray(bytes_, dtype=np.float64)
     if num_gpus <= 1 or rf.ideal:
         return 0.0 * b
-    if rf.link_bytes_per_s <= 0:
-        raise ValueError(f"hardware '{rf.hardware_id}' has no link bandwidth for num_gpus > 1")
+    _check_link(rf)
     traffic = 2.0 * (num_gpus - 1) / num_gpus * b
     return rf.allreduce_latency_s + traffic / (rf.link_bytes_per_s * rf.link_efficiency)
 
@@ -122,5 +129,6 @@ def gather_time(bytes_: npt.ArrayLike, num_gpus: int, rf: Roofline) -> Array:
     b = np.asarray(bytes_, dtype=np.float64)
     if num_gpus <= 1 or rf.ideal:
         return 0.0 * b
+    _check_link(rf)
     traffic = (num_gpus - 1) / num_gpus * b
     return rf.allreduce_latency_s + traffic / (rf.link_bytes_per_s * rf.link_efficiency)

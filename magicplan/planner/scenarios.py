@@ -13,7 +13,7 @@ import numpy as np
 
 from magicplan.errors import MagicplanError
 from magicplan.planner.optimizer import plan
-from magicplan.scenarios import read_columns
+from magicplan.scenarios import SCENARIO_COUNTS, check_whole_numbers, read_columns
 from magicplan.specs import load_hardware, load_model
 
 REQUIRED = ("gpu", "num_gpus", "target", "batch", "context")
@@ -39,6 +39,7 @@ def _restrictions(cols: dict[str, Any], i: int) -> dict[str, Any]:
 def plan_scenarios(path: str | Path, top: int = 5, **plan_kw: Any) -> list[dict[str, Any]]:
     """Plan every row (a bad row is a MagicplanError naming the file and row)."""
     cols = read_columns(path, REQUIRED, OPTIONAL)
+    check_whole_numbers(path, cols, SCENARIO_COUNTS)
     out = []
     for i in range(len(cols["batch"])):
         try:

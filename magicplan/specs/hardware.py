@@ -66,14 +66,16 @@ class Calibration(_Frozen):
 
     engine: str = "generic"
     overlap: Literal["max", "sum"] = "max"
-    memory_efficiency: float = Field(gt=0, le=1)
-    compute_efficiency: float = Field(gt=0, le=1)
-    step_overhead_us: float = Field(ge=0)
-    layer_overhead_us: float = Field(ge=0)
-    token_layer_overhead_ns: float = Field(default=0.0, ge=0)
-    allreduce_latency_us: float = Field(ge=0)
-    link_efficiency: float = Field(gt=0, le=1)
-    round_overhead_us: float = Field(default=0.0, ge=0)
+    # Bounds: efficiencies of at least 1 % and latencies under 10 s (1 s per token and layer)
+    # are unit guards that also keep every step time finite.
+    memory_efficiency: float = Field(ge=0.01, le=1)
+    compute_efficiency: float = Field(ge=0.01, le=1)
+    step_overhead_us: float = Field(ge=0, lt=1e7)
+    layer_overhead_us: float = Field(ge=0, lt=1e7)
+    token_layer_overhead_ns: float = Field(default=0.0, ge=0, lt=1e9)
+    allreduce_latency_us: float = Field(ge=0, lt=1e7)
+    link_efficiency: float = Field(ge=0.01, le=1)
+    round_overhead_us: float = Field(default=0.0, ge=0, lt=1e7)
     provenance: Provenance
 
 
@@ -83,23 +85,34 @@ class HardwareSpec(_Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     name: str
     vendor: str
-    # Upper bounds are unit guards (a figure in B/s or FLOP/s where TB/s or TFLOP/s is meant),
-    # three orders of magnitude above any part shipped today.
-    memory_gb: float = Field(gt=0, lt=1e5, description="device memory, decimal GB (1e9 bytes)")
-    hbm_bandwidth_tb_s: float = Field(
-        gt=0, lt=1e3, description="peak memory bandwidth, TB/s (1e12 B/s)"
+    # Bounds are unit guards (a figure in B/s or FLOP/s where TB/s or TFLOP/s is meant), three
+    # orders of magnitude beyond any part shipped today; the lower ones also keep step times
+    # finite. Numbers must be numbers (strict: `true` is not 1 GB).
+    memory_gb: float = Field(
+        strict=True, gt=0, lt=1e5, description="device memory, decimal GB (1e9 bytes)"
     )
-    fp32_tflops: float | None = Field(default=None, gt=0, lt=1e6)
-    tf32_dense_tflops: float | None = Field(default=None, gt=0, lt=1e6)
-    bf16_dense_tflops: float | None = Field(default=None, gt=0, lt=1e6)
-    fp16_dense_tflops: float | None = Field(default=None, gt=0, lt=1e6)
-    fp8_dense_tflops: float | None = Field(default=None, gt=0, lt=1e6)
-    int8_dense_tops: float | None = Field(default=None, gt=0, lt=1e6)
+    hbm_bandwidth_tb_s: float = Field(
+        strict=True, ge=1e-4, lt=1e3, description="peak memory bandwidth, TB/s (1e12 B/s)"
+    )
+    fp32_tflops: float | None = Field(default=None, strict=True, ge=1e-4, lt=1e6)
+    tf32_dense_tflops: float | None = Field(default=None, strict=True, ge=1e-4, lt=1e6)
+    bf16_dense_tflops: float | None = Field(default=None, strict=True, ge=1e-4, lt=1e6)
+    fp16_dense_tflops: float | None = Field(default=None, strict=True, ge=1e-4, lt=1e6)
+    fp8_dense_tflops: float | None = Field(default=None, strict=True, ge=1e-4, lt=1e6)
+    int8_dense_tops: float | None = Field(default=None, strict=True, ge=1e-4, lt=1e6)
     scaleup_link_gb_s: float | None = Field(
-        default=None, gt=0, description="scale-up link (NVLink, xGMI, ICI) per direction, GB/s"
+        default=None,
+        strict=True,
+        ge=1e-3,
+        lt=1e6,
+        description="scale-up link (NVLink, xGMI, ICI) per direction, GB/s",
     )
     host_link_gb_s: float | None = Field(
-        default=None, gt=0, description="host link (PCIe) per direction, GB/s"
+        default=None,
+        strict=True,
+        ge=1e-3,
+        lt=1e6,
+        description="host link (PCIe) per direction, GB/s",
     )
     tdp_w: float | None = Field(default=None, gt=0)
     notes: str | None = None
@@ -142,7 +155,10 @@ class HardwareSpec(_Frozen):
         """Scale-up link bandwidth per direction in bytes/s; PCIe when there is no scale-up link."""
         gb_s = self.scaleup_link_gb_s or self.host_link_gb_s
         if gb_s is None:
-            raise ValueError(f"hardware '{self.id}' has no link bandwidth for tensor parallelism")
+            raise MagicplanError(
+                f"hardware '{self.id}' has no link bandwidth (scaleup_link_gb_s or "
+                "host_link_gb_s) for tensor parallelism: use num_gpus 1"
+            )
         return gb_s * GB
 
     def supports(self, dtype: str) -> bool:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from magicplan.errors import MagicplanError, format_validation_error
+from magicplan.errors import MagicplanError, format_validation_error, shown
 from magicplan.specs.model import ModelSpec
 
 # Per-architecture defaults where config.json may omit a key (transformers' class defaults).
@@ -35,10 +36,17 @@ def _require(cfg: dict[str, Any], key: str, source: str) -> Any:
 
 
 def _require_int(cfg: dict[str, Any], key: str, source: str) -> int:
-    value = _require(cfg, key, source)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    return _as_int(_require(cfg, key, source), key, source)
+
+
+def _as_int(value: Any, key: str, source: str) -> int:
+    """`value` as an int; a bool, text, NaN, infinity or fraction names the field."""
+    whole = isinstance(value, int) or (
+        isinstance(value, float) and math.isfinite(value) and value.is_integer()
+    )
+    if isinstance(value, bool) or not whole:
         raise MagicplanError(
-            f"{source}: config.json field '{key}' must be an integer, got {value!r}"
+            f"{source}: config.json field '{key}' must be an integer, got {shown(value)}"
         )
     return int(value)
 
@@ -62,15 +70,20 @@ def _moe_fields(cfg: dict[str, Any], arch: str) -> dict[str, Any] | None:
     return None
 
 
-def _window_fields(cfg: dict[str, Any], arch: str, layers: int) -> dict[str, Any]:
+def _window_fields(
+    cfg: dict[str, Any], arch: str, layers: int, max_positions: int, source: str
+) -> dict[str, Any]:
     window = cfg.get("sliding_window")
     if arch.startswith("qwen") and not cfg.get("use_sliding_window", False):
         window = None
-    if not window or window >= cfg.get("max_position_embeddings", 1 << 62):
+    if window is None or window is False or window == 0:
+        return {}
+    size = _as_int(window, "sliding_window", source)
+    if size >= max_positions:  # a window as long as the context is full attention
         return {}
     if arch == "gemma2":  # local and global layers alternate
-        return {"sliding_window": int(window), "local_layers": layers // 2}
-    return {"sliding_window": int(window)}
+        return {"sliding_window": size, "local_layers": layers // 2}
+    return {"sliding_window": size}
 
 
 def model_from_hf_config(
@@ -85,6 +98,7 @@ def model_from_hf_config(
         )
     layers = _require_int(cfg, "num_hidden_layers", source)
     heads = _require_int(cfg, "num_attention_heads", source)
+    max_positions = _require_int(cfg, "max_position_embeddings", source)
     name = cfg.get("_name_or_path") or Path(source).parent.name or arch
     try:  # _moe_fields indexes the config directly: a missing key must not escape as KeyError
         moe = _moe_fields(cfg, arch)
@@ -94,22 +108,22 @@ def model_from_hf_config(
         "id": model_id or _slug(str(name)),
         "name": str(name),
         "architecture": arch,
-        "hidden_size": _require(cfg, "hidden_size", source),
+        "hidden_size": _require_int(cfg, "hidden_size", source),
         "intermediate_size": cfg.get("intermediate_size") or cfg.get("moe_intermediate_size"),
         "num_layers": layers,
         "num_attention_heads": heads,
         "num_kv_heads": cfg.get("num_key_value_heads") or heads,
         "head_dim": cfg.get("head_dim"),
-        "vocab_size": _require(cfg, "vocab_size", source),
+        "vocab_size": _require_int(cfg, "vocab_size", source),
         "tie_word_embeddings": bool(cfg.get("tie_word_embeddings", _TIED_DEFAULT.get(arch, False))),
         "qkv_bias": arch in _QKV_BIAS or bool(cfg.get("attention_bias", False)),
         "qk_norm": arch in _QK_NORM,
         "norms_per_layer": 4 if arch in _FOUR_NORMS else 2,
         "moe": moe,
-        "max_position_embeddings": _require(cfg, "max_position_embeddings", source),
+        "max_position_embeddings": max_positions,
         "dtype": _DTYPES.get(str(cfg.get("torch_dtype") or cfg.get("dtype")), "bfloat16"),
         "source": f"config.json: {source}",
-        **_window_fields(cfg, arch, layers),
+        **_window_fields(cfg, arch, layers, max_positions, source),
     }
     try:
         return ModelSpec(**fields)

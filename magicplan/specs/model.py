@@ -19,11 +19,11 @@ class MoESpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    num_experts: int = Field(ge=2)
-    experts_per_token: int = Field(ge=1)
-    expert_intermediate_size: int = Field(ge=1)
-    shared_experts: int = Field(default=0, ge=0)
-    shared_expert_intermediate_size: int | None = Field(default=None, ge=1)
+    num_experts: int = Field(strict=True, ge=2, lt=10**6)
+    experts_per_token: int = Field(strict=True, ge=1)
+    expert_intermediate_size: int = Field(strict=True, ge=1, lt=10**8)
+    shared_experts: int = Field(default=0, strict=True, ge=0, lt=10**3)
+    shared_expert_intermediate_size: int | None = Field(default=None, strict=True, ge=1, lt=10**8)
 
     @model_validator(mode="after")
     def _check(self) -> MoESpec:
@@ -40,23 +40,29 @@ class ModelSpec(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     name: str
     architecture: str
-    hidden_size: int = Field(ge=1)
-    intermediate_size: int = Field(ge=1)
-    num_layers: int = Field(ge=1)
-    num_attention_heads: int = Field(ge=1)
-    num_kv_heads: int = Field(ge=1)
-    head_dim: int | None = Field(default=None, ge=1)
-    vocab_size: int = Field(ge=1)
+    # Upper bounds are unit guards, three orders of magnitude above any model published today;
+    # they also keep every FLOP and byte count far inside float64. Counts must be integers
+    # (strict: `true` is not one layer).
+    hidden_size: int = Field(strict=True, ge=1, lt=10**7)
+    intermediate_size: int = Field(strict=True, ge=1, lt=10**8)
+    num_layers: int = Field(strict=True, ge=1, lt=10**5)
+    num_attention_heads: int = Field(strict=True, ge=1, lt=10**5)
+    num_kv_heads: int = Field(strict=True, ge=1, lt=10**5)
+    head_dim: int | None = Field(default=None, strict=True, ge=1, lt=10**5)
+    vocab_size: int = Field(strict=True, ge=1, lt=10**9)
     tie_word_embeddings: bool = False
     qkv_bias: bool = False
     qk_norm: bool = False
-    norms_per_layer: int = Field(default=2, ge=0)
+    norms_per_layer: int = Field(default=2, strict=True, ge=0, lt=100)
     moe: MoESpec | None = None
-    sliding_window: int | None = Field(default=None, ge=1)
+    sliding_window: int | None = Field(default=None, strict=True, ge=1, lt=10**12)
     local_layers: int | None = Field(
-        default=None, ge=0, description="layers using the sliding window (default: all)"
+        default=None,
+        strict=True,
+        ge=0,
+        description="layers using the sliding window (default: all)",
     )
-    max_position_embeddings: int = Field(ge=1)
+    max_position_embeddings: int = Field(strict=True, ge=1, lt=10**12)
     dtype: DType = "bfloat16"
     hf_id: str | None = None
     source: str = Field(min_length=3)
