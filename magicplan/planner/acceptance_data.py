@@ -48,9 +48,9 @@ def check_rate(value: Any, where: str) -> float:
     """A rate in [0, 1], or a MagicplanError naming `where`."""
     try:
         a = float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise MagicplanError(
-            f"{where}: acceptance must be a number in [0, 1]; got {value!r}"
+            f"{where}: acceptance must be a number in [0, 1]; got {str(value)[:40]!r}"
         ) from exc
     if math.isnan(a) or not 0.0 <= a <= 1.0:
         raise MagicplanError(f"{where}: acceptance must be in [0, 1]; got {value}")
@@ -62,19 +62,24 @@ def wilson_interval(alpha: float, samples: float) -> tuple[float, float]:
     n, z = float(samples), Z_95
     centre = (alpha + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(alpha * (1 - alpha) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # Rounding can put the bound a hair past α at α = 0 or 1; the interval always contains α.
+    return min(max(0.0, centre - half), alpha), max(min(1.0, centre + half), alpha)
 
 
-def make_entry(head: tuple[str, str, str, float, str], source: str, points: list[Point]) -> Entry:
-    """One entry from (target, draft, method, budget, dataset) and its (context, α, lo, hi)."""
-    points = sorted(points)
+def make_entry(
+    head: tuple[str, str, str, float, str], source: str, points: list[Point], where: str = ""
+) -> Entry:
+    """One entry from (target, draft, method, budget, dataset) and its (context, α, lo, hi);
+    `where` (the file, entry or row) names problems, `source` is the citation kept."""
+    where = where or source
+    points = sorted(points, key=lambda p: p[0])
     ctx = [p[0] for p in points]
     if len(set(ctx)) < len(ctx):
-        raise MagicplanError(f"{source}: {'/'.join(map(str, head))} lists a context twice")
+        raise MagicplanError(f"{where}: {'/'.join(map(str, head))} lists a context twice")
     for c, a, lo, hi in points:
         if lo is not None and hi is not None and not lo <= a <= hi:
             raise MagicplanError(
-                f"{source}: alpha_low <= alpha <= alpha_high fails at context {c:g}"
+                f"{where}: alpha_low <= alpha <= alpha_high fails at context {c:g}"
             )
     known = all(p[2] is not None and p[3] is not None for p in points)
     return Entry(
@@ -97,9 +102,11 @@ def _number(item: dict[str, Any], key: str, where: str) -> float:
         value = float(item[key])
     except KeyError as exc:
         raise MagicplanError(f"{where}: entry is missing key '{key}'") from exc
-    except (TypeError, ValueError) as exc:
-        raise MagicplanError(f"{where}: key '{key}' must be a number; got {item[key]!r}") from exc
-    if not value > 0:
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise MagicplanError(
+            f"{where}: key '{key}' must be a number; got {str(item[key])[:40]!r}"
+        ) from exc
+    if not math.isfinite(value) or not value > 0:
         raise MagicplanError(f"{where}: key '{key}' must be > 0; got {value:g}")
     return value
 
@@ -110,12 +117,13 @@ def _yaml_item(item: Any, where: str) -> list[Entry]:
     budget = _number(item, "budget", where)
     samples = _number(item, "samples", where) if "samples" in item else None
     target, draft = str(item["target"]), str(item.get("draft", "self"))
-    dataset, source = str(item.get("dataset", "unknown")), str(item.get("source", where))
+    dataset = str(item.get("dataset", "unknown"))
+    source = f"{item['source']}" if "source" in item else where
     if "alpha_by_method" in item:  # one context, several methods (TriForce's table 1)
         ctx = _number(item, "context", where)
         return [
             make_entry((target, draft, str(m), budget, dataset), source,
-                       [_point(ctx, check_rate(a, where), samples)])
+                       [_point(ctx, check_rate(a, where), samples)], where)
             for m, a in dict(item["alpha_by_method"]).items()
         ]  # fmt: skip
     by_ctx = item.get("alpha_by_context")
@@ -123,8 +131,13 @@ def _yaml_item(item: Any, where: str) -> list[Entry]:
         raise MagicplanError(f"{where}: entry needs 'alpha_by_context' (context: alpha mapping)")
     if "method" not in item:
         raise MagicplanError(f"{where}: entry is missing key 'method'")
-    points = [_point(float(c), check_rate(a, where), samples) for c, a in by_ctx.items()]
-    return [make_entry((target, draft, str(item["method"]), budget, dataset), source, points)]
+    points = [
+        _point(_number({"context": c}, "context", where), check_rate(a, where), samples)
+        for c, a in by_ctx.items()
+    ]
+    return [
+        make_entry((target, draft, str(item["method"]), budget, dataset), source, points, where)
+    ]
 
 
 def _csv_entries(path: Path) -> list[Entry]:
