@@ -62,7 +62,7 @@ def validation_from_json(path: Path) -> Validation:
         kind = np.array([str(s["kind"]) for s in steps])
         measured = np.array([float(s["measured_ms"]) for s in steps])
         predicted = np.array([float(s["predicted_ms"]) for s in steps])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise MagicplanError(
             f"{path}: every step needs 'kind', 'measured_ms' and 'predicted_ms' (numbers in ms)"
         ) from exc
