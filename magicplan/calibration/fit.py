@@ -176,3 +176,31 @@ def round_overhead_us(
     )
     extra = extra[np.isfinite(extra)]
     return float(max(np.median(extra), 0.0) * 1e3) if extra.size else 0.0
+
+
+def step_rows(
+    samples: list[StepSample], predicted_s: list[npt.NDArray[np.float64]], with_row: bool = False
+) -> list[dict[str, Any]]:
+    """One row per measured step (kind, batch, context, γ, measured and predicted ms, error),
+    in source-row order; `with_row` adds the source row index."""
+    rows = []
+    for s, pred in zip(samples, predicted_s, strict=True):
+        for i in range(s.measured_s.size):
+            row = {"row": int(s.row[i])} if with_row else {}
+            rows.append(
+                (
+                    int(s.row[i]),
+                    STEP_KINDS.index(s.kind),
+                    row
+                    | {
+                        "kind": s.kind,
+                        "batch": int(s.batch[i]),
+                        "context": int(s.context[i]),
+                        "gamma": int(s.gamma[i]),
+                        "measured_ms": float(s.measured_s[i] * 1e3),
+                        "predicted_ms": float(pred[i] * 1e3),
+                        "error": float(pred[i] / s.measured_s[i] - 1),
+                    },
+                )
+            )
+    return [r for *_, r in sorted(rows, key=lambda r: (r[0], r[1]))]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from magicplan.calibration.fit import START, fit_calibration, round_overhead_us
+from magicplan.calibration.fit import START, fit_calibration, round_overhead_us, step_rows
 from magicplan.calibration.profile_writer import (
     file_sha256,
     profile_with_calibration,
@@ -61,7 +61,7 @@ def fit_measurements(
         "hardware": hw.id,
         "summary": summary,
         "calibration": cal.model_dump(mode="json"),
-        "rows": _rows(result),
+        "rows": step_rows(result.samples, result.predicted_s, with_row=True),
     }
     if output is not None:
         data = profile_with_calibration(hw, cal, profile_id)
@@ -72,22 +72,3 @@ def fit_measurements(
         write_profile(output, data, f"{hw.name}, calibrated by `magicplan fit` on {today()}.")
         report["output"] = str(output)
     return report
-
-
-def _rows(result: Any) -> list[dict[str, Any]]:
-    out = []
-    for s, pred in zip(result.samples, result.predicted_s, strict=True):
-        for i in range(s.measured_s.size):
-            out.append(
-                {
-                    "row": int(s.row[i]),
-                    "kind": s.kind,
-                    "batch": float(s.batch[i]),
-                    "context": float(s.context[i]),
-                    "gamma": float(s.gamma[i]),
-                    "measured_ms": float(s.measured_s[i] * 1e3),
-                    "predicted_ms": float(pred[i] * 1e3),
-                    "error": float(pred[i] / s.measured_s[i] - 1),
-                }
-            )
-    return sorted(out, key=lambda r: (r["row"], r["kind"]))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from magicplan.calibration.fit import START, FitResult, StepSample, fit_calibration
+from magicplan.calibration.fit import START, FitResult, StepSample, fit_calibration, step_rows
 from magicplan.calibration.profile_writer import profile_with_calibration, today, write_profile
 from magicplan.calibration.torch_runner.grids import PLANS, microbench_shapes, run_plan
 from magicplan.calibration.torch_runner.machine import (
@@ -37,7 +37,7 @@ from magicplan.calibration.torch_runner.microbench import (
 from magicplan.calibration.torch_runner.model import init_weights
 from magicplan.calibration.torch_runner.progress import progress_bar
 from magicplan.calibration.torch_runner.scaled import DEFAULT_MODEL, runner_spec, spec_to_notes
-from magicplan.calibration.torch_runner.steps import StepBench, step_rows, time_grid, to_samples
+from magicplan.calibration.torch_runner.steps import StepBench, time_grid, to_samples
 from magicplan.calibration.torch_runner.timing import (
     check_device,
     require_torch,

@@ -176,31 +176,6 @@ def to_samples(
     return out
 
 
-def _row(s: StepSample, pred: npt.NDArray[np.float64], i: int) -> dict[str, Any]:
-    return {
-        "kind": s.kind,
-        "batch": int(s.batch[i]),
-        "context": int(s.context[i]),
-        "gamma": int(s.gamma[i]),
-        "measured_ms": float(s.measured_s[i] * 1e3),
-        "predicted_ms": float(pred[i] * 1e3),
-        "error": float(pred[i] / s.measured_s[i] - 1),
-    }
-
-
-def step_rows(
-    samples: list[StepSample], predicted_s: list[npt.NDArray[np.float64]]
-) -> list[dict[str, Any]]:
-    """One row per timed step (kind, batch, context, γ, measured and predicted ms, error), in
-    the order the grid was measured."""
-    rows = [
-        (int(s.row[i]), _row(s, pred, i))
-        for s, pred in zip(samples, predicted_s, strict=True)
-        for i in range(s.measured_s.size)
-    ]
-    return [r for _, r in sorted(rows, key=lambda r: r[0])]
-
-
 def error_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Median and p90 |error| over all rows and per step kind."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from magicplan.calibration.fit import predict
+from magicplan.calibration.fit import predict, step_rows
 from magicplan.calibration.torch_runner.grids import run_plan
 from magicplan.calibration.torch_runner.machine import device_name, memory_bytes
 from magicplan.calibration.torch_runner.model import init_weights
@@ -19,7 +19,6 @@ from magicplan.calibration.torch_runner.scaled import DEFAULT_MODEL, notes_to_sp
 from magicplan.calibration.torch_runner.steps import (
     StepBench,
     error_stats,
-    step_rows,
     time_grid,
     to_samples,
 )
