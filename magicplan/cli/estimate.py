@@ -89,13 +89,31 @@ def estimate_command(
 
 def _scenario_objects(path: Path) -> list[dict[str, Any]]:
     from magicplan.estimate import nest
-    from magicplan.scenarios import estimate_scenarios, read_scenarios
+    from magicplan.scenarios import (
+        SCENARIO_COLUMNS,
+        estimate_scenarios,
+        read_columns,
+        read_scenarios,
+    )
 
     cols = read_scenarios(path)
     res = estimate_scenarios(cols)
-    keys = list(res)
-    values = [res[k].tolist() for k in keys]
+    cols |= read_columns(path, (), ("id",))
+    # Each object echoes its row's inputs, then the estimate (keys as for one scenario).
+    inputs = [k for k in ("id", *SCENARIO_COLUMNS, "draft_num_gpus") if k in cols]
+    keys = inputs + list(res)
+    values = [_plain(cols[k]) for k in inputs] + [res[k].tolist() for k in res]
     return [nest(dict(zip(keys, row, strict=True))) for row in zip(*values, strict=True)]
+
+
+def _plain(col: Any) -> list[Any]:
+    """A CSV column as JSON values: whole numbers as int, other numbers as float, text as str."""
+    if col.dtype.kind == "f":
+        return [
+            int(v) if v == v and float(v).is_integer() else (None if v != v else float(v))
+            for v in col.tolist()
+        ]
+    return [str(v) for v in col.tolist()]
 
 
 def _print(r: dict[str, Any]) -> None:
