@@ -83,28 +83,13 @@ def test_bad_numbers_name_the_field(h100: object, field: str, kwargs: dict) -> N
 
 
 def test_draft_on_fewer_gpus(h100: object) -> None:
-    r = estimate(
-        h100,
-        8,
-        load_model("llama-3.1-8b"),
-        16,
-        32000,
-        3,  # type: ignore[arg-type]
-        draft=load_model("llama-3.2-1b"),
-        draft_num_gpus=1,
-        acceptance=0.7,
-    )
-    r8 = estimate(
-        h100,
-        8,
-        load_model("llama-3.1-8b"),
-        16,
-        32000,
-        3,  # type: ignore[arg-type]
-        draft=load_model("llama-3.2-1b"),
-        acceptance=0.7,
-    )
+    target, draft = load_model("llama-3.1-8b"), load_model("llama-3.2-1b")
+
+    def run(**kw: object) -> dict:
+        return estimate(h100, 8, target, 16, 32000, 3, draft=draft, acceptance=0.7, **kw)  # type: ignore[arg-type]
+
+    r, r8 = run(draft_num_gpus=1), run()
     assert r["draft_num_gpus"] == 1 and r8["draft_num_gpus"] == 8
     assert r["t_draft_ms"] != r8["t_draft_ms"]
     with pytest.raises(MagicplanError, match="draft_num_gpus"):
-        Setup(h100, 4, load_model("llama-3.1-8b"), load_model("llama-3.2-1b"), draft_num_gpus=8)  # type: ignore[arg-type]
+        Setup(h100, 4, target, draft, draft_num_gpus=8)  # type: ignore[arg-type]

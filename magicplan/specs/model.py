@@ -118,27 +118,23 @@ class ModelSpec(BaseModel):
     @property
     def mlp_parameters_per_layer(self) -> int:
         """Gated MLP (3 matrices), or every expert + router + shared experts for MoE."""
+        return self._mlp_parameters(self.moe.num_experts if self.moe else 0)
+
+    @property
+    def active_mlp_parameters_per_layer(self) -> int:
+        """MLP weights one token touches (top-k experts + router + shared)."""
+        return self._mlp_parameters(self.moe.experts_per_token if self.moe else 0)
+
+    def _mlp_parameters(self, routed_experts: int) -> int:
+        """Gated-MLP weights of a layer with `routed_experts` of its experts counted."""
         h = self.hidden_size
         if self.moe is None:
             return 3 * h * self.intermediate_size
         m = self.moe
         shared_width = m.shared_expert_intermediate_size or m.expert_intermediate_size
         return (
-            m.num_experts * 3 * h * m.expert_intermediate_size
-            + h * m.num_experts
-            + m.shared_experts * 3 * h * shared_width
-        )
-
-    @property
-    def active_mlp_parameters_per_layer(self) -> int:
-        """MLP weights one token touches (top-k experts + router + shared)."""
-        if self.moe is None:
-            return self.mlp_parameters_per_layer
-        m, h = self.moe, self.hidden_size
-        shared_width = m.shared_expert_intermediate_size or m.expert_intermediate_size
-        return (
-            m.experts_per_token * 3 * h * m.expert_intermediate_size
-            + h * m.num_experts
+            routed_experts * 3 * h * m.expert_intermediate_size
+            + h * m.num_experts  # router
             + m.shared_experts * 3 * h * shared_width
         )
 

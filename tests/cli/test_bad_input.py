@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from magicplan.cli import app
+from tests.fixtures import GOOD_HARDWARE
 
 runner = CliRunner()
 HW = ["--hardware", "h100-sxm", "--num-gpus", "8"]
@@ -31,17 +32,6 @@ MEASURED_HEADER = (
     "t_autoregressive_ms,gamma_t_draft_ms,t_verify_ms"
 )
 MEASURED_ROW = "h100-sxm,8,llama-3.1-8b,self,streamingllm,512,8192,16,3,10.0,12.0,11.0"
-GOOD_HARDWARE = """\
-id: test-gpu
-name: Test GPU
-vendor: test
-memory_gb: 80
-hbm_bandwidth_tb_s: 2.0
-bf16_dense_tflops: 300
-sources:
-  - fields: [memory_gb, hbm_bandwidth_tb_s, bf16_dense_tflops]
-    citation: "test datasheet"
-"""
 
 
 def invoke(*args: str | Path) -> Any:

@@ -10,18 +10,7 @@ import yaml
 from magicplan.errors import MagicplanError
 from magicplan.specs import load_hardware, load_model
 from magicplan.specs.registry import profiles_dir
-
-GOOD_HARDWARE = """\
-id: test-gpu
-name: Test GPU
-vendor: test
-memory_gb: 80
-hbm_bandwidth_tb_s: 2.0
-bf16_dense_tflops: 300
-sources:
-  - fields: [memory_gb, hbm_bandwidth_tb_s, bf16_dense_tflops]
-    citation: "test datasheet"
-"""
+from tests.fixtures import GOOD_HARDWARE
 
 GOOD_MODEL = """\
 id: test-model
