@@ -54,3 +54,13 @@ def test_ideal_mode_ignores_overheads() -> None:
     a = autoregressive_time(make_model(), make_roofline(hw, slow, ideal=True), 1, 1, 100)
     b = autoregressive_time(make_model(), make_roofline(hw, make_cal(), ideal=True), 1, 1, 100)
     assert float(a.total_s) == pytest.approx(float(b.total_s))
+
+
+def test_snapkv_selection_hand_value() -> None:
+    # Llama-2-7B shapes, 1 GPU, B=1, S=1000, ideal 1 TB/s / 100 TFLOP/s. Per layer: the 32
+    # window queries read every key once, 1000·32 heads·128·2 B = 8.192 MB (8.192 µs), and do
+    # 2·1000·32·128·32 = 262 MFLOP (2.6 µs): memory-bound, × 32 layers = 262.144 µs.
+    from magicplan.cost.steps import snapkv_select_time
+
+    rf = make_roofline(make_hw(), make_cal(), ideal=True)
+    assert float(snapkv_select_time(make_model(), rf, 1, 1, 1000)) == pytest.approx(262.144e-6)
