@@ -9,8 +9,12 @@ plan_ms          median of in-process `plan(...)` calls (after one warm-up): Lla
                  budgets x gamma x draft TP degrees).
 scenarios_per_s  `estimate_arrays` over 2^20 independent scenarios (random batch, context,
                  gamma, budget and acceptance; one row each, as a scenarios CSV gives them),
-                 best of a few passes. `scenarios_per_s_grid` is the same count laid out as a
-                 broadcasting batch x context x gamma x budget grid (a sweep).
+                 reporting the summary figures a sweep decides on (SUMMARY_COLUMNS: step times,
+                 Ω, per-token time, speedup, throughputs, memory and whether it fits); best of
+                 a few passes. `scenarios_per_s_all_columns` reports every figure (37 columns,
+                 the per-class breakdowns, prefill and max batch included);
+                 `scenarios_per_s_grid` lays the 2^20 out as a broadcasting batch x context x
+                 gamma x budget grid (a sweep), summary figures.
 cli_plan_s       median wall time of fresh `magicplan plan ...` processes (one untimed run first
                  so that bytecode caches exist, as after any install).
 """
@@ -63,9 +67,10 @@ def _setup() -> Any:
     return Setup(load_hardware("h100-sxm"), 8, load_model("llama-3.1-8b"))
 
 
-def scenarios_per_s(n: int = SCENARIOS, repeats: int = 3) -> float:
-    """Independent scenarios per second through `estimate_arrays` (one row per scenario)."""
-    from magicplan.estimate import estimate_arrays
+def scenarios_per_s(n: int = SCENARIOS, repeats: int = 5, every_column: bool = False) -> float:
+    """Independent scenarios per second through `estimate_arrays` (one row per scenario): the
+    summary figures, or `every_column`."""
+    from magicplan.estimate import COLUMNS, SUMMARY_COLUMNS, estimate_arrays
 
     rng = np.random.default_rng(0)
     batch = rng.integers(1, 257, n).astype(np.float64)
@@ -74,24 +79,26 @@ def scenarios_per_s(n: int = SCENARIOS, repeats: int = 3) -> float:
     budget = rng.choice([256.0, 512.0, 1024.0, 2048.0], n)
     alpha = rng.uniform(0.5, 0.95, n)
     setup = _setup()
+    columns = COLUMNS if every_column else SUMMARY_COLUMNS
     best = min(
-        timed(lambda: estimate_arrays(setup, batch, context, gamma, budget, alpha))
+        timed(lambda: estimate_arrays(setup, batch, context, gamma, budget, alpha, None, columns))
         for _ in range(repeats)
     )
     return n / best
 
 
-def scenarios_per_s_grid(repeats: int = 3) -> float:
-    """Scenarios per second when they form a broadcasting grid (256 x 64 x 8 x 8 = 2^20)."""
-    from magicplan.estimate import estimate_arrays
+def scenarios_per_s_grid(repeats: int = 5) -> float:
+    """Scenarios per second when they form a broadcasting grid (256 x 64 x 8 x 8 = 2^20),
+    summary figures."""
+    from magicplan.estimate import SUMMARY_COLUMNS, estimate_arrays
 
     batch = np.arange(1.0, 257.0)[:, None, None, None]
     context = np.linspace(1024.0, 131072.0, 64).round()[None, :, None, None]
     gamma = np.arange(1.0, 9.0)[None, None, :, None]
     budget = (128.0 * 2.0 ** np.arange(8))[None, None, None, :]
-    setup = _setup()
+    setup, cols = _setup(), SUMMARY_COLUMNS
     best = min(
-        timed(lambda: estimate_arrays(setup, batch, context, gamma, budget, 0.8))
+        timed(lambda: estimate_arrays(setup, batch, context, gamma, budget, 0.8, None, cols))
         for _ in range(repeats)
     )
     return batch.size * context.size * gamma.size * budget.size / best
@@ -156,6 +163,7 @@ def main() -> None:
         "plan_ms": round(plan_ms(), 2),
         "scenarios_per_s": round(scenarios_per_s()),
         "cli_plan_s": round(cli_plan_s(), 3),
+        "scenarios_per_s_all_columns": round(scenarios_per_s(every_column=True)),
         "scenarios_per_s_grid": round(scenarios_per_s_grid()),
     }
     if args.json:

@@ -3,7 +3,9 @@ over batch, context, γ, budget and acceptance (numpy arrays that broadcast)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -12,12 +14,13 @@ import numpy.typing as npt
 from magicplan.cost.defaults import calibration_for
 from magicplan.cost.memory import (
     DEFAULT_MEMORY_UTILIZATION,
+    MEMORY_PARTS,
     max_batch,
-    memory_per_gpu,
+    memory_terms,
     usable_bytes,
 )
 from magicplan.cost.operators import Array, shard
-from magicplan.cost.roofline import Roofline, make_roofline
+from magicplan.cost.roofline import BREAKDOWN_CLASSES, Roofline, make_roofline
 from magicplan.cost.speculative import (
     check_acceptance,
     expected_tokens,
@@ -33,7 +36,7 @@ from magicplan.cost.steps import (
     snapkv_select_time,
     verify_time,
 )
-from magicplan.errors import MagicplanError, shown
+from magicplan.errors import MagicplanError, shown, suggest
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.specs.model import ModelSpec
 
@@ -41,9 +44,9 @@ Mode = Literal["calibrated", "ideal"]
 MS = 1e3  # milliseconds per second
 GB = 1e9
 MAX_INTEGER = 2.0**53  # largest integer float64 holds exactly
-# Rows per block when estimating many independent scenarios: numpy's temporaries then stay in
-# cache (about 1.5x the throughput of one pass over 10^6 rows).
-CHUNK = 1 << 14
+# Rows per block when estimating many independent scenarios: numpy's temporaries (256 KiB) then
+# stay in cache and the fixed cost of each numpy call is spread over enough rows (benchmarks/).
+CHUNK = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class Setup:
         """Tensor-parallel degree of the draft (the target's unless given)."""
         return self.draft_num_gpus or self.num_gpus
 
-    @property
+    @cached_property
     def roofline(self) -> Roofline:
         """Rates and latencies of this hardware (ideal mode: datasheet peaks, no overheads)."""
         cal = self.calibration or calibration_for(self.hardware)
@@ -118,18 +121,55 @@ def check_positive(
     workload axes far from overflow.
     """
     try:
-        v = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
+        v = raw.astype(np.float64, copy=False)
     except (TypeError, ValueError, OverflowError) as exc:
         raise MagicplanError(f"{name} must be a number; got {shown(value)}") from exc
-    bad = ~np.isfinite(v) | ((v < 0) if allow_zero else (v <= 0))
-    if integer:
-        bad |= (v != np.round(v)) | (v > MAX_INTEGER)
-    if np.any(bad):
-        kind = "integer" if integer else "number"
-        lo = ">= 0" if allow_zero else "> 0"
-        hi = " and at most 2^53" if integer else ""
-        raise MagicplanError(f"{name} must be a finite {kind} {lo}{hi}; got {shown(value)}")
+    if v.size:
+        lo, hi = v.min(), v.max()  # NaN fails every comparison below
+        ok = (lo >= 0 if allow_zero else lo > 0) and bool(np.isfinite(hi))
+        if ok and integer:  # whole numbers up to 2^53 (an integer dtype needs no rounding test)
+            ok = hi <= MAX_INTEGER and (raw.dtype.kind in "iub" or not np.any(np.floor(v) != v))
+        if not ok:
+            kind = "integer" if integer else "number"
+            bound = ">= 0" if allow_zero else "> 0"
+            top = " and at most 2^53" if integer else ""
+            raise MagicplanError(f"{name} must be a finite {kind} {bound}{top}; got {shown(value)}")
     return v
+
+
+STEPS = ("autoregressive", "draft", "verify")
+SPECULATIVE_COLUMNS = (
+    "t_autoregressive_ms", "t_draft_ms", "t_verify_ms", "accepted_per_step",
+    "t_spec_per_token_ms", "speedup", "throughput_tokens_per_s",
+    "autoregressive_throughput_tokens_per_s",
+)  # fmt: skip
+MEMORY_COLUMNS = (
+    "memory_per_gpu_gb", "fits_in_memory", "max_batch", "max_batch_with_sd",
+    *(f"memory.{part}_gb" for part in MEMORY_PARTS),
+)  # fmt: skip
+BREAKDOWN_COLUMNS = tuple(f"breakdown.{st}.{c}_ms" for st in STEPS for c in BREAKDOWN_CLASSES)
+# Every figure, in output order (the JSON keys and CSV columns are a contract).
+COLUMNS = (
+    *SPECULATIVE_COLUMNS, "t_prefill_ms", "t_snapkv_select_ms", *MEMORY_COLUMNS,
+    *BREAKDOWN_COLUMNS,
+)  # fmt: skip
+# What a sweep decides on: the step times, the speculative figures, memory and whether it fits.
+SUMMARY_COLUMNS = (*SPECULATIVE_COLUMNS, "memory_per_gpu_gb", "fits_in_memory")
+
+
+def check_columns(columns: Iterable[str] | None) -> tuple[str, ...]:
+    """The known columns asked for, in output order (all when None); unknown ones are an error."""
+    if columns is None:
+        return COLUMNS
+    asked = set(columns)
+    unknown = sorted(asked - set(COLUMNS))
+    if unknown:
+        raise MagicplanError(
+            f"unknown column '{unknown[0]}'{suggest(unknown[0], COLUMNS)}; columns are "
+            f"{', '.join(SUMMARY_COLUMNS)}, ... ({len(COLUMNS)} in all)"
+        )
+    return tuple(c for c in COLUMNS if c in asked)
 
 
 def estimate_arrays(
@@ -140,92 +180,194 @@ def estimate_arrays(
     kv_budget: npt.ArrayLike = 512,
     acceptance: npt.ArrayLike | None = None,
     accepted_per_step: npt.ArrayLike | None = None,
+    columns: Iterable[str] | None = None,
 ) -> dict[str, Array]:
-    """Every figure of `estimate` as arrays in ms, GB, tokens/s (keys are the JSON contract)."""
+    """Figures of `estimate` as arrays in ms, GB, tokens/s (keys are the JSON contract): every
+    one of COLUMNS, or only `columns` (what is not asked for is not worked out).
+
+    Axes broadcast together. Many independent rows (1-D columns longer than CHUNK) are checked
+    and estimated block by block, straight into the output columns.
+    """
+    wanted = check_columns(columns)
+    if (acceptance is None) == (accepted_per_step is None):
+        raise MagicplanError(
+            "give exactly one of acceptance (α in [0, 1]) or accepted_per_step (Ω)"
+        )
+    is_alpha = acceptance is not None
+    rate = acceptance if acceptance is not None else accepted_per_step
+    assert rate is not None
+    axes = tuple(
+        _as_array(name, value)
+        for name, value in zip(
+            ("batch", "context", "gamma", "kv_budget", RATE_NAMES[is_alpha]),
+            (batch, context, gamma, kv_budget, rate),
+            strict=True,
+        )
+    )
+    n = max(x.size for x in axes)
+    if n <= CHUNK or any(x.shape not in ((), (n,)) for x in axes):
+        return _estimate_block(setup, *_checked(setup, axes, is_alpha), is_alpha, wanted)
+
+    columns_out = {key: _Column(n) for key in wanted}
+    for i in range(0, n, CHUNK):
+        rows = tuple(x if x.ndim == 0 else x[i : i + CHUNK] for x in axes)
+        result = _estimate_block(setup, *_checked(setup, rows, is_alpha), is_alpha, wanted)
+        for key, value in result.items():
+            columns_out[key].write(i, value)
+    return {key: col.array() for key, col in columns_out.items()}
+
+
+RATE_NAMES = {True: "acceptance", False: "accepted_per_step"}
+
+
+class _Column:
+    """One output column filled block by block. It stays a single broadcast value (no memory:
+    weights, a class that is zero) until a block differs."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.value: Array | None = None  # the constant so far (0-d)
+        self.data: Array | None = None
+
+    def write(self, start: int, block: Array) -> None:
+        """Rows start .. start + len(block) of the column."""
+        if self.data is None:
+            constant = block.size and not any(block.strides)
+            if constant and (self.value is None or block.flat[0] == self.value):
+                self.value = block.reshape(-1)[:1].reshape(())
+                return
+            self.data = np.empty(self.n, dtype=block.dtype)
+            if self.value is not None:
+                self.data[:start] = self.value
+        self.data[start : start + block.size] = block
+
+    def array(self) -> Array:
+        """The whole column (a read-only broadcast view when it never varied)."""
+        if self.data is not None:
+            return self.data
+        assert self.value is not None
+        return np.broadcast_to(self.value, (self.n,))
+
+
+def _as_array(name: str, value: npt.ArrayLike) -> Array:
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:  # ragged lists, huge integers
+        raise MagicplanError(f"{name} must be a number; got {shown(value)}") from exc
+
+
+def _checked(
+    setup: Setup, axes: tuple[Array, ...], is_alpha: bool
+) -> tuple[Array, Array, Array, Array, Array]:
+    """The workload axes (batch, context, γ, budget, rate) as float arrays, each checked (a
+    MagicplanError names the first bad one); the rate is α in [0, 1] when `is_alpha`, else Ω in
+    [1, γ + 1]."""
+    batch, context, gamma, kv_budget, rate = axes
     b = check_positive("batch", batch)
     s = check_positive("context", context)
     g = check_positive("gamma", gamma)
     k = check_positive("kv_budget", kv_budget, allow_zero=True)
-    if setup.kv_method != "full" and np.any(k <= 0):
+    if setup.kv_method != "full" and k.size and not k.min() > 0:
         raise MagicplanError(f"kv_budget must be > 0 for kv_method {setup.kv_method}")
-    omega = _omega(g, acceptance, accepted_per_step)
-    axes = (b, s, g, k, omega)
-    n = max(x.size for x in axes)
-    if n > CHUNK and all(x.shape in ((), (n,)) for x in axes):  # many independent rows
-        blocks = [
-            _estimate_block(setup, *(x if x.ndim == 0 else x[i : i + CHUNK] for x in axes))
-            for i in range(0, n, CHUNK)
-        ]
-        return {key: np.concatenate([blk[key] for blk in blocks]) for key in blocks[0]}
-    return _estimate_block(setup, *axes)
+    if is_alpha:
+        return b, s, g, k, check_acceptance(rate)
+    om = check_positive("accepted_per_step", rate, integer=False)
+    if np.any(om < 1) or np.any(om > g + 1):
+        raise MagicplanError(f"accepted_per_step must lie in [1, gamma + 1]; got {shown(rate)}")
+    return b, s, g, k, om
 
 
 def _estimate_block(
-    setup: Setup, b: Array, s: Array, g: Array, k: Array, omega: Array
+    setup: Setup,
+    b: Array,
+    s: Array,
+    g: Array,
+    k: Array,
+    rate: Array,
+    is_alpha: bool,
+    wanted: tuple[str, ...],
 ) -> dict[str, Array]:
-    """`estimate_arrays` on validated axes that broadcast together."""
+    """`estimate_arrays` on validated axes that broadcast together; `rate` is α when `is_alpha`,
+    else Ω (per block: α → Ω stays in cache)."""
     rf = setup.roofline
-    ar = autoregressive_time(setup.target, rf, setup.num_gpus, b, s)
-    ver = verify_time(setup.target, rf, setup.num_gpus, b, s, g)
-    dr = draft_time(setup.draft_model, rf, setup.draft_n, b, s, setup.kv_method, k, g)
-    t_round = round_time(dr.total_s, ver.total_s, g, rf.round_overhead_s)
-    t_tok = spec_time_per_token(t_round, omega)
-    out = {
-        "t_autoregressive_ms": ar.total_s * MS,
-        "t_draft_ms": dr.total_s * MS,
-        "t_verify_ms": ver.total_s * MS,
-        "accepted_per_step": omega,
-        "t_spec_per_token_ms": t_tok * MS,
-        "speedup": ar.total_s / t_tok,
-        "throughput_tokens_per_s": throughput_tokens_per_s(b, t_tok),
-        "autoregressive_throughput_tokens_per_s": throughput_tokens_per_s(b, ar.total_s),
-        "t_prefill_ms": prefill_time(setup.target, rf, setup.num_gpus, b, s).total_s * MS,
-        "t_snapkv_select_ms": (
+    omega = expected_tokens(g, rate) if is_alpha else rate
+    want = set(wanted)
+    out: dict[str, Array | float] = {"accepted_per_step": omega}
+    if want & {*SPECULATIVE_COLUMNS[:3], *SPECULATIVE_COLUMNS[4:], *BREAKDOWN_COLUMNS}:
+        ar = autoregressive_time(setup.target, rf, setup.num_gpus, b, s)
+        ver = verify_time(setup.target, rf, setup.num_gpus, b, s, g)
+        dr = draft_time(setup.draft_model, rf, setup.draft_n, b, s, setup.kv_method, k, g)
+        t_round = round_time(dr.total_s, ver.total_s, g, rf.round_overhead_s)
+        t_tok = spec_time_per_token(t_round, omega)
+        out |= {
+            "t_autoregressive_ms": ar.total_s * MS,
+            "t_draft_ms": dr.total_s * MS,
+            "t_verify_ms": ver.total_s * MS,
+            "t_spec_per_token_ms": t_tok * MS,
+            "speedup": ar.total_s / t_tok,
+            "throughput_tokens_per_s": throughput_tokens_per_s(b, t_tok),
+            "autoregressive_throughput_tokens_per_s": throughput_tokens_per_s(b, ar.total_s),
+        }
+        for step, st in zip(STEPS, (ar, dr, ver), strict=True):
+            keys = {cls: f"breakdown.{step}.{cls}_ms" for cls in BREAKDOWN_CLASSES}
+            if want.isdisjoint(keys.values()):
+                continue  # not asked for: not worked out
+            out |= {keys[cls]: _ms(val) for cls, val in st.breakdown.items() if keys[cls] in want}
+    if "t_prefill_ms" in want:
+        out["t_prefill_ms"] = prefill_time(setup.target, rf, setup.num_gpus, b, s).total_s * MS
+    if "t_snapkv_select_ms" in want:
+        out["t_snapkv_select_ms"] = (
             snapkv_select_time(setup.target, rf, setup.num_gpus, b, s) * MS
             if setup.kv_method == "snapkv"
-            else 0.0 * s
-        ),
-    }
-    out |= _memory(setup, b, s, g, k)
-    for step, st in (("autoregressive", ar), ("draft", dr), ("verify", ver)):
-        for cls, val in st.breakdown.items():
-            out[f"breakdown.{step}.{cls}_ms"] = np.asarray(val) * MS
-    shape = b * s * g * k * omega
-    return {key: np.asarray(np.broadcast_arrays(v, shape)[0]) for key, v in out.items()}
-
-
-def _omega(g: Array, acceptance: npt.ArrayLike | None, accepted: npt.ArrayLike | None) -> Array:
-    if (acceptance is None) == (accepted is None):
-        raise MagicplanError(
-            "give exactly one of acceptance (α in [0, 1]) or accepted_per_step (Ω)"
+            else 0.0
         )
-    if acceptance is not None:
-        return expected_tokens(g, check_acceptance(acceptance))
-    assert accepted is not None
-    om = check_positive("accepted_per_step", accepted, integer=False)
-    if np.any(om < 1) or np.any(om > g + 1):
-        raise MagicplanError(f"accepted_per_step must lie in [1, gamma + 1]; got {shown(accepted)}")
-    return om
+    if want & set(MEMORY_COLUMNS):
+        out |= _memory(setup, b, s, g, k, want)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (b, s, g, k, omega)))
+    return {key: _shaped(out[key], shape) for key in wanted}
 
 
-def _memory(setup: Setup, b: Array, s: Array, g: Array, k: Array) -> dict[str, Array]:
+def _shaped(value: Array | float, shape: tuple[int, ...]) -> Array:
+    """`value` over the whole block: itself when it already has the shape, else a broadcast
+    (read-only, memory-free) view."""
+    v = np.asarray(value)
+    return v if v.shape == shape else np.broadcast_to(v, shape)
+
+
+def _ms(seconds: Array) -> Array | float:
+    """Seconds → ms; a class constant over the rows (a broadcast view) stays a scalar."""
+    if seconds.size and not any(seconds.strides):
+        return float(seconds.flat[0]) * MS
+    return seconds * MS
+
+
+def _memory(
+    setup: Setup, b: Array, s: Array, g: Array, k: Array, want: set[str]
+) -> dict[str, Array | float]:
+    """Memory per GPU by part, whether it fits, and the largest batch with and without SD."""
+    t, n = setup.target, setup.num_gpus
+    cap = usable_bytes(setup.hardware.memory_bytes, setup.memory_utilization)
     kw: dict[str, Any] = dict(
         draft=setup.draft, draft_num_gpus=setup.draft_n, kv_method=setup.kv_method, kv_budget=k
     )
-    n, t = setup.num_gpus, setup.target
-    sd = memory_per_gpu(t, n, b, s, g, **kw)
-    cap = usable_bytes(setup.hardware.memory_bytes, setup.memory_utilization)
-    ar0 = memory_per_gpu(t, n, 0.0 * b, s, g, speculative=False)["total"]
-    ar1 = memory_per_gpu(t, n, 1.0 + 0.0 * b, s, g, speculative=False)["total"]
-    sd0 = memory_per_gpu(t, n, 0.0 * b, s, g, **kw)["total"]
-    sd1 = memory_per_gpu(t, n, 1.0 + 0.0 * b, s, g, **kw)["total"]
-    out: dict[str, Array] = {
-        "memory_per_gpu_gb": sd["total"] / GB,
-        "fits_in_memory": np.asarray(sd["total"] <= cap),
-        "max_batch": max_batch(cap, ar0, ar1 - ar0),
-        "max_batch_with_sd": max_batch(cap, sd0, sd1 - sd0),
+    fixed, per_seq = memory_terms(t, n, s, g, **kw)
+    fixed_bytes = sum(fixed.values())
+    per_seq_bytes = sum(per_seq.values(), 0.0)
+    total = fixed_bytes + b * per_seq_bytes
+    out: dict[str, Array | float] = {
+        "memory_per_gpu_gb": total / GB,
+        "fits_in_memory": np.asarray(total <= cap),
+        "memory.weights_gb": fixed["weights"] / GB,
+        "memory.draft_weights_gb": fixed["draft_weights"] / GB,
     }
-    out |= {f"memory.{key}_gb": val / GB for key, val in sd.items() if key != "total"}
+    for part in ("kv", "draft_kv", "activations"):
+        if f"memory.{part}_gb" in want:
+            out[f"memory.{part}_gb"] = b * per_seq[part] / GB
+    if "max_batch" in want:
+        ar_fixed, ar_seq = memory_terms(t, n, s, g, speculative=False)
+        out["max_batch"] = max_batch(cap, sum(ar_fixed.values()), sum(ar_seq.values(), 0.0))
+    if "max_batch_with_sd" in want:
+        out["max_batch_with_sd"] = max_batch(cap, fixed_bytes, per_seq_bytes)
     return out
 
 

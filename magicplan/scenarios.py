@@ -134,8 +134,11 @@ def read_scenarios(path: str | Path) -> Columns:
     return cols
 
 
-def estimate_scenarios(cols: Columns) -> dict[str, npt.NDArray[Any]]:
-    """Estimate every row, vectorized within each group of equal categorical columns."""
+def estimate_scenarios(
+    cols: Columns, columns: Iterable[str] | None = None
+) -> dict[str, npt.NDArray[Any]]:
+    """Estimate every row (all figures, or `columns`), vectorized within each group of equal
+    categorical columns."""
     from magicplan.estimate import Setup, estimate_arrays
     from magicplan.specs import load_hardware, load_model
 
@@ -168,6 +171,7 @@ def estimate_scenarios(cols: Columns) -> dict[str, npt.NDArray[Any]]:
             cols["kv_budget"][idx],
             acceptance=None if use_omega else cols["alpha"][idx],
             accepted_per_step=cols["accepted_per_step"][idx] if use_omega else None,
+            columns=columns,
         )
         for name, val in res.items():
             if name not in out:

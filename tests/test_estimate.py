@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from magicplan.errors import MagicplanError
-from magicplan.estimate import Setup, estimate, estimate_arrays
+from magicplan.estimate import (
+    CHUNK,
+    COLUMNS,
+    SUMMARY_COLUMNS,
+    Setup,
+    estimate,
+    estimate_arrays,
+)
 from magicplan.specs import load_hardware, load_model
 
 CONTRACT = (
@@ -41,6 +48,50 @@ def test_vectorized_matches_scalar(h100: object) -> None:
     for i, b in enumerate(batch):
         one = estimate_arrays(setup, int(b), 32000, 3, 512, acceptance=0.8)
         assert float(vec["speedup"][i]) == pytest.approx(float(one["speedup"]))
+
+
+def test_columns_subset_gives_the_same_numbers(h100: object) -> None:
+    setup = Setup(h100, 8, load_model("llama-3.1-8b"))  # type: ignore[arg-type]
+    batch, context = np.array([1, 64, 256]), np.array([[1024], [32000], [128000]])
+    every = estimate_arrays(setup, batch, context, 3, 512, acceptance=0.8)
+    assert tuple(every) == COLUMNS
+    few = estimate_arrays(
+        setup, batch, context, 3, 512, acceptance=0.8, columns=["speedup", "max_batch"]
+    )
+    assert tuple(few) == ("speedup", "max_batch")  # output order, not the order asked
+    for key, value in few.items():
+        np.testing.assert_array_equal(value, every[key])
+    summary = estimate_arrays(setup, batch, context, 3, 512, 0.8, columns=SUMMARY_COLUMNS)
+    for key in SUMMARY_COLUMNS:
+        np.testing.assert_allclose(summary[key], every[key], rtol=1e-12)
+
+
+def test_unknown_column_is_named(h100: object) -> None:
+    setup = Setup(h100, 8, load_model("llama-3.1-8b"))  # type: ignore[arg-type]
+    with pytest.raises(MagicplanError, match=r"unknown column 'speedups'.*did you mean speedup"):
+        estimate_arrays(setup, 1, 1024, 2, acceptance=0.8, columns=["speedups"])
+
+
+def test_many_rows_keep_constant_columns_as_views(h100: object) -> None:
+    """Rows estimated block by block: varying columns are filled, constant ones (the weights)
+    stay one broadcast value; both read the same as a one-pass estimate."""
+    setup = Setup(h100, 8, load_model("llama-3.1-8b"))  # type: ignore[arg-type]
+    n = CHUNK * 2 + 5
+    batch = np.resize(np.arange(1, 300), n)
+    out = estimate_arrays(setup, batch, 32000, 3, 512, acceptance=0.8)
+    assert out["memory.weights_gb"].strides == (0,)
+    assert out["speedup"].shape == (n,) and out["speedup"].strides == (8,)
+    one = estimate_arrays(setup, batch[-5:], 32000, 3, 512, acceptance=0.8)
+    for key in ("speedup", "memory.weights_gb", "fits_in_memory", "breakdown.verify.compute_ms"):
+        np.testing.assert_allclose(out[key][-5:], one[key], rtol=1e-12)
+
+
+def test_bad_row_in_a_late_block_is_named(h100: object) -> None:
+    setup = Setup(h100, 8, load_model("llama-3.1-8b"))  # type: ignore[arg-type]
+    batch = np.ones(CHUNK * 3)
+    batch[-1] = 0.5
+    with pytest.raises(MagicplanError, match="batch must be a finite integer"):
+        estimate_arrays(setup, batch, 32000, 3, 512, acceptance=0.8)
 
 
 def test_vocab_mismatch_is_refused(h100: object) -> None:

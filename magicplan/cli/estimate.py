@@ -39,6 +39,10 @@ def estimate_command(
     scenarios: Annotated[
         Path | None, typer.Option(help="CSV of scenarios (reference columns).")
     ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="With --scenarios: comma-separated figures to report (default: all)."),
+    ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the JSON here (atomically).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
 ) -> None:
@@ -46,8 +50,11 @@ def estimate_command(
     if mode not in ("calibrated", "ideal"):
         raise MagicplanError(f"mode must be calibrated or ideal; got '{mode}'")
     if scenarios is not None:
-        emit_json(_scenario_objects(scenarios), output)
+        wanted = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
+        emit_json(_scenario_objects(scenarios, wanted), output)
         return
+    if columns is not None:
+        raise MagicplanError("--columns applies to --scenarios FILE.csv")
     missing = [
         n
         for n, v in (
@@ -87,8 +94,8 @@ def estimate_command(
     _print(result)
 
 
-def _scenario_objects(path: Path) -> list[dict[str, Any]]:
-    from magicplan.estimate import nest
+def _scenario_objects(path: Path, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    from magicplan.estimate import check_columns, nest
     from magicplan.scenarios import (
         SCENARIO_COLUMNS,
         estimate_scenarios,
@@ -96,8 +103,9 @@ def _scenario_objects(path: Path) -> list[dict[str, Any]]:
         read_scenarios,
     )
 
+    wanted = None if columns is None else check_columns(columns)  # before reading the file
     cols = read_scenarios(path)
-    res = estimate_scenarios(cols)
+    res = estimate_scenarios(cols, wanted)
     cols |= read_columns(path, (), ("id",))
     # Each object echoes its row's inputs, then the estimate (keys as for one scenario).
     inputs = [k for k in ("id", *SCENARIO_COLUMNS, "draft_num_gpus") if k in cols]

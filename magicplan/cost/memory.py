@@ -33,17 +33,21 @@ def kv_cache_bytes_per_gpu(
     b, t = np.asarray(batch, dtype=np.float64), np.asarray(tokens, dtype=np.float64)
     per_layer_token = 2 * sh.kv_heads * model.head_dim_eff * DTYPE_BYTES[model.dtype]
     n_local = model.num_local_layers
-    kept = (model.num_layers - n_local) * t
+    kept = t * float((model.num_layers - n_local) * per_layer_token)
     if n_local:
-        kept = kept + n_local * np.minimum(t, float(model.sliding_window or 0))
-    return b * kept * per_layer_token
+        kept = kept + np.minimum(t, float(model.sliding_window or 0)) * float(
+            n_local * per_layer_token
+        )
+    return kept if b.ndim == 0 and b == 1.0 else b * kept  # per sequence: no pass over 1.0
 
 
 def activation_bytes_per_gpu(
     model: ModelSpec, sh: Shard, batch: npt.ArrayLike, new_tokens: npt.ArrayLike
 ) -> Array:
     """Live activations of one step plus the float32 logits gathered for sampling."""
-    tokens = np.asarray(batch, dtype=np.float64) * np.asarray(new_tokens, dtype=np.float64)
+    b = np.asarray(batch, dtype=np.float64)
+    q = np.asarray(new_tokens, dtype=np.float64)
+    tokens = q if b.ndim == 0 and b == 1.0 else b * q
     a = DTYPE_BYTES[model.dtype]
     hd = model.head_dim_eff
     width = 4 * model.hidden_size + 2 * sh.intermediate + (sh.heads + 2 * sh.kv_heads) * hd
@@ -62,33 +66,61 @@ def memory_per_gpu(
     kv_budget: npt.ArrayLike = 0,
     speculative: bool = True,
 ) -> dict[str, Array]:
-    """Bytes on the busiest GPU, by part. `draft=None` means self-speculation (or AR when
-    `speculative` is False). A compressed self-draft keeps its own budgeted cache; a full-KV
-    self-draft shares the target's cache."""
-    sh = shard(target, num_gpus)
+    """Bytes on the busiest GPU, by part (and "total"): what `memory_terms` gives, for `batch`
+    sequences."""
     b = np.asarray(batch, dtype=np.float64)
+    fixed, per_sequence = memory_terms(
+        target, num_gpus, context, gamma, draft, draft_num_gpus, kv_method, kv_budget, speculative
+    )
+    zero = 0.0 * b
+    for v in per_sequence.values():
+        zero = zero * v
+    parts = {k: v + zero for k, v in fixed.items()} | {k: b * v for k, v in per_sequence.items()}
+    parts = {k: parts[k] for k in MEMORY_PARTS}
+    parts["total"] = sum(parts.values(), zero)
+    return parts
+
+
+MEMORY_PARTS = ("weights", "kv", "draft_weights", "draft_kv", "activations")
+
+
+def memory_terms(
+    target: ModelSpec,
+    num_gpus: int,
+    context: npt.ArrayLike,
+    gamma: npt.ArrayLike = 0,
+    draft: ModelSpec | None = None,
+    draft_num_gpus: int | None = None,
+    kv_method: str = "full",
+    kv_budget: npt.ArrayLike = 0,
+    speculative: bool = True,
+) -> tuple[dict[str, float], dict[str, Array]]:
+    """Bytes on the busiest GPU, split into what does not grow with the batch (weights,
+    draft_weights) and what each sequence adds (kv, draft_kv, activations).
+
+    `draft=None` means self-speculation (or AR when `speculative` is False). A compressed
+    self-draft keeps its own budgeted cache; a full-KV self-draft shares the target's cache.
+    """
+    sh = shard(target, num_gpus)
     s = np.asarray(context, dtype=np.float64)
-    g = np.asarray(gamma, dtype=np.float64) if speculative else 0.0 * s
-    zero = 0.0 * b * s * g
-    parts = {
-        "weights": weight_bytes_per_gpu(target, sh) + zero,
-        "kv": kv_cache_bytes_per_gpu(target, sh, b, s + g + 1) + zero,
-        "draft_weights": zero,
-        "draft_kv": zero,
-        "activations": activation_bytes_per_gpu(target, sh, b, g + 1) + zero,
+    g = np.asarray(gamma, dtype=np.float64) if speculative else np.float64(0.0)
+    fixed = {"weights": weight_bytes_per_gpu(target, sh), "draft_weights": 0.0}
+    per_sequence = {
+        "kv": kv_cache_bytes_per_gpu(target, sh, 1.0, s + (g + 1)),
+        "draft_kv": np.zeros(()),
+        "activations": activation_bytes_per_gpu(target, sh, 1.0, g + 1),
     }
     if speculative:
         draft_tokens = s if kv_method == "full" else np.minimum(np.asarray(kv_budget, float), s)
         draft_tokens = draft_tokens + g
         if draft is None:
             if kv_method != "full":
-                parts["draft_kv"] = kv_cache_bytes_per_gpu(target, sh, b, draft_tokens) + zero
+                per_sequence["draft_kv"] = kv_cache_bytes_per_gpu(target, sh, 1.0, draft_tokens)
         else:
             dsh = shard(draft, draft_num_gpus or num_gpus)
-            parts["draft_weights"] = weight_bytes_per_gpu(draft, dsh) + zero
-            parts["draft_kv"] = kv_cache_bytes_per_gpu(draft, dsh, b, draft_tokens) + zero
-    parts["total"] = sum(parts.values(), zero)
-    return parts
+            fixed["draft_weights"] = weight_bytes_per_gpu(draft, dsh)
+            per_sequence["draft_kv"] = kv_cache_bytes_per_gpu(draft, dsh, 1.0, draft_tokens)
+    return fixed, per_sequence
 
 
 def usable_bytes(

@@ -15,9 +15,9 @@ import numpy as np
 from magicplan.cost.operators import (
     Array,
     attention_op,
-    layer_ops,
     select_op,
     shard,
+    token_ops,
 )
 from magicplan.cost.roofline import Roofline, ops_time
 from magicplan.cost.steps import step_fixed_costs
@@ -52,11 +52,7 @@ def mixed_forward_time(
 ) -> float:
     """Seconds of one step over a batch split into groups (fraction f_i attends kv_lens[i])."""
     sh = shard(model, num_gpus)
-    ops = [
-        op
-        for op in layer_ops(model, sh, batch, new_tokens, 0.0)
-        if not op.name.startswith("attention")
-    ]
+    ops = token_ops(model, sh, batch * new_tokens)
     n_local = model.num_local_layers
     window = float(model.sliding_window or 0)
     for L, f in zip(kv_lens, fractions, strict=True):

@@ -17,6 +17,7 @@ from magicplan.errors import MagicplanError
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec
 
 Array = npt.NDArray[np.float64]
+Part = Array | float  # an operator's FLOPs or bytes: an array, or 0.0 where it has none
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,15 @@ def shard(model: ModelSpec, num_gpus: int) -> Shard:
 
 @dataclass(frozen=True)
 class OpCost:
-    """One operator, repeated `count` times per step (e.g. once per layer). Per GPU, per use."""
+    """One operator, repeated `count` times per step (e.g. once per layer). Per GPU, per use;
+    a part the operator never has (an attention's weights) is the scalar 0.0."""
 
     name: str
     count: float
-    flops: Array
-    weight_bytes: Array
-    kv_bytes: Array
-    act_bytes: Array
+    flops: Part
+    weight_bytes: Part
+    kv_bytes: Part
+    act_bytes: Part
 
 
 def _arr(x: npt.ArrayLike) -> Array:
@@ -93,10 +95,11 @@ def attention_op(
     hd, a = model.head_dim_eff, DTYPE_BYTES[model.dtype]
     kvb = DTYPE_BYTES[kv_dtype]
     per_token_kv = 2 * sh.kv_heads * hd * kvb
-    flops = 4.0 * b * q * (L + (q + 1) / 2) * sh.heads * hd
-    kv = b * (L + q) * per_token_kv
-    act = 2.0 * b * q * sh.heads * hd * a
-    return OpCost(name, count, flops, np.zeros_like(flops), kv, act)
+    tokens = b * q  # constants are grouped first: fewer passes over the arrays
+    flops = (4.0 * sh.heads * hd) * tokens * (L + (q + 1) / 2)
+    kv = (L + q) * b * per_token_kv
+    act = (2.0 * sh.heads * hd * a) * tokens
+    return OpCost(name, count, flops, 0.0, kv, act)
 
 
 def select_op(
@@ -105,9 +108,10 @@ def select_op(
     """Per-step top-k selection: one query scored against all L cached keys (keys only)."""
     b, L = _arr(batch), _arr(kv_len)
     hd = model.head_dim_eff
-    flops = 2.0 * b * L * sh.heads * hd
-    kv = b * L * sh.kv_heads * hd * DTYPE_BYTES[kv_dtype]
-    return OpCost("topk_select", model.num_layers, flops, np.zeros_like(flops), kv, 0.0 * kv)
+    keys = b * L
+    flops = (2.0 * sh.heads * hd) * keys
+    kv = (sh.kv_heads * hd * DTYPE_BYTES[kv_dtype]) * keys
+    return OpCost("topk_select", model.num_layers, flops, 0.0, kv, 0.0)
 
 
 def _linear(
@@ -115,9 +119,9 @@ def _linear(
 ) -> OpCost:
     """A GEMM of `tokens` rows through a (d_in x d_out) weight (per GPU)."""
     flops = 2.0 * tokens * d_in * d_out + (tokens * d_out if bias else 0.0)
-    weights = (d_in * d_out + (d_out if bias else 0)) * a + 0.0 * tokens
+    weights = float((d_in * d_out + (d_out if bias else 0)) * a)
     act = tokens * (d_in + d_out) * a
-    return OpCost(name, count, flops, weights, 0.0 * tokens, act)
+    return OpCost(name, count, flops, weights, 0.0, act)
 
 
 def layer_ops(
@@ -129,42 +133,51 @@ def layer_ops(
     kv_dtype: str | None = None,
 ) -> list[OpCost]:
     """Every operator of one step: per-layer projections, attention, MLP/MoE, norms; LM head."""
-    a = DTYPE_BYTES[model.dtype]
+    b, q = _arr(batch), _arr(new_tokens)
+    return token_ops(model, sh, b * q) + attention_ops(model, sh, b, q, kv_len, kv_dtype)
+
+
+def attention_ops(
+    model: ModelSpec,
+    sh: Shard,
+    batch: npt.ArrayLike,
+    new_tokens: npt.ArrayLike,
+    kv_len: npt.ArrayLike,
+    kv_dtype: str | None = None,
+) -> list[OpCost]:
+    """The step's attention: sliding-window layers over min(L, window), the rest over L."""
     kv_dtype = kv_dtype or model.dtype
-    b, q, L = _arr(batch), _arr(new_tokens), _arr(kv_len)
-    tokens = b * q
-    n_layers, hd, hsz = model.num_layers, model.head_dim_eff, model.hidden_size
-    q_pg, kv_pg = sh.heads * hd, sh.kv_heads * hd
-    ops = [
-        _linear("qkv_proj", n_layers, tokens, hsz, q_pg + 2 * kv_pg, a, model.qkv_bias),
-        _linear("o_proj", n_layers, tokens, q_pg, hsz, a),
-    ]
+    L = _arr(kv_len)
+    ops = []
     n_local = model.num_local_layers
     if n_local:
         window = float(model.sliding_window or 0)
+        local_len = np.minimum(L, window)
+        name = "attention_local"
+        ops.append(attention_op(model, sh, batch, new_tokens, local_len, n_local, kv_dtype, name))
+    if model.num_layers - n_local:
         ops.append(
-            attention_op(
-                model, sh, b, q, np.minimum(L, window), n_local, kv_dtype, "attention_local"
-            )
+            attention_op(model, sh, batch, new_tokens, L, model.num_layers - n_local, kv_dtype)
         )
-    if n_layers - n_local:
-        ops.append(attention_op(model, sh, b, q, L, n_layers - n_local, kv_dtype))
-    ops += _mlp_ops(model, sh, tokens, a)
-    norm_bytes = 2.0 * tokens * hsz * a
-    ops.append(
-        OpCost(
-            "norms",
-            n_layers * model.norms_per_layer + 1,
-            4.0 * tokens * hsz,
-            0.0 * tokens + hsz * a,
-            0.0 * tokens,
-            norm_bytes,
-        )
-    )
-    ops.append(_linear("lm_head", 1, b * q, hsz, sh.vocab, a))
-    ops.append(
-        OpCost("embedding", 1, 0.0 * tokens, tokens * hsz * a, 0.0 * tokens, tokens * hsz * a)
-    )
+    return ops
+
+
+def token_ops(model: ModelSpec, sh: Shard, tokens: npt.ArrayLike) -> list[OpCost]:
+    """The operators whose cost depends only on the step's tokens (B·q): projections, MLP/MoE,
+    norms, LM head, embedding. All but the MoE experts are affine in the tokens."""
+    a = DTYPE_BYTES[model.dtype]
+    t = _arr(tokens)
+    n_layers, hd, hsz = model.num_layers, model.head_dim_eff, model.hidden_size
+    q_pg, kv_pg = sh.heads * hd, sh.kv_heads * hd
+    ops = [
+        _linear("qkv_proj", n_layers, t, hsz, q_pg + 2 * kv_pg, a, model.qkv_bias),
+        _linear("o_proj", n_layers, t, q_pg, hsz, a),
+        *_mlp_ops(model, sh, t, a),
+        OpCost("norms", n_layers * model.norms_per_layer + 1, 4.0 * t * hsz, float(hsz * a),
+               0.0, 2.0 * t * hsz * a),
+        _linear("lm_head", 1, t, hsz, sh.vocab, a),
+        OpCost("embedding", 1, 0.0 * t, t * hsz * a, 0.0, t * hsz * a),
+    ]  # fmt: skip
     return ops
 
 
@@ -182,7 +195,7 @@ def _mlp_ops(model: ModelSpec, sh: Shard, tokens: Array, a: int) -> list[OpCost]
     flops = 2.0 * tokens * m.experts_per_token * 3 * hsz * sh.intermediate
     act = tokens * m.experts_per_token * (2 * hsz + 6 * sh.intermediate) * a
     ops = [
-        OpCost("moe_experts", n_layers, flops, touched * expert_w, 0.0 * tokens, act),
+        OpCost("moe_experts", n_layers, flops, touched * expert_w, 0.0, act),
         _linear("router", n_layers, tokens, hsz, m.num_experts, a),
     ]
     if m.shared_experts:

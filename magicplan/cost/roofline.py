@@ -85,26 +85,39 @@ def make_roofline(
     )
 
 
-def ops_time(ops: list[OpCost], rf: Roofline) -> dict[str, Array]:
+def ops_time(ops: list[OpCost], rf: Roofline) -> dict[str, Array | float]:
     """Time of the operators, split by class: bytes classes when memory-bound, else compute."""
-    out: dict[str, Array] = {}
+    out: dict[str, Array | float] = dict.fromkeys(("weights", "kv", "activations", "compute"), 0.0)
     bw = rf.bandwidth_bytes_per_s * rf.memory_efficiency
     fl = rf.peak_flops_per_s * rf.compute_efficiency
     for op in ops:
         parts = {"weights": op.weight_bytes, "kv": op.kv_bytes, "activations": op.act_bytes}
-        total_bytes = op.weight_bytes + op.kv_bytes + op.act_bytes
-        t_mem = total_bytes / bw
-        t_cmp = op.flops / fl
-        if rf.overlap == "sum":
-            shares = {k: v / bw for k, v in parts.items()} | {"compute": t_cmp}
-        else:  # a memory-bound op's time t_mem = Σ bytes / bw splits by byte class
-            mem_bound = t_mem >= t_cmp
-            per_byte = mem_bound / bw  # 1/bw where memory-bound, else 0 (no np.where: faster)
-            shares = {k: v * per_byte for k, v in parts.items()}
-            shares["compute"] = t_cmp * ~mem_bound
-        for k, v in shares.items():
-            out[k] = out.get(k, 0.0) + op.count * v
+        parts = {k: v for k, v in parts.items() if np.ndim(v) or v}  # drop absent (0.0) parts
+        t_cmp = op.flops * (op.count / fl)
+        per_byte: Array | float = op.count / bw
+        if rf.overlap == "max":  # a memory-bound op's time Σ bytes / bw splits by byte class
+            mem_bound = np.asarray(sum(parts.values(), 0.0) * (op.count / bw) >= t_cmp)
+            if not np.all(mem_bound):  # some or all rows compute-bound (no np.where: faster)
+                per_byte = mem_bound * per_byte
+                t_cmp = t_cmp * ~mem_bound
+            else:
+                t_cmp = 0.0
+        for k, v in parts.items():
+            out[k] = out[k] + v * per_byte
+        out["compute"] = out["compute"] + t_cmp
     return out
+
+
+def ops_total(ops: list[OpCost], rf: Roofline) -> Array | float:
+    """Seconds of the operators: Σ count · max(bytes / bw, FLOPs / fl) ("max"), or the sum."""
+    bw = rf.bandwidth_bytes_per_s * rf.memory_efficiency
+    fl = rf.peak_flops_per_s * rf.compute_efficiency
+    total: Array | float = 0.0
+    for op in ops:
+        t_mem = (op.weight_bytes + op.kv_bytes + op.act_bytes) * (op.count / bw)
+        t_cmp = op.flops * (op.count / fl)
+        total = total + (np.maximum(t_mem, t_cmp) if rf.overlap == "max" else t_mem + t_cmp)
+    return total
 
 
 def _check_link(rf: Roofline) -> None:

@@ -3,19 +3,30 @@ KV), prefill, and SnapKV's one-time selection. One `forward_time` serves them al
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
+from magicplan.cost.folding import Folded, PerSequence, fold, fold_per_sequence
 from magicplan.cost.operators import (
     Array,
+    OpCost,
     allreduce_bytes,
-    layer_ops,
+    attention_ops,
     select_op,
     shard,
+    token_ops,
 )
-from magicplan.cost.roofline import Roofline, allreduce_time, gather_time, ops_time
+from magicplan.cost.roofline import (
+    Roofline,
+    allreduce_time,
+    gather_time,
+    ops_time,
+    ops_total,
+)
 from magicplan.errors import MagicplanError
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec
 
@@ -25,10 +36,16 @@ SNAPKV_WINDOW = 32  # observation-window queries that score the prompt (SnapKV, 
 
 @dataclass(frozen=True)
 class StepTime:
-    """Seconds of one step and its split by class (weights, kv, activations, compute, ...)."""
+    """Seconds of one step; its split by class (weights, kv, activations, compute,
+    communication, overhead) is worked out when first asked for."""
 
     total_s: Array
-    breakdown: dict[str, Array]
+    classes: Callable[[], dict[str, Array | float]] = field(repr=False, compare=False)
+
+    @cached_property
+    def breakdown(self) -> dict[str, Array]:
+        """Class → seconds, each over the shape of `total_s` (constant classes as views)."""
+        return {k: np.broadcast_to(v, self.total_s.shape) for k, v in self.classes().items()}
 
 
 def forward_time(
@@ -45,15 +62,92 @@ def forward_time(
 
     Adds, per layer, two all-reduces of the activations; once, the logits gather of the
     vocab-parallel LM head; and the fixed latencies (per step, per layer, per token and layer).
+    The operators that see only the step's tokens come folded (`folded_token_ops`).
     """
     sh = shard(model, num_gpus)
-    ops = layer_ops(model, sh, batch, new_tokens, kv_len, kv_dtype)
-    if select_len is not None:
-        ops.append(select_op(model, sh, batch, select_len, kv_dtype or model.dtype))
-    parts = ops_time(ops, rf) | step_fixed_costs(model, rf, sh.num_gpus, batch, new_tokens)
-    tokens = np.asarray(batch, dtype=np.float64) * np.asarray(new_tokens, dtype=np.float64)
-    total = sum(parts.values(), np.zeros_like(tokens))
-    return StepTime(np.asarray(total, dtype=np.float64), parts)
+    b = np.asarray(batch, dtype=np.float64)
+    q = np.asarray(new_tokens, dtype=np.float64)
+    L = np.asarray(kv_len, dtype=np.float64)
+    tokens = b * q
+    folded = folded_token_ops(model, num_gpus, rf)
+    segment = folded.segment(tokens)
+
+    def other_ops() -> list[OpCost]:
+        ops = attention_ops(model, sh, b, q, L, kv_dtype)
+        if select_len is not None:
+            ops.append(select_op(model, sh, b, select_len, kv_dtype or model.dtype))
+        if folded.unfolded:
+            ops += [op for op in token_ops(model, sh, tokens) if op.name in folded.unfolded]
+        return ops
+
+    attention = None
+    if select_len is None and not folded.unfolded:
+        attention = attention_per_sequence(model, num_gpus, rf, q, kv_dtype)
+    if attention is not None and q.ndim == 0 and np.ndim(segment) == 0:  # decode: 4 passes
+        per_sequence, per_key = attention
+        slope = folded.total1_s[segment] * float(q) + per_sequence
+        total = folded.total0_s[segment] + b * (slope + per_key * L)
+    elif attention is not None:
+        per_sequence, per_key = attention
+        total = folded.total(tokens, segment) + b * (per_sequence + per_key * L)
+    else:
+        total = folded.total(tokens, segment) + ops_total(other_ops(), rf)
+
+    def classes() -> dict[str, Array | float]:
+        parts: dict[str, Array | float] = {"kv": 0.0, **folded.times(tokens, segment)}
+        for cls, val in ops_time(other_ops(), rf).items():
+            parts[cls] = parts[cls] + val
+        return parts
+
+    return StepTime(np.asarray(total, dtype=np.float64), classes)
+
+
+MAX_FOLDED_NEW_TOKENS = 64  # per-sequence forms are kept for q = 1..64 (γ + 1 of any draft)
+
+
+def attention_per_sequence(
+    model: ModelSpec, num_gpus: int, rf: Roofline, new_tokens: Array, kv_dtype: str | None
+) -> tuple[Array | float, Array | float] | None:
+    """Attention seconds per sequence and per cached key, for each row's q (a whole number up
+    to MAX_FOLDED_NEW_TOKENS when an array), or None where no such form holds."""
+    q = new_tokens
+    if q.ndim == 0:
+        form = folded_attention(model, num_gpus, rf, float(q), kv_dtype)
+        return None if form is None else (form.per_sequence_s, form.per_key_s)
+    if not q.size or not (q.min() >= 1 and q.max() <= MAX_FOLDED_NEW_TOKENS):
+        return None
+    lo, hi = int(q.min()), int(q.max())
+    index = q.astype(np.intp)
+    if np.any(index != q):
+        return None
+    forms = [folded_attention(model, num_gpus, rf, float(v), kv_dtype) for v in range(lo, hi + 1)]
+    if any(f is None for f in forms):
+        return None
+    index -= lo
+    per_sequence = np.array([f.per_sequence_s for f in forms if f is not None]).take(index)
+    per_key = np.array([f.per_key_s for f in forms if f is not None]).take(index)
+    return per_sequence, per_key
+
+
+@lru_cache(maxsize=1024)
+def folded_attention(
+    model: ModelSpec, num_gpus: int, rf: Roofline, new_tokens: float, kv_dtype: str | None
+) -> PerSequence | None:
+    """The attention of `new_tokens` per sequence as seconds per sequence and per cached key,
+    when that form holds (`fold_per_sequence`)."""
+    sh = shard(model, num_gpus)
+    return fold_per_sequence(lambda b, L: attention_ops(model, sh, b, new_tokens, L, kv_dtype), rf)
+
+
+@lru_cache(maxsize=256)
+def folded_token_ops(model: ModelSpec, num_gpus: int, rf: Roofline) -> Folded:
+    """`model`'s token-only operators and fixed step costs on `num_gpus` GPUs, folded on `rf`."""
+    sh = shard(model, num_gpus)
+    return fold(
+        lambda t: token_ops(model, sh, t),
+        lambda t: step_fixed_costs(model, rf, num_gpus, t, 1.0),
+        rf,
+    )
 
 
 def step_fixed_costs(

@@ -7,6 +7,7 @@ Through typer's CliRunner (click ≥ 8.2 keeps stderr apart: `result.stderr`, wh
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -484,3 +485,16 @@ def test_console_script_exits_2_without_traceback(args: list[str]) -> None:
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+
+
+def test_scenario_columns(tmp_path: Path) -> None:
+    """--columns picks the figures each scenario reports; an unknown one is named, with the
+    closest, before the file is read."""
+    path = write(tmp_path, "s.csv", f"{SCENARIO_HEADER}\n{SCENARIO_ROW}\n")
+    r = invoke("estimate", "--scenarios", path, "--columns", "speedup, fits_in_memory")
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(r.stdout)
+    assert {"speedup", "fits_in_memory", "batch"} <= set(row)
+    assert "t_verify_ms" not in row and "breakdown" not in row
+    assert "did you mean speedup" in bad("estimate", "--scenarios", path, "--columns", "speedupp")
+    assert "--scenarios" in bad("estimate", "--columns", "speedup")

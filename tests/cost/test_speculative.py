@@ -26,6 +26,19 @@ def test_omega_limits() -> None:
     assert float(expected_tokens(4, 1 - 1e-7)) == pytest.approx(5.0, rel=1e-5)
 
 
+def test_omega_sum_agrees_with_closed_form() -> None:
+    """Whole γ up to 16 sum 1 + α + … + α^γ; beyond, the closed form: the two agree."""
+    alpha = np.linspace(0.0, 0.99, 100)
+    for gamma in (1, 2, 5, 16, 17, 40):
+        closed = (1 - alpha ** (gamma + 1)) / (1 - alpha)
+        np.testing.assert_allclose(expected_tokens(gamma, alpha), closed, rtol=1e-12)
+        assert float(expected_tokens(gamma, 1.0)) == gamma + 1
+    mixed = np.array([1, 3, 16, 17, 64])  # per-row γ, on either side of the switch
+    np.testing.assert_allclose(
+        expected_tokens(mixed, 0.5), (1 - 0.5 ** (mixed + 1)) / 0.5, rtol=1e-12
+    )
+
+
 def test_omega_positional() -> None:
     # 1 + 0.9 + 0.9*0.5 = 2.35
     assert float(expected_tokens_positional([0.9, 0.5])) == pytest.approx(2.35)

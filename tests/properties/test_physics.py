@@ -476,7 +476,7 @@ def test_best_plan_never_slower_than_autoregressive(
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1), method=methods)
 def test_many_rows_match_one_pass(seed: int, method: str) -> None:
     """More rows than one block (estimated block by block) give what one pass over a column
-    (which broadcasts instead) gives."""
+    (which broadcasts instead) gives, up to rounding."""
     rng = np.random.default_rng(seed)
     n = CHUNK + 7
     rows = (
@@ -492,4 +492,6 @@ def test_many_rows_match_one_pass(seed: int, method: str) -> None:
     assert blocks.keys() == column.keys()
     for key, value in blocks.items():
         assert value.shape == (n,)
-        np.testing.assert_array_equal(value, column[key].ravel(), err_msg=key)
+        # Equal up to rounding: a block that sits in one segment of the folded operators sums
+        # them in another order than a pass that spans segments.
+        np.testing.assert_allclose(value, column[key].ravel(), rtol=1e-12, atol=0, err_msg=key)
