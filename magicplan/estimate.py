@@ -312,7 +312,10 @@ def _estimate_block(
             keys = {cls: f"breakdown.{step}.{cls}_ms" for cls in BREAKDOWN_CLASSES}
             if want.isdisjoint(keys.values()):
                 continue  # not asked for: not worked out
-            out |= {keys[cls]: _ms(val) for cls, val in st.breakdown.items() if keys[cls] in want}
+            # Each class on the axes it depends on; the output broadcasts it (memory-free).
+            out |= {
+                keys[cls]: np.asarray(v) * MS for cls, v in st.parts.items() if keys[cls] in want
+            }
     if "t_prefill_ms" in want:
         out["t_prefill_ms"] = prefill_time(setup.target, rf, setup.num_gpus, b, s).total_s * MS
     if "t_snapkv_select_ms" in want:
@@ -332,13 +335,6 @@ def _shaped(value: Array | float, shape: tuple[int, ...]) -> Array:
     (read-only, memory-free) view."""
     v = np.asarray(value)
     return v if v.shape == shape else np.broadcast_to(v, shape)
-
-
-def _ms(seconds: Array) -> Array | float:
-    """Seconds → ms; a class constant over the rows (a broadcast view) stays a scalar."""
-    if seconds.size and not any(seconds.strides):
-        return float(seconds.flat[0]) * MS
-    return seconds * MS
 
 
 def _memory(

@@ -43,9 +43,14 @@ class StepTime:
     classes: Callable[[], dict[str, Array | float]] = field(repr=False, compare=False)
 
     @cached_property
+    def parts(self) -> dict[str, Array | float]:
+        """Class → seconds, each over only the axes it depends on (weights: the batch)."""
+        return self.classes()
+
+    @cached_property
     def breakdown(self) -> dict[str, Array]:
-        """Class → seconds, each over the shape of `total_s` (constant classes as views)."""
-        return {k: np.broadcast_to(v, self.total_s.shape) for k, v in self.classes().items()}
+        """Class → seconds, each over the shape of `total_s` (broadcast views)."""
+        return {k: np.broadcast_to(v, self.total_s.shape) for k, v in self.parts.items()}
 
 
 def forward_time(
