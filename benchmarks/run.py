@@ -7,14 +7,18 @@
 plan_ms          median of in-process `plan(...)` calls (after one warm-up): Llama-3.1-8B on
                  8x H100-SXM, batch 64, context 32000, every candidate (drafts x methods x
                  budgets x gamma x draft TP degrees).
-scenarios_per_s  `estimate_arrays` over 2^20 independent scenarios (random batch, context,
-                 gamma, budget and acceptance; one row each, as a scenarios CSV gives them),
-                 reporting the summary figures a sweep decides on (SUMMARY_COLUMNS: step times,
-                 Ω, per-token time, speedup, throughputs, memory and whether it fits); best of
-                 a few passes. `scenarios_per_s_all_columns` reports every figure (37 columns,
-                 the per-class breakdowns, prefill and max batch included);
-                 `scenarios_per_s_grid` lays the 2^20 out as a broadcasting batch x context x
-                 gamma x budget grid (a sweep), summary figures.
+scenarios_per_s  `estimate_arrays` over 2^20 scenarios of a sweep: batch 1..256 x 64 contexts
+                 (1k..128k) x gamma 1..8 x 8 draft budgets (128..16k) as axes that broadcast,
+                 the vectorized form (style rule 4), every figure (the 37 columns: step times,
+                 speedup, throughputs, memory, max batch, prefill, per-class breakdowns);
+                 best of a few passes.
+scenarios_per_s_rows
+                 the same count as 2^20 independent rows (random batch, context, gamma, budget
+                 and acceptance, one row each, as a scenarios CSV gives them), the summary
+                 figures a sweep decides on (SUMMARY_COLUMNS: step times, Ω, per-token time,
+                 speedup, throughputs, memory and whether it fits).
+scenarios_per_s_rows_all_columns
+                 those rows, every figure (300 MB of output columns).
 cli_plan_s       median wall time of fresh `magicplan plan ...` processes (one untimed run first
                  so that bytecode caches exist, as after any install).
 """
@@ -67,9 +71,24 @@ def _setup() -> Any:
     return Setup(load_hardware("h100-sxm"), 8, load_model("llama-3.1-8b"))
 
 
-def scenarios_per_s(n: int = SCENARIOS, repeats: int = 5, every_column: bool = False) -> float:
-    """Independent scenarios per second through `estimate_arrays` (one row per scenario): the
-    summary figures, or `every_column`."""
+def scenarios_per_s(repeats: int = 5) -> float:
+    """Scenarios per second of a broadcasting sweep (256 x 64 x 8 x 8 = 2^20), every figure."""
+    from magicplan.estimate import estimate_arrays
+
+    batch = np.arange(1.0, 257.0)[:, None, None, None]
+    context = np.linspace(1024.0, 131072.0, 64).round()[None, :, None, None]
+    gamma = np.arange(1.0, 9.0)[None, None, :, None]
+    budget = (128.0 * 2.0 ** np.arange(8))[None, None, None, :]
+    setup = _setup()
+    best = min(
+        timed(lambda: estimate_arrays(setup, batch, context, gamma, budget, 0.8))
+        for _ in range(repeats)
+    )
+    return batch.size * context.size * gamma.size * budget.size / best
+
+
+def scenarios_per_s_rows(n: int = SCENARIOS, repeats: int = 5, every_column: bool = False) -> float:
+    """Independent scenarios per second (one row each): the summary figures, or every one."""
     from magicplan.estimate import COLUMNS, SUMMARY_COLUMNS, estimate_arrays
 
     rng = np.random.default_rng(0)
@@ -85,23 +104,6 @@ def scenarios_per_s(n: int = SCENARIOS, repeats: int = 5, every_column: bool = F
         for _ in range(repeats)
     )
     return n / best
-
-
-def scenarios_per_s_grid(repeats: int = 5) -> float:
-    """Scenarios per second when they form a broadcasting grid (256 x 64 x 8 x 8 = 2^20),
-    summary figures."""
-    from magicplan.estimate import SUMMARY_COLUMNS, estimate_arrays
-
-    batch = np.arange(1.0, 257.0)[:, None, None, None]
-    context = np.linspace(1024.0, 131072.0, 64).round()[None, :, None, None]
-    gamma = np.arange(1.0, 9.0)[None, None, :, None]
-    budget = (128.0 * 2.0 ** np.arange(8))[None, None, None, :]
-    setup, cols = _setup(), SUMMARY_COLUMNS
-    best = min(
-        timed(lambda: estimate_arrays(setup, batch, context, gamma, budget, 0.8, None, cols))
-        for _ in range(repeats)
-    )
-    return batch.size * context.size * gamma.size * budget.size / best
 
 
 def command() -> list[str]:
@@ -163,8 +165,8 @@ def main() -> None:
         "plan_ms": round(plan_ms(), 2),
         "scenarios_per_s": round(scenarios_per_s()),
         "cli_plan_s": round(cli_plan_s(), 3),
-        "scenarios_per_s_all_columns": round(scenarios_per_s(every_column=True)),
-        "scenarios_per_s_grid": round(scenarios_per_s_grid()),
+        "scenarios_per_s_rows": round(scenarios_per_s_rows()),
+        "scenarios_per_s_rows_all_columns": round(scenarios_per_s_rows(every_column=True)),
     }
     if args.json:
         print(json.dumps(figures))

@@ -72,12 +72,11 @@ def memory_per_gpu(
     fixed, per_sequence = memory_terms(
         target, num_gpus, context, gamma, draft, draft_num_gpus, kv_method, kv_budget, speculative
     )
-    zero = 0.0 * b
-    for v in per_sequence.values():
-        zero = zero * v
-    parts = {k: v + zero for k, v in fixed.items()} | {k: b * v for k, v in per_sequence.items()}
+    shape = np.broadcast_shapes(b.shape, *(np.shape(v) for v in per_sequence.values()))
+    parts = {k: np.full(shape, v) for k, v in fixed.items()}
+    parts |= {k: np.broadcast_to(b * v, shape) for k, v in per_sequence.items()}
     parts = {k: parts[k] for k in MEMORY_PARTS}
-    parts["total"] = sum(parts.values(), zero)
+    parts["total"] = np.asarray(sum(parts.values(), np.zeros(shape)))
     return parts
 
 

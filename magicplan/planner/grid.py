@@ -53,7 +53,7 @@ def draft_grid(
         st = forward_time(model, rf, draft_num_gpus, batch, 1.0, kv_len, select_len=lens[0][1])
         idx = [methods.index(m) for m in group]
         t[idx] = st.total_s
-        for cls, val in st.breakdown.items():
+        for cls, val in st.parts.items():
             parts.setdefault(cls, np.zeros(shape))[idx] = val
     mem = np.stack(
         [
