@@ -139,12 +139,16 @@ def fold(
     )
 
 
+Form = tuple[float, float]  # seconds per sequence, seconds per sequence and cached key
+
+
 @dataclass(frozen=True)
 class PerSequence:
-    """Seconds of operators that cost per_sequence_s·B + per_key_s·B·L (attention at a fixed q)."""
+    """Seconds of operators that cost per_sequence·B + per_key·B·L (attention at a fixed q), in
+    total and by class."""
 
-    per_sequence_s: float
-    per_key_s: float
+    total: Form
+    classes: dict[str, Form]  # "weights", "kv", "activations", "compute"
 
 
 # (B, L) probes: the first two fix the form, the rest check it (1e9 keys: past any window).
@@ -160,28 +164,39 @@ def fold_per_sequence(
     of that form (a sliding window's min(L, w)) or changes regime."""
     bw = rf.bandwidth_bytes_per_s * rf.memory_efficiency
     fl = rf.peak_flops_per_s * rf.compute_efficiency
-    b, keys = SEQUENCE_PROBES, SEQUENCE_PROBES * KEY_PROBES
-    per_sequence = per_key = 0.0
+    classes = dict.fromkeys(("weights", "kv", "activations", "compute"), (0.0, 0.0))
     for op in ops_at(SEQUENCE_PROBES, KEY_PROBES):
-        t_mem = (op.weight_bytes + op.kv_bytes + op.act_bytes) * (op.count / bw)
-        t_cmp = op.flops * (op.count / fl)
-        forms = []
-        for values in (t_mem, t_cmp):
-            v = np.broadcast_to(np.asarray(values, dtype=np.float64), b.shape)
-            c_b, c_k = float(v[0]), float(v[1] - v[0])
-            if not np.allclose(c_b * b + c_k * keys, v, rtol=AFFINE_RTOL, atol=0.0):
-                return None
-            forms.append((c_b, c_k))
-        (mem_b, mem_k), (cmp_b, cmp_k) = forms
-        if rf.overlap == "sum":
-            per_sequence, per_key = per_sequence + mem_b + cmp_b, per_key + mem_k + cmp_k
-        elif mem_b >= cmp_b and mem_k >= cmp_k:
-            per_sequence, per_key = per_sequence + mem_b, per_key + mem_k
-        elif mem_b <= cmp_b and mem_k <= cmp_k:
-            per_sequence, per_key = per_sequence + cmp_b, per_key + cmp_k
-        else:
+        by_class = {
+            "weights": _form(op.weight_bytes, op.count / bw),
+            "kv": _form(op.kv_bytes, op.count / bw),
+            "activations": _form(op.act_bytes, op.count / bw),
+            "compute": _form(op.flops, op.count / fl),
+        }
+        forms = {k: f for k, f in by_class.items() if f is not None}
+        if len(forms) < len(by_class):
             return None
-    return PerSequence(per_sequence, per_key)
+        memory = [sum(forms[k][i] for k in ("weights", "kv", "activations")) for i in (0, 1)]
+        compute = forms["compute"]
+        if rf.overlap == "max":
+            if memory[0] >= compute[0] and memory[1] >= compute[1]:
+                forms["compute"] = (0.0, 0.0)  # memory-bound at every B, L
+            elif memory[0] <= compute[0] and memory[1] <= compute[1]:
+                forms = {k: (0.0, 0.0) for k in forms} | {"compute": compute}
+            else:
+                return None  # turns compute-bound somewhere: cost it operator by operator
+        classes = {k: (v[0] + forms[k][0], v[1] + forms[k][1]) for k, v in classes.items()}
+    total = (sum(f[0] for f in classes.values()), sum(f[1] for f in classes.values()))
+    return PerSequence(total, classes)
+
+
+def _form(values: Array | float, scale: float) -> Form | None:
+    """(c_B, c_BL)·scale with values = c_B·B + c_BL·B·L at the probes, or None if not so."""
+    v = np.broadcast_to(np.asarray(values, dtype=np.float64), SEQUENCE_PROBES.shape)
+    c_b, c_k = float(v[0]), float(v[1] - v[0])
+    predicted = SEQUENCE_PROBES * (c_b + c_k * KEY_PROBES)
+    if not np.allclose(predicted, v, rtol=AFFINE_RTOL, atol=0.0):
+        return None
+    return c_b * scale, c_k * scale
 
 
 def _probe(values: Array | float) -> Affine | None:

@@ -89,17 +89,23 @@ def forward_time(
     if select_len is None and not folded.unfolded:
         attention = attention_per_sequence(model, num_gpus, rf, q, kv_dtype)
     if attention is not None and q.ndim == 0 and np.ndim(segment) == 0:  # decode: 4 passes
-        per_sequence, per_key = attention
+        per_sequence, per_key = attention("total")
         slope = folded.total1_s[segment] * float(q) + per_sequence
         total = folded.total0_s[segment] + b * (slope + per_key * L)
     elif attention is not None:
-        per_sequence, per_key = attention
+        per_sequence, per_key = attention("total")
         total = folded.total(tokens, segment) + b * (per_sequence + per_key * L)
     else:
         total = folded.total(tokens, segment) + ops_total(other_ops(), rf)
 
     def classes() -> dict[str, Array | float]:
         parts: dict[str, Array | float] = {"kv": 0.0, **folded.times(tokens, segment)}
+        if attention is not None:
+            for cls in ("weights", "kv", "activations", "compute"):
+                per_sequence, per_key = attention(cls)
+                if np.any(per_sequence) or np.any(per_key):  # a class it has (not compute)
+                    parts[cls] = parts[cls] + b * (per_sequence + per_key * L)
+            return parts
         for cls, val in ops_time(other_ops(), rf).items():
             parts[cls] = parts[cls] + val
         return parts
@@ -112,26 +118,33 @@ MAX_FOLDED_NEW_TOKENS = 64  # per-sequence forms are kept for q = 1..64 (γ + 1 
 
 def attention_per_sequence(
     model: ModelSpec, num_gpus: int, rf: Roofline, new_tokens: Array, kv_dtype: str | None
-) -> tuple[Array | float, Array | float] | None:
-    """Attention seconds per sequence and per cached key, for each row's q (a whole number up
-    to MAX_FOLDED_NEW_TOKENS when an array), or None where no such form holds."""
+) -> Callable[[str], tuple[Array | float, Array | float]] | None:
+    """Attention as seconds per sequence and per cached key, for each row's q (a whole number
+    up to MAX_FOLDED_NEW_TOKENS when an array): a lookup from "total" or a class to the two
+    coefficients (scalars, or one per row); None where no such form holds."""
     q = new_tokens
     if q.ndim == 0:
         form = folded_attention(model, num_gpus, rf, float(q), kv_dtype)
-        return None if form is None else (form.per_sequence_s, form.per_key_s)
+        if form is None:
+            return None
+        return lambda name: form.total if name == "total" else form.classes[name]
     if not q.size or not (q.min() >= 1 and q.max() <= MAX_FOLDED_NEW_TOKENS):
         return None
     lo, hi = int(q.min()), int(q.max())
     index = q.astype(np.intp)
     if np.any(index != q):
         return None
-    forms = [folded_attention(model, num_gpus, rf, float(v), kv_dtype) for v in range(lo, hi + 1)]
-    if any(f is None for f in forms):
+    found = [folded_attention(model, num_gpus, rf, float(v), kv_dtype) for v in range(lo, hi + 1)]
+    forms = [f for f in found if f is not None]
+    if len(forms) < len(found):
         return None
     index -= lo
-    per_sequence = np.array([f.per_sequence_s for f in forms if f is not None]).take(index)
-    per_key = np.array([f.per_key_s for f in forms if f is not None]).take(index)
-    return per_sequence, per_key
+
+    def lookup(name: str) -> tuple[Array, Array]:
+        table = np.array([f.total if name == "total" else f.classes[name] for f in forms])
+        return table[:, 0].take(index), table[:, 1].take(index)
+
+    return lookup
 
 
 @lru_cache(maxsize=1024)

@@ -79,8 +79,11 @@ def test_attention_per_sequence_by_hand() -> None:
     form = fold_per_sequence(lambda b, L: attention_ops(m, shard(m, 1), b, 1.0, L), rf)
     assert form is not None
     bw = 1e12  # the toy GPU's 1 TB/s
-    assert form.per_key_s == pytest.approx(32 * 4096 / bw)
-    assert form.per_sequence_s == pytest.approx(32 * (4096 + 16384) / bw)
+    assert form.total == pytest.approx((32 * (4096 + 16384) / bw, 32 * 4096 / bw))
+    # Memory-bound at every B and L: the time splits into KV and activations, no compute.
+    assert form.classes["kv"] == pytest.approx((32 * 4096 / bw, 32 * 4096 / bw))
+    assert form.classes["activations"] == pytest.approx((32 * 16384 / bw, 0.0))
+    assert form.classes["compute"] == (0.0, 0.0)
 
 
 def test_sliding_windows_do_not_fold_per_sequence() -> None:
