@@ -19,7 +19,7 @@ from magicplan.cost.memory import (
     memory_terms,
     usable_bytes,
 )
-from magicplan.cost.operators import Array, shard
+from magicplan.cost.operators import Array, add_into, shard
 from magicplan.cost.roofline import BREAKDOWN_CLASSES, Roofline, make_roofline
 from magicplan.cost.speculative import (
     check_acceptance,
@@ -349,7 +349,7 @@ def _memory(
     fixed, per_seq = memory_terms(t, n, s, g, **kw)
     fixed_bytes = sum(fixed.values())
     per_seq_bytes = sum(per_seq.values(), 0.0)
-    total = fixed_bytes + b * per_seq_bytes
+    total = add_into(b * per_seq_bytes, fixed_bytes)
     out: dict[str, Array | float] = {
         "memory_per_gpu_gb": total / GB,
         "fits_in_memory": np.asarray(total <= cap),

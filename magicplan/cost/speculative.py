@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from magicplan.cost.operators import Array
+from magicplan.cost.operators import Array, add_into
 from magicplan.errors import MagicplanError, shown
 
 
@@ -62,7 +62,8 @@ def round_time(
 ) -> Array:
     """Seconds of one round: γ draft steps, one verify, and the round's bookkeeping."""
     g = np.asarray(gamma, dtype=np.float64)
-    return g * np.asarray(t_draft_s) + np.asarray(t_verify_s) + round_overhead_s
+    draft_s = g * np.asarray(t_draft_s, dtype=np.float64)
+    return add_into(add_into(draft_s, np.asarray(t_verify_s, dtype=np.float64)), round_overhead_s)
 
 
 def spec_time_per_token(round_s: npt.ArrayLike, omega: npt.ArrayLike) -> Array:

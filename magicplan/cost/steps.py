@@ -14,6 +14,7 @@ from magicplan.cost.folding import Folded, PerSequence, fold, fold_per_sequence
 from magicplan.cost.operators import (
     Array,
     OpCost,
+    add_into,
     allreduce_bytes,
     attention_ops,
     select_op,
@@ -91,10 +92,10 @@ def forward_time(
     if attention is not None and q.ndim == 0 and np.ndim(segment) == 0:  # decode: 4 passes
         per_sequence, per_key = attention("total")
         slope = folded.total1_s[segment] * float(q) + per_sequence
-        total = folded.total0_s[segment] + b * (slope + per_key * L)
+        total = add_into(b * (slope + per_key * L), folded.total0_s[segment])
     elif attention is not None:
         per_sequence, per_key = attention("total")
-        total = folded.total(tokens, segment) + b * (per_sequence + per_key * L)
+        total = add_into(b * (per_sequence + per_key * L), folded.total(tokens, segment))
     else:
         total = folded.total(tokens, segment) + ops_total(other_ops(), rf)
 
@@ -104,7 +105,7 @@ def forward_time(
             for cls in ("weights", "kv", "activations", "compute"):
                 per_sequence, per_key = attention(cls)
                 if np.any(per_sequence) or np.any(per_key):  # a class it has (not compute)
-                    parts[cls] = parts[cls] + b * (per_sequence + per_key * L)
+                    parts[cls] = add_into(b * (per_sequence + per_key * L), parts[cls])
             return parts
         for cls, val in ops_time(other_ops(), rf).items():
             parts[cls] = parts[cls] + val
