@@ -73,11 +73,10 @@ def memory_per_gpu(
         target, num_gpus, context, gamma, draft, draft_num_gpus, kv_method, kv_budget, speculative
     )
     shape = np.broadcast_shapes(b.shape, *(np.shape(v) for v in per_sequence.values()))
-    parts = {k: np.full(shape, v) for k, v in fixed.items()}
-    parts |= {k: np.broadcast_to(b * v, shape) for k, v in per_sequence.items()}
-    parts = {k: parts[k] for k in MEMORY_PARTS}
-    parts["total"] = np.asarray(sum(parts.values(), np.zeros(shape)))
-    return parts
+    scaled = {k: b * v for k, v in per_sequence.items()}
+    parts = {k: np.broadcast_to(fixed[k] if k in fixed else scaled[k], shape) for k in MEMORY_PARTS}
+    total = sum(fixed.values()) + sum(scaled.values(), np.zeros(shape))
+    return parts | {"total": np.asarray(total, dtype=np.float64)}
 
 
 MEMORY_PARTS = ("weights", "kv", "draft_weights", "draft_kv", "activations")

@@ -3,15 +3,16 @@ methods × budgets × γ in two `forward_time` calls (static methods together, t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 
-from magicplan.cost.memory import memory_per_gpu
+from magicplan.cost.memory import memory_terms
 from magicplan.cost.operators import Array
 from magicplan.cost.roofline import Roofline
-from magicplan.cost.steps import draft_kv_len, forward_time
+from magicplan.cost.steps import StepTime, draft_kv_len, forward_time
 from magicplan.specs.model import ModelSpec
 
 
@@ -23,9 +24,18 @@ class DraftGrid:
     budgets: Array  # (K,)
     gammas: Array  # (G,)
     t_draft_s: Array  # (M, K, G)
-    breakdown: dict[str, Array]  # class → (M, K, G) seconds
     memory_bytes: Array  # (M, K, G)
     valid: npt.NDArray[np.bool_]  # (M, K, 1): budget meaningful for that method
+    steps: tuple[tuple[list[int], StepTime], ...] = field(repr=False)  # method rows, their step
+
+    @cached_property
+    def breakdown(self) -> dict[str, Array]:
+        """Class → (M, K, G) seconds (worked out when a report first asks)."""
+        parts: dict[str, Array] = {}
+        for idx, st in self.steps:
+            for cls, val in st.parts.items():
+                parts.setdefault(cls, np.zeros(self.t_draft_s.shape))[idx] = val
+        return parts
 
 
 def draft_grid(
@@ -45,7 +55,7 @@ def draft_grid(
     shape = (len(methods), budgets.size, gammas.size)
     k, g = budgets[:, None], gammas[None, :]
     t = np.zeros(shape)
-    parts: dict[str, Array] = {}
+    steps = []
     groups = ([m for m in methods if m != "topk"], [m for m in methods if m == "topk"])
     for group in (grp for grp in groups if grp):
         lens = [draft_kv_len(m, context, k, g) for m in group]
@@ -53,14 +63,11 @@ def draft_grid(
         st = forward_time(model, rf, draft_num_gpus, batch, 1.0, kv_len, select_len=lens[0][1])
         idx = [methods.index(m) for m in group]
         t[idx] = st.total_s
-        for cls, val in st.parts.items():
-            parts.setdefault(cls, np.zeros(shape))[idx] = val
+        steps.append((idx, st))
     mem = np.stack(
         [
             np.broadcast_to(
-                memory_per_gpu(target, num_gpus, batch, context, g, draft, draft_num_gpus, m, k)[
-                    "total"
-                ],
+                _total_bytes(target, num_gpus, batch, context, g, draft, draft_num_gpus, m, k),
                 shape[1:],
             )
             for m in methods
@@ -69,4 +76,22 @@ def draft_grid(
     valid = np.stack(
         [(budgets == budgets[0]) if m == "full" else (budgets <= context) for m in methods]
     )[:, :, None]
-    return DraftGrid(methods, budgets, gammas, t, parts, mem, valid)
+    return DraftGrid(methods, budgets, gammas, t, mem, valid, tuple(steps))
+
+
+def _total_bytes(
+    target: ModelSpec,
+    num_gpus: int,
+    batch: float,
+    context: float,
+    gamma: Array,
+    draft: ModelSpec | None,
+    draft_num_gpus: int,
+    method: str,
+    budgets: Array,
+) -> Array:
+    """Bytes per GPU of one speculative setup: fixed + batch x per sequence."""
+    fixed, per_sequence = memory_terms(
+        target, num_gpus, context, gamma, draft, draft_num_gpus, method, budgets
+    )
+    return np.asarray(sum(fixed.values()) + batch * sum(per_sequence.values(), 0.0))
