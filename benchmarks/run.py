@@ -65,7 +65,7 @@ def plan_ms(repeats: int = 25) -> float:
 
 
 def _setup() -> Any:
-    from magicplan.estimate import Setup
+    from magicplan.setup import Setup
     from magicplan.specs import load_hardware, load_model
 
     return Setup(load_hardware("h100-sxm"), 8, load_model("llama-3.1-8b"))

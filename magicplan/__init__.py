@@ -18,7 +18,7 @@ _API = {
     "list_models": "magicplan.specs",
     "HardwareSpec": "magicplan.specs",
     "ModelSpec": "magicplan.specs",
-    "Setup": "magicplan.estimate",
+    "Setup": "magicplan.setup",
     "estimate": "magicplan.estimate",
     "estimate_arrays": "magicplan.estimate",
     "estimate_scenarios": "magicplan.scenarios",

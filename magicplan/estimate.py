@@ -4,23 +4,24 @@ over batch, context, γ, budget and acceptance (numpy arrays that broadcast)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from magicplan.cost.defaults import calibration_for
-from magicplan.cost.memory import (
-    DEFAULT_MEMORY_UTILIZATION,
-    MEMORY_PARTS,
-    max_batch,
-    memory_terms,
-    usable_bytes,
+from magicplan.columns import (
+    BREAKDOWN_COLUMNS,
+    COLUMNS,
+    MEMORY_COLUMNS,
+    SPECULATIVE_COLUMNS,
+    STEPS,
+    SUMMARY_COLUMNS,
+    Column,
+    check_columns,
 )
-from magicplan.cost.operators import Array, add_into, shard
-from magicplan.cost.roofline import BREAKDOWN_CLASSES, Roofline, make_roofline
+from magicplan.cost.memory import max_batch, memory_terms, usable_bytes
+from magicplan.cost.operators import Array, add_into
+from magicplan.cost.roofline import BREAKDOWN_CLASSES
 from magicplan.cost.speculative import (
     check_acceptance,
     expected_tokens,
@@ -30,146 +31,22 @@ from magicplan.cost.speculative import (
 )
 from magicplan.cost.steps import (
     autoregressive_time,
-    check_method,
     draft_time,
     prefill_time,
     snapkv_select_time,
     verify_time,
 )
-from magicplan.errors import MagicplanError, shown, suggest
+from magicplan.errors import MagicplanError, shown
+from magicplan.setup import Mode, Setup, check_positive
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.specs.model import ModelSpec
 
-Mode = Literal["calibrated", "ideal"]
+__all__ = ["COLUMNS", "SUMMARY_COLUMNS", "Setup", "check_columns", "estimate", "estimate_arrays"]
 MS = 1e3  # milliseconds per second
 GB = 1e9
-MAX_INTEGER = 2.0**53  # largest integer float64 holds exactly
 # Rows per block when estimating many independent scenarios: numpy's temporaries (256 KiB) then
 # stay in cache and the fixed cost of each numpy call is spread over enough rows (benchmarks/).
 CHUNK = 1 << 15
-
-
-@dataclass(frozen=True)
-class Setup:
-    """The categorical part of a scenario: where it runs and which draft it uses."""
-
-    hardware: HardwareSpec
-    num_gpus: int
-    target: ModelSpec
-    draft: ModelSpec | None = None  # None = self-speculation
-    kv_method: str = "streamingllm"
-    draft_num_gpus: int | None = None
-    mode: Mode = "calibrated"
-    calibration: Calibration | None = None
-    memory_utilization: float = DEFAULT_MEMORY_UTILIZATION
-
-    def __post_init__(self) -> None:
-        check_method(self.kv_method)
-        shard(self.target, self.num_gpus)
-        hw = self.hardware
-        if self.num_gpus > 1 and hw.scaleup_link_gb_s is None and hw.host_link_gb_s is None:
-            raise MagicplanError(
-                f"num_gpus={self.num_gpus} needs a link between devices, but hardware '{hw.id}' "
-                "has no scaleup_link_gb_s or host_link_gb_s: use num_gpus 1"
-            )
-        if self.draft_num_gpus is not None and self.draft_num_gpus < 1:
-            raise MagicplanError(
-                f"draft_num_gpus must be a positive integer; got {self.draft_num_gpus}"
-            )
-        if self.draft is not None:
-            check_draft_vocab(self.target, self.draft)
-            if self.draft_n > self.num_gpus:
-                raise MagicplanError(
-                    f"draft_num_gpus={self.draft_n} must not exceed num_gpus={self.num_gpus}"
-                )
-            shard(self.draft, self.draft_n)
-        if not 0 < self.memory_utilization <= 1:
-            raise MagicplanError("memory_utilization must be in (0, 1]")
-
-    @property
-    def draft_model(self) -> ModelSpec:
-        """The model that drafts: the small draft, or the target itself."""
-        return self.draft or self.target
-
-    @property
-    def draft_n(self) -> int:
-        """Tensor-parallel degree of the draft (the target's unless given)."""
-        return self.draft_num_gpus or self.num_gpus
-
-    @cached_property
-    def roofline(self) -> Roofline:
-        """Rates and latencies of this hardware (ideal mode: datasheet peaks, no overheads)."""
-        cal = self.calibration or calibration_for(self.hardware)
-        return make_roofline(self.hardware, cal, self.target.dtype, ideal=self.mode == "ideal")
-
-
-def check_draft_vocab(target: ModelSpec, draft: ModelSpec) -> None:
-    """A draft must share the target's tokenizer; a different vocab size is refused."""
-    if draft.vocab_size != target.vocab_size:
-        raise MagicplanError(
-            f"draft '{draft.id}' has vocab {draft.vocab_size} but target '{target.id}' has "
-            f"vocab {target.vocab_size}: a draft must share the target's tokenizer"
-        )
-
-
-def check_positive(
-    name: str, value: npt.ArrayLike, integer: bool = True, allow_zero: bool = False
-) -> Array:
-    """`value` as a float array, or a MagicplanError naming `name` and what is allowed.
-
-    Integers must stay below 2^53 (exact in float64), which also keeps every product of the
-    workload axes far from overflow.
-    """
-    try:
-        raw = np.asarray(value)
-        v = raw.astype(np.float64, copy=False)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise MagicplanError(f"{name} must be a number; got {shown(value)}") from exc
-    if v.size:
-        lo, hi = v.min(), v.max()  # NaN fails every comparison below
-        ok = (lo >= 0 if allow_zero else lo > 0) and bool(np.isfinite(hi))
-        if ok and integer:  # whole numbers up to 2^53 (an integer dtype needs no rounding test)
-            ok = hi <= MAX_INTEGER and (raw.dtype.kind in "iub" or not np.any(np.floor(v) != v))
-        if not ok:
-            kind = "integer" if integer else "number"
-            bound = ">= 0" if allow_zero else "> 0"
-            top = " and at most 2^53" if integer else ""
-            raise MagicplanError(f"{name} must be a finite {kind} {bound}{top}; got {shown(value)}")
-    return v
-
-
-STEPS = ("autoregressive", "draft", "verify")
-SPECULATIVE_COLUMNS = (
-    "t_autoregressive_ms", "t_draft_ms", "t_verify_ms", "accepted_per_step",
-    "t_spec_per_token_ms", "speedup", "throughput_tokens_per_s",
-    "autoregressive_throughput_tokens_per_s",
-)  # fmt: skip
-MEMORY_COLUMNS = (
-    "memory_per_gpu_gb", "fits_in_memory", "max_batch", "max_batch_with_sd",
-    *(f"memory.{part}_gb" for part in MEMORY_PARTS),
-)  # fmt: skip
-BREAKDOWN_COLUMNS = tuple(f"breakdown.{st}.{c}_ms" for st in STEPS for c in BREAKDOWN_CLASSES)
-# Every figure, in output order (the JSON keys and CSV columns are a contract).
-COLUMNS = (
-    *SPECULATIVE_COLUMNS, "t_prefill_ms", "t_snapkv_select_ms", *MEMORY_COLUMNS,
-    *BREAKDOWN_COLUMNS,
-)  # fmt: skip
-# What a sweep decides on: the step times, the speculative figures, memory and whether it fits.
-SUMMARY_COLUMNS = (*SPECULATIVE_COLUMNS, "memory_per_gpu_gb", "fits_in_memory")
-
-
-def check_columns(columns: Iterable[str] | None) -> tuple[str, ...]:
-    """The known columns asked for, in output order (all when None); unknown ones are an error."""
-    if columns is None:
-        return COLUMNS
-    asked = set(columns)
-    unknown = sorted(asked - set(COLUMNS))
-    if unknown:
-        raise MagicplanError(
-            f"unknown column '{unknown[0]}'{suggest(unknown[0], COLUMNS)}; columns are "
-            f"{', '.join(SUMMARY_COLUMNS)}, ... ({len(COLUMNS)} in all)"
-        )
-    return tuple(c for c in COLUMNS if c in asked)
 
 
 def estimate_arrays(
@@ -208,7 +85,7 @@ def estimate_arrays(
     if n <= CHUNK or any(x.shape not in ((), (n,)) for x in axes):
         return _estimate_block(setup, *_checked(setup, axes, is_alpha), is_alpha, wanted)
 
-    columns_out = {key: _Column(n) for key in wanted}
+    columns_out = {key: Column(n) for key in wanted}
     for i in range(0, n, CHUNK):
         rows = tuple(x if x.ndim == 0 else x[i : i + CHUNK] for x in axes)
         result = _estimate_block(setup, *_checked(setup, rows, is_alpha), is_alpha, wanted)
@@ -218,35 +95,6 @@ def estimate_arrays(
 
 
 RATE_NAMES = {True: "acceptance", False: "accepted_per_step"}
-
-
-class _Column:
-    """One output column filled block by block. It stays a single broadcast value (no memory:
-    weights, a class that is zero) until a block differs."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.value: Array | None = None  # the constant so far (0-d)
-        self.data: Array | None = None
-
-    def write(self, start: int, block: Array) -> None:
-        """Rows start .. start + len(block) of the column."""
-        if self.data is None:
-            constant = block.size and not any(block.strides)
-            if constant and (self.value is None or block.flat[0] == self.value):
-                self.value = block.reshape(-1)[:1].reshape(())
-                return
-            self.data = np.empty(self.n, dtype=block.dtype)
-            if self.value is not None:
-                self.data[:start] = self.value
-        self.data[start : start + block.size] = block
-
-    def array(self) -> Array:
-        """The whole column (a read-only broadcast view when it never varied)."""
-        if self.data is not None:
-            return self.data
-        assert self.value is not None
-        return np.broadcast_to(self.value, (self.n,))
 
 
 def _as_array(name: str, value: npt.ArrayLike) -> Array:

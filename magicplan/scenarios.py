@@ -139,7 +139,8 @@ def estimate_scenarios(
 ) -> dict[str, npt.NDArray[Any]]:
     """Estimate every row (all figures, or `columns`), vectorized within each group of equal
     categorical columns."""
-    from magicplan.estimate import Setup, estimate_arrays
+    from magicplan.estimate import estimate_arrays
+    from magicplan.setup import Setup
     from magicplan.specs import load_hardware, load_model
 
     n = len(cols["batch"])

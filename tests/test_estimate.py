@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 from magicplan.errors import MagicplanError
-from magicplan.estimate import (
-    CHUNK,
-    COLUMNS,
-    SUMMARY_COLUMNS,
-    Setup,
-    estimate,
-    estimate_arrays,
-)
+from magicplan.estimate import CHUNK, COLUMNS, SUMMARY_COLUMNS, estimate, estimate_arrays
+from magicplan.setup import Setup
 from magicplan.specs import load_hardware, load_model
 
 CONTRACT = (
@@ -64,12 +58,6 @@ def test_columns_subset_gives_the_same_numbers(h100: object) -> None:
     summary = estimate_arrays(setup, batch, context, 3, 512, 0.8, columns=SUMMARY_COLUMNS)
     for key in SUMMARY_COLUMNS:
         np.testing.assert_allclose(summary[key], every[key], rtol=1e-12)
-
-
-def test_unknown_column_is_named(h100: object) -> None:
-    setup = Setup(h100, 8, load_model("llama-3.1-8b"))  # type: ignore[arg-type]
-    with pytest.raises(MagicplanError, match=r"unknown column 'speedups'.*did you mean speedup"):
-        estimate_arrays(setup, 1, 1024, 2, acceptance=0.8, columns=["speedups"])
 
 
 def test_many_rows_keep_constant_columns_as_views(h100: object) -> None:

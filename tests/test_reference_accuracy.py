@@ -45,7 +45,8 @@ def test_transferred_default_on_the_other_gpu() -> None:
     """Leave-one-GPU-out: each GPU's rows predicted with the other GPU's calibration moved
     across by the default's rule (latencies scaled by memory bandwidth)."""
     from magicplan.cost.defaults import LATENCIES
-    from magicplan.estimate import Setup, estimate_arrays
+    from magicplan.estimate import estimate_arrays
+    from magicplan.setup import Setup
     from magicplan.specs import load_hardware, load_model
 
     cols = read_scenarios(REFERENCE)

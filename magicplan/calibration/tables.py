@@ -8,8 +8,8 @@ import numpy as np
 
 from magicplan.calibration.fit import StepSample
 from magicplan.errors import MagicplanError
-from magicplan.estimate import check_draft_vocab
 from magicplan.scenarios import Columns, check_whole_numbers, groups, read_columns
+from magicplan.setup import check_draft_vocab
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec

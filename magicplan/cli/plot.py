@@ -91,9 +91,9 @@ def plot_command(
 
 def _scenario(kind: str, opts: dict[str, Any]) -> Any:
     """The Scenario the options describe (hardware and model are required here)."""
-    from magicplan.estimate import Setup
     from magicplan.plots.kinds import with_defaults
     from magicplan.plots.scenario import DEFAULT_BATCHES, DEFAULT_CONTEXTS, Scenario, parse_ints
+    from magicplan.setup import Setup
     from magicplan.specs import load_hardware, load_model
 
     for name in ("hardware", "model"):

@@ -23,9 +23,9 @@ from magicplan.cost.mixture import check_mix, mixed_forward_time
 from magicplan.cost.operators import Array, shard
 from magicplan.cost.speculative import expected_tokens, expected_tokens_positional
 from magicplan.errors import MagicplanError
-from magicplan.estimate import Setup, check_positive
 from magicplan.planner import acceptance as acc
 from magicplan.planner.optimizer import plan
+from magicplan.setup import Setup, check_positive
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec

@@ -12,8 +12,8 @@ from magicplan.cost.operators import shard
 from magicplan.cost.speculative import check_acceptance
 from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
-from magicplan.estimate import Setup, check_draft_vocab, check_positive
 from magicplan.planner import acceptance as acc
+from magicplan.setup import Setup, check_draft_vocab, check_positive
 from magicplan.specs import list_models
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec

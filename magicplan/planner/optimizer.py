@@ -17,7 +17,6 @@ import numpy as np
 from magicplan.cost.memory import memory_per_gpu, usable_bytes
 from magicplan.cost.speculative import expected_tokens, expected_tokens_positional
 from magicplan.cost.steps import autoregressive_time, verify_time
-from magicplan.estimate import Setup, check_positive
 from magicplan.planner import acceptance as acc
 from magicplan.planner.grid import draft_grid
 from magicplan.planner.inputs import (
@@ -29,6 +28,7 @@ from magicplan.planner.inputs import (
     plan_inputs,
 )
 from magicplan.planner.report import candidate_rows, plan_report
+from magicplan.setup import Setup, check_positive
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 

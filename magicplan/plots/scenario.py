@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from magicplan.cost.speculative import check_acceptance
 from magicplan.errors import MagicplanError
-from magicplan.estimate import Setup, check_positive
+from magicplan.setup import Setup, check_positive
 
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 DEFAULT_CONTEXTS = (1024, 4096, 8192, 16384, 32768, 65536)

@@ -11,11 +11,11 @@ import pytest
 from magicplan.cost.mixture import check_mix, mixed_forward_time
 from magicplan.cost.steps import forward_time
 from magicplan.errors import MagicplanError
-from magicplan.estimate import Setup
 from magicplan.planner import plan
 from magicplan.planner.analysis import best_speculative, break_even, critical_length, sweep
 from magicplan.planner.capacity import capacity
 from magicplan.planner.export import export
+from magicplan.setup import Setup
 from magicplan.specs import load_hardware, load_model
 
 KW = {"drafts": [None], "kv_methods": ["streamingllm"], "kv_budgets": [512]}

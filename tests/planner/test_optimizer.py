@@ -13,9 +13,10 @@ import pytest
 import magicplan
 from magicplan.cost.speculative import expected_tokens
 from magicplan.errors import MagicplanError
-from magicplan.estimate import Setup, estimate_arrays
+from magicplan.estimate import estimate_arrays
 from magicplan.planner import plan
 from magicplan.planner.analysis import best_speculative
+from magicplan.setup import Setup
 from magicplan.specs import list_hardware, load_hardware, load_model
 
 REFERENCE = Path(magicplan.__file__).parent / "data" / "magicdec_measured_steps.csv"

@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from magicplan.cli import app
 from magicplan.errors import MagicplanError
-from magicplan.estimate import Setup
 from magicplan.plots import (
     KINDS,
     Scenario,
@@ -32,6 +31,7 @@ from magicplan.plots import (
 )
 from magicplan.plots.planning import Search, frontier, plan_grid
 from magicplan.plots.scenario import parse_ints
+from magicplan.setup import Setup
 from magicplan.specs import load_hardware, load_model
 
 MEASURED = (

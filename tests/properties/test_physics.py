@@ -24,8 +24,9 @@ from magicplan.cost.operators import shard
 from magicplan.cost.roofline import make_roofline
 from magicplan.cost.speculative import expected_tokens, expected_tokens_positional
 from magicplan.cost.steps import forward_time
-from magicplan.estimate import CHUNK, MAX_INTEGER, Setup, estimate, estimate_arrays
+from magicplan.estimate import CHUNK, estimate, estimate_arrays
 from magicplan.planner import plan
+from magicplan.setup import MAX_INTEGER, Setup
 from magicplan.specs import load_hardware, load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec

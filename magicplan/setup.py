@@ -1,0 +1,112 @@
+"""The categorical part of a scenario (`Setup`: hardware, TP, target, draft, KV method) and the
+checks every workload axis goes through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from magicplan.cost.defaults import calibration_for
+from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
+from magicplan.cost.operators import Array, shard
+from magicplan.cost.roofline import Roofline, make_roofline
+from magicplan.cost.steps import check_method
+from magicplan.errors import MagicplanError, shown
+from magicplan.specs.hardware import Calibration, HardwareSpec
+from magicplan.specs.model import ModelSpec
+
+Mode = Literal["calibrated", "ideal"]
+MAX_INTEGER = 2.0**53  # largest integer float64 holds exactly
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The categorical part of a scenario: where it runs and which draft it uses."""
+
+    hardware: HardwareSpec
+    num_gpus: int
+    target: ModelSpec
+    draft: ModelSpec | None = None  # None = self-speculation
+    kv_method: str = "streamingllm"
+    draft_num_gpus: int | None = None
+    mode: Mode = "calibrated"
+    calibration: Calibration | None = None
+    memory_utilization: float = DEFAULT_MEMORY_UTILIZATION
+
+    def __post_init__(self) -> None:
+        check_method(self.kv_method)
+        shard(self.target, self.num_gpus)
+        hw = self.hardware
+        if self.num_gpus > 1 and hw.scaleup_link_gb_s is None and hw.host_link_gb_s is None:
+            raise MagicplanError(
+                f"num_gpus={self.num_gpus} needs a link between devices, but hardware '{hw.id}' "
+                "has no scaleup_link_gb_s or host_link_gb_s: use num_gpus 1"
+            )
+        if self.draft_num_gpus is not None and self.draft_num_gpus < 1:
+            raise MagicplanError(
+                f"draft_num_gpus must be a positive integer; got {self.draft_num_gpus}"
+            )
+        if self.draft is not None:
+            check_draft_vocab(self.target, self.draft)
+            if self.draft_n > self.num_gpus:
+                raise MagicplanError(
+                    f"draft_num_gpus={self.draft_n} must not exceed num_gpus={self.num_gpus}"
+                )
+            shard(self.draft, self.draft_n)
+        if not 0 < self.memory_utilization <= 1:
+            raise MagicplanError("memory_utilization must be in (0, 1]")
+
+    @property
+    def draft_model(self) -> ModelSpec:
+        """The model that drafts: the small draft, or the target itself."""
+        return self.draft or self.target
+
+    @property
+    def draft_n(self) -> int:
+        """Tensor-parallel degree of the draft (the target's unless given)."""
+        return self.draft_num_gpus or self.num_gpus
+
+    @cached_property
+    def roofline(self) -> Roofline:
+        """Rates and latencies of this hardware (ideal mode: datasheet peaks, no overheads)."""
+        cal = self.calibration or calibration_for(self.hardware)
+        return make_roofline(self.hardware, cal, self.target.dtype, ideal=self.mode == "ideal")
+
+
+def check_draft_vocab(target: ModelSpec, draft: ModelSpec) -> None:
+    """A draft must share the target's tokenizer; a different vocab size is refused."""
+    if draft.vocab_size != target.vocab_size:
+        raise MagicplanError(
+            f"draft '{draft.id}' has vocab {draft.vocab_size} but target '{target.id}' has "
+            f"vocab {target.vocab_size}: a draft must share the target's tokenizer"
+        )
+
+
+def check_positive(
+    name: str, value: npt.ArrayLike, integer: bool = True, allow_zero: bool = False
+) -> Array:
+    """`value` as a float array, or a MagicplanError naming `name` and what is allowed.
+
+    Integers must stay below 2^53 (exact in float64), which also keeps every product of the
+    workload axes far from overflow.
+    """
+    try:
+        raw = np.asarray(value)
+        v = raw.astype(np.float64, copy=False)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise MagicplanError(f"{name} must be a number; got {shown(value)}") from exc
+    if v.size:
+        lo, hi = v.min(), v.max()  # NaN fails every comparison below
+        ok = (lo >= 0 if allow_zero else lo > 0) and bool(np.isfinite(hi))
+        if ok and integer:  # whole numbers up to 2^53 (an integer dtype needs no rounding test)
+            ok = hi <= MAX_INTEGER and (raw.dtype.kind in "iub" or not np.any(np.floor(v) != v))
+        if not ok:
+            kind = "integer" if integer else "number"
+            bound = ">= 0" if allow_zero else "> 0"
+            top = " and at most 2^53" if integer else ""
+            raise MagicplanError(f"{name} must be a finite {kind} {bound}{top}; got {shown(value)}")
+    return v
