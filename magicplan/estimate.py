@@ -47,6 +47,7 @@ GB = 1e9
 # Rows per block when estimating many independent scenarios: numpy's temporaries (256 KiB) then
 # stay in cache and the fixed cost of each numpy call is spread over enough rows (benchmarks/).
 CHUNK = 1 << 15
+STEP_COLUMNS = {*SPECULATIVE_COLUMNS, *BREAKDOWN_COLUMNS}
 
 
 def estimate_arrays(
@@ -141,7 +142,7 @@ def _estimate_block(
     omega = expected_tokens(g, rate) if is_alpha else rate
     want = set(wanted)
     out: dict[str, Array | float] = {"accepted_per_step": omega}
-    if want & {*SPECULATIVE_COLUMNS[:3], *SPECULATIVE_COLUMNS[4:], *BREAKDOWN_COLUMNS}:
+    if want & (STEP_COLUMNS - {"accepted_per_step"}):  # Ω alone needs no step time
         ar = autoregressive_time(setup.target, rf, setup.num_gpus, b, s)
         ver = verify_time(setup.target, rf, setup.num_gpus, b, s, g)
         dr = draft_time(setup.draft_model, rf, setup.draft_n, b, s, setup.kv_method, k, g)

@@ -124,7 +124,7 @@ def fold(
     cmp_prefix = np.concatenate([[0.0], np.cumsum(cmp)])
     finite = np.isfinite(kinks)
     lo = int(np.sum(kinks == -np.inf))  # always compute-bound: below every segment
-    keep = np.r_[np.arange(lo, lo + int(finite.sum()) + 1)]
+    keep = np.arange(lo, lo + int(finite.sum()) + 1)
     fixed = {name: _probe(v) for name, v in fixed_at(t).items()}
     if any(f is None for f in fixed.values()):
         raise ValueError("fixed step costs must be affine in the tokens")
