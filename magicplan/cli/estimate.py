@@ -51,6 +51,8 @@ def estimate_command(
         raise MagicplanError(f"mode must be calibrated or ideal; got '{mode}'")
     if scenarios is not None:
         wanted = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
+        if wanted == []:
+            raise MagicplanError("--columns must name at least one figure, e.g. speedup")
         emit_json(_scenario_objects(scenarios, wanted), output)
         return
     if columns is not None:

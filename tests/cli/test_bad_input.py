@@ -498,3 +498,4 @@ def test_scenario_columns(tmp_path: Path) -> None:
     assert "t_verify_ms" not in row and "breakdown" not in row
     assert "did you mean speedup" in bad("estimate", "--scenarios", path, "--columns", "speedupp")
     assert "--scenarios" in bad("estimate", "--columns", "speedup")
+    assert "at least one" in bad("estimate", "--scenarios", path, "--columns", " , ")
