@@ -36,7 +36,10 @@ def check_columns(columns: Iterable[str] | None) -> tuple[str, ...]:
     """The known columns asked for, in output order (all when None); unknown ones are an error."""
     if columns is None:
         return COLUMNS
-    asked = set(columns)
+    try:
+        asked = {columns} if isinstance(columns, str) else set(columns)  # one name, or several
+    except TypeError as exc:
+        raise MagicplanError(f"columns must be figure names; got {columns!r}") from exc
     unknown = sorted(asked - set(COLUMNS))
     if unknown:
         raise MagicplanError(

@@ -19,8 +19,8 @@ from magicplan.columns import (
     Column,
     check_columns,
 )
-from magicplan.cost.memory import max_batch, memory_terms, usable_bytes
-from magicplan.cost.operators import Array, add_into
+from magicplan.cost.memory import max_batch, memory_terms, total_bytes, usable_bytes
+from magicplan.cost.operators import Array
 from magicplan.cost.roofline import BREAKDOWN_CLASSES
 from magicplan.cost.speculative import (
     check_acceptance,
@@ -196,9 +196,7 @@ def _memory(
         draft=setup.draft, draft_num_gpus=setup.draft_n, kv_method=setup.kv_method, kv_budget=k
     )
     fixed, per_seq = memory_terms(t, n, s, g, **kw)
-    fixed_bytes = sum(fixed.values())
-    per_seq_bytes = sum(per_seq.values(), 0.0)
-    total = add_into(b * per_seq_bytes, fixed_bytes)
+    total = total_bytes(fixed, per_seq, b)
     out: dict[str, Array | float] = {
         "memory_per_gpu_gb": total / GB,
         "fits_in_memory": np.asarray(total <= cap),
@@ -212,7 +210,7 @@ def _memory(
         ar_fixed, ar_seq = memory_terms(t, n, s, g, speculative=False)
         out["max_batch"] = max_batch(cap, sum(ar_fixed.values()), sum(ar_seq.values(), 0.0))
     if "max_batch_with_sd" in want:
-        out["max_batch_with_sd"] = max_batch(cap, fixed_bytes, per_seq_bytes)
+        out["max_batch_with_sd"] = max_batch(cap, sum(fixed.values()), sum(per_seq.values(), 0.0))
     return out
 
 

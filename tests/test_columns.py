@@ -12,12 +12,15 @@ from magicplan.errors import MagicplanError
 def test_columns_come_back_in_output_order() -> None:
     assert check_columns(None) == COLUMNS
     assert check_columns(["fits_in_memory", "speedup"]) == ("speedup", "fits_in_memory")
+    assert check_columns("speedup") == ("speedup",)  # one name, not its letters
     assert set(SUMMARY_COLUMNS) <= set(COLUMNS) and len(COLUMNS) == 37
 
 
 def test_unknown_column_names_the_closest() -> None:
     with pytest.raises(MagicplanError, match=r"unknown column 'speedups'.*did you mean speedup"):
         check_columns(["speedups"])
+    with pytest.raises(MagicplanError, match="figure names"):
+        check_columns(7)  # type: ignore[arg-type]
 
 
 def test_a_constant_column_stays_one_value() -> None:

@@ -97,8 +97,7 @@ def fold(
 ) -> Folded:
     """Fold the operators `ops_at(tokens)` and the fixed costs `fixed_at(tokens)` on `rf`."""
     t = PROBE_TOKENS
-    bw = rf.bandwidth_bytes_per_s * rf.memory_efficiency
-    fl = rf.peak_flops_per_s * rf.compute_efficiency
+    bw, fl = rf.achieved_bytes_per_s, rf.achieved_flops_per_s
     rows: list[tuple[float, ...]] = []  # kink, weights0, weights1, activations1, compute1 (s)
     unfolded = set()
     for op in ops_at(t):
@@ -162,8 +161,7 @@ def fold_per_sequence(
     """Fold `ops_at(B, L)` (FLOPs and bytes linear in B and B·L) into one PerSequence, if each
     operator stays memory-bound (or compute-bound) for every B, L >= 0; None when one is not
     of that form (a sliding window's min(L, w)) or changes regime."""
-    bw = rf.bandwidth_bytes_per_s * rf.memory_efficiency
-    fl = rf.peak_flops_per_s * rf.compute_efficiency
+    bw, fl = rf.achieved_bytes_per_s, rf.achieved_flops_per_s
     classes = dict.fromkeys(("weights", "kv", "activations", "compute"), (0.0, 0.0))
     for op in ops_at(SEQUENCE_PROBES, KEY_PROBES):
         by_class = {

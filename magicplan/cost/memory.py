@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from magicplan.cost.operators import Array, Shard, shard
+from magicplan.cost.operators import Array, Shard, add_into, shard
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec
 
 DEFAULT_MEMORY_UTILIZATION = 0.9  # vLLM EngineArgs.gpu_memory_utilization default
@@ -75,8 +75,16 @@ def memory_per_gpu(
     shape = np.broadcast_shapes(b.shape, *(np.shape(v) for v in per_sequence.values()))
     scaled = {k: b * v for k, v in per_sequence.items()}
     parts = {k: np.broadcast_to(fixed[k] if k in fixed else scaled[k], shape) for k in MEMORY_PARTS}
-    total = sum(fixed.values()) + sum(scaled.values(), np.zeros(shape))
-    return parts | {"total": np.asarray(total, dtype=np.float64)}
+    total = np.broadcast_to(total_bytes(fixed, per_sequence, b), shape)
+    return parts | {"total": total}
+
+
+def total_bytes(
+    fixed: dict[str, float], per_sequence: dict[str, Array], batch: npt.ArrayLike
+) -> Array:
+    """Bytes on one GPU for `batch` sequences: Σ fixed + batch · Σ per sequence (`memory_terms`)."""
+    b = np.asarray(batch, dtype=np.float64)
+    return add_into(b * sum(per_sequence.values(), np.zeros(())), sum(fixed.values()))
 
 
 MEMORY_PARTS = ("weights", "kv", "draft_weights", "draft_kv", "activations")

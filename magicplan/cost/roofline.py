@@ -41,6 +41,16 @@ class Roofline:
     overlap: str
     ideal: bool
 
+    @property
+    def achieved_bytes_per_s(self) -> float:
+        """Memory bandwidth the engine reaches: η_m · BW."""
+        return self.bandwidth_bytes_per_s * self.memory_efficiency
+
+    @property
+    def achieved_flops_per_s(self) -> float:
+        """FLOP/s the engine reaches: η_c · P."""
+        return self.peak_flops_per_s * self.compute_efficiency
+
 
 def make_roofline(
     hw: HardwareSpec, cal: Calibration, dtype: str = "bfloat16", ideal: bool = False
@@ -88,8 +98,7 @@ def make_roofline(
 def ops_time(ops: list[OpCost], rf: Roofline) -> dict[str, Array | float]:
     """Time of the operators, split by class: bytes classes when memory-bound, else compute."""
     out: dict[str, Array | float] = dict.fromkeys(("weights", "kv", "activations", "compute"), 0.0)
-    bw = rf.bandwidth_bytes_per_s * rf.memory_efficiency
-    fl = rf.peak_flops_per_s * rf.compute_efficiency
+    bw, fl = rf.achieved_bytes_per_s, rf.achieved_flops_per_s
     for op in ops:
         parts = {"weights": op.weight_bytes, "kv": op.kv_bytes, "activations": op.act_bytes}
         parts = {k: v for k, v in parts.items() if np.ndim(v) or v}  # drop absent (0.0) parts
@@ -110,8 +119,7 @@ def ops_time(ops: list[OpCost], rf: Roofline) -> dict[str, Array | float]:
 
 def ops_total(ops: list[OpCost], rf: Roofline) -> Array | float:
     """Seconds of the operators: Σ count · max(bytes / bw, FLOPs / fl) ("max"), or the sum."""
-    bw = rf.bandwidth_bytes_per_s * rf.memory_efficiency
-    fl = rf.peak_flops_per_s * rf.compute_efficiency
+    bw, fl = rf.achieved_bytes_per_s, rf.achieved_flops_per_s
     total: Array | float = 0.0
     for op in ops:
         t_mem = (op.weight_bytes + op.kv_bytes + op.act_bytes) * (op.count / bw)

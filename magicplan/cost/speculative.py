@@ -45,7 +45,9 @@ def expected_tokens(gamma: npt.ArrayLike, alpha: npt.ArrayLike) -> Array:
 
 
 NEAR_ONE = 1e-9  # |1 - α| below this: Ω takes its limit γ + 1 (the closed form would divide 0/0)
-HORNER_MAX_GAMMA = 16  # beyond this many multiply-adds, pow is cheaper
+# Beyond this many multiply-adds the closed form (pow and its α → 1 guard) is cheaper: measured
+# on 2^15 rows, 13 ns/row against 36 at γ ≤ 8, 27 against 31 at 16, 38 against 38 at 24.
+HORNER_MAX_GAMMA = 16
 
 
 def expected_tokens_positional(alphas: npt.ArrayLike) -> Array:

@@ -89,11 +89,7 @@ def forward_time(
     attention = None
     if select_len is None and not folded.unfolded:
         attention = attention_per_sequence(model, num_gpus, rf, q, kv_dtype)
-    if attention is not None and q.ndim == 0 and np.ndim(segment) == 0:  # decode: 4 passes
-        per_sequence, per_key = attention("total")
-        slope = folded.total1_s[segment] * float(q) + per_sequence
-        total = add_into(b * (slope + per_key * L), folded.total0_s[segment])
-    elif attention is not None:
+    if attention is not None:
         per_sequence, per_key = attention("total")
         total = add_into(b * (per_sequence + per_key * L), folded.total(tokens, segment))
     else:

@@ -9,7 +9,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from magicplan.cost.memory import memory_terms
+from magicplan.cost.memory import memory_terms, total_bytes
 from magicplan.cost.operators import Array
 from magicplan.cost.roofline import Roofline
 from magicplan.cost.steps import StepTime, draft_kv_len, forward_time
@@ -67,7 +67,9 @@ def draft_grid(
     mem = np.stack(
         [
             np.broadcast_to(
-                _total_bytes(target, num_gpus, batch, context, g, draft, draft_num_gpus, m, k),
+                total_bytes(
+                    *memory_terms(target, num_gpus, context, g, draft, draft_num_gpus, m, k), batch
+                ),
                 shape[1:],
             )
             for m in methods
@@ -77,21 +79,3 @@ def draft_grid(
         [(budgets == budgets[0]) if m == "full" else (budgets <= context) for m in methods]
     )[:, :, None]
     return DraftGrid(methods, budgets, gammas, t, mem, valid, tuple(steps))
-
-
-def _total_bytes(
-    target: ModelSpec,
-    num_gpus: int,
-    batch: float,
-    context: float,
-    gamma: Array,
-    draft: ModelSpec | None,
-    draft_num_gpus: int,
-    method: str,
-    budgets: Array,
-) -> Array:
-    """Bytes per GPU of one speculative setup: fixed + batch x per sequence."""
-    fixed, per_sequence = memory_terms(
-        target, num_gpus, context, gamma, draft, draft_num_gpus, method, budgets
-    )
-    return np.asarray(sum(fixed.values()) + batch * sum(per_sequence.values(), 0.0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from magicplan.cost.memory import kv_cache_bytes_per_gpu, max_batch, memory_per_gpu
+from magicplan.cost.memory import kv_cache_bytes_per_gpu, max_batch, memory_per_gpu, total_bytes
 from magicplan.cost.operators import shard
 from tests.cost.conftest import make_model
 
@@ -47,3 +47,11 @@ def test_memory_grows_with_batch_and_context() -> None:
     assert float(memory_per_gpu(m, 1, 1, 2000, 2)["total"]) > float(small)
     np.testing.assert_array_less(0, small)
     assert pytest.approx(float(small), rel=0.2) == 13.5e9 + 1000 * 524_288
+
+
+def test_total_bytes_is_fixed_plus_batch_times_per_sequence() -> None:
+    # 10 GB of weights, 1 GB of draft weights; 2 MB of KV and 1 MB of the rest per sequence:
+    # 4 sequences hold 11e9 + 4 * 3e6 = 11.012e9 bytes.
+    fixed = {"weights": 10e9, "draft_weights": 1e9}
+    per_sequence = {"kv": np.array(2e6), "draft_kv": np.array(0.0), "activations": np.array(1e6)}
+    assert float(total_bytes(fixed, per_sequence, 4)) == 11.012e9

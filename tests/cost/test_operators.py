@@ -7,6 +7,7 @@ import pytest
 
 from magicplan.cost.operators import (
     _linear,
+    add_into,
     attention_op,
     expected_experts_touched,
     kv_bytes_per_token_per_gpu,
@@ -63,3 +64,13 @@ def test_layer_weights_sum_to_model_weights() -> None:
     weights = sum(op.count * float(op.weight_bytes) for op in ops if op.name != "embedding")
     expected = 2 * (m.num_parameters - m.vocab_size * m.hidden_size)
     assert weights == pytest.approx(expected, rel=1e-3)
+
+
+def test_add_into_writes_into_its_own_temporary_only() -> None:
+    fresh = np.array([1.0, 2.0])
+    assert add_into(fresh, 10.0) is fresh and fresh.tolist() == [11.0, 12.0]
+    small = np.array([1.0])
+    wider = add_into(small, np.array([1.0, 2.0]))  # the sum is wider: a new array
+    assert wider is not small and small.tolist() == [1.0] and wider.tolist() == [2.0, 3.0]
+    view = np.broadcast_to(np.array([5.0]), (2,))  # read-only: left alone
+    assert add_into(view, 1.0).tolist() == [6.0, 6.0] and view.tolist() == [5.0, 5.0]

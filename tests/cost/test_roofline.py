@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from magicplan.cost.operators import OpCost
-from magicplan.cost.roofline import allreduce_time, make_roofline, ops_time
+from magicplan.cost.roofline import allreduce_time, make_roofline, ops_time, ops_total
 from magicplan.cost.steps import autoregressive_time
 from tests.cost.conftest import make_cal, make_hw, make_model
 
@@ -64,3 +64,11 @@ def test_snapkv_selection_hand_value() -> None:
 
     rf = make_roofline(make_hw(), make_cal(), ideal=True)
     assert float(snapkv_select_time(make_model(), rf, 1, 1, 1000)) == pytest.approx(262.144e-6)
+
+
+def test_ops_total_is_the_sum_of_the_classes() -> None:
+    # Same op: max(10 ms of compute, 1 ms of memory) = 10 ms; "sum" overlap: 11 ms.
+    hw = make_hw()
+    assert float(ops_total([_op(1e12, 1e9)], make_roofline(hw, make_cal()))) == pytest.approx(0.010)
+    rf_sum = make_roofline(hw, make_cal(overlap="sum"))
+    assert float(ops_total([_op(1e12, 1e9)], rf_sum)) == pytest.approx(0.011)
