@@ -40,10 +40,9 @@ from magicplan.errors import MagicplanError, shown
 from magicplan.setup import Mode, Setup, check_positive
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.units import GB, MS
 
 __all__ = ["COLUMNS", "SUMMARY_COLUMNS", "Setup", "check_columns", "estimate", "estimate_arrays"]
-MS = 1e3  # milliseconds per second
-GB = 1e9
 # Rows per block when estimating many independent scenarios: numpy's temporaries (256 KiB) then
 # stay in cache and the fixed cost of each numpy call is spread over enough rows (benchmarks/).
 CHUNK = 1 << 15
@@ -149,10 +148,10 @@ def _estimate_block(
         t_round = round_time(dr.total_s, ver.total_s, g, rf.round_overhead_s)
         t_tok = spec_time_per_token(t_round, omega)
         out |= {
-            "t_autoregressive_ms": ar.total_s * MS,
-            "t_draft_ms": dr.total_s * MS,
-            "t_verify_ms": ver.total_s * MS,
-            "t_spec_per_token_ms": t_tok * MS,
+            "t_autoregressive_ms": ar.total_s / MS,
+            "t_draft_ms": dr.total_s / MS,
+            "t_verify_ms": ver.total_s / MS,
+            "t_spec_per_token_ms": t_tok / MS,
             "speedup": ar.total_s / t_tok,
             "throughput_tokens_per_s": throughput_tokens_per_s(b, t_tok),
             "autoregressive_throughput_tokens_per_s": throughput_tokens_per_s(b, ar.total_s),
@@ -163,13 +162,13 @@ def _estimate_block(
                 continue  # not asked for: not worked out
             # Each class on the axes it depends on; the output broadcasts it (memory-free).
             out |= {
-                keys[cls]: np.asarray(v) * MS for cls, v in st.parts.items() if keys[cls] in want
+                keys[cls]: np.asarray(v) / MS for cls, v in st.parts.items() if keys[cls] in want
             }
     if "t_prefill_ms" in want:
-        out["t_prefill_ms"] = prefill_time(setup.target, rf, setup.num_gpus, b, s).total_s * MS
+        out["t_prefill_ms"] = prefill_time(setup.target, rf, setup.num_gpus, b, s).total_s / MS
     if "t_snapkv_select_ms" in want:
         out["t_snapkv_select_ms"] = (
-            snapkv_select_time(setup.target, rf, setup.num_gpus, b, s) * MS
+            snapkv_select_time(setup.target, rf, setup.num_gpus, b, s) / MS
             if setup.kv_method == "snapkv"
             else 0.0
         )

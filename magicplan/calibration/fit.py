@@ -18,6 +18,7 @@ from magicplan.cost.steps import autoregressive_time, draft_time, verify_time
 from magicplan.errors import MagicplanError
 from magicplan.specs.hardware import Calibration, HardwareSpec, Provenance
 from magicplan.specs.model import ModelSpec
+from magicplan.units import MS, US
 
 STEP_KINDS = ("autoregressive", "draft", "verify")
 # name, lower bound, upper bound, scale (typical size of a move, for the optimizer and the prior)
@@ -175,7 +176,7 @@ def round_overhead_us(
         - np.asarray(t_verify_ms)
     )
     extra = extra[np.isfinite(extra)]
-    return float(max(np.median(extra), 0.0) * 1e3) if extra.size else 0.0
+    return float(max(np.median(extra), 0.0) * MS / US) if extra.size else 0.0
 
 
 def step_rows(
@@ -197,8 +198,8 @@ def step_rows(
                         "batch": int(s.batch[i]),
                         "context": int(s.context[i]),
                         "gamma": int(s.gamma[i]),
-                        "measured_ms": float(s.measured_s[i] * 1e3),
-                        "predicted_ms": float(pred[i] * 1e3),
+                        "measured_ms": float(s.measured_s[i] / MS),
+                        "predicted_ms": float(pred[i] / MS),
                         "error": float(pred[i] / s.measured_s[i] - 1),
                     },
                 )

@@ -13,6 +13,7 @@ from magicplan.setup import check_draft_vocab
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.units import MS
 
 TIME_COLUMNS = ("t_autoregressive_ms", "gamma_t_draft_ms", "t_verify_ms")
 REQUIRED = ("num_gpus", "target", "context", "batch")
@@ -93,7 +94,7 @@ def samples_from_columns(cols: Columns) -> list[StepSample]:
                 raise MagicplanError(
                     "column 'gamma' must be >= 1 on rows with draft or verify times"
                 )
-            measured = cols[name][rows] / 1e3 / (gamma if per_step else 1.0)
+            measured = cols[name][rows] * MS / (gamma if per_step else 1.0)
             out.append(
                 StepSample(
                     kind,

@@ -11,6 +11,7 @@ from magicplan.cli._output import console, echo_json, table
 from magicplan.specs import list_hardware, list_models, load_hardware, load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.units import TERA
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
@@ -48,7 +49,7 @@ def hardware_list(json_out: JsonOpt = False) -> None:
             h.name,
             h.memory_gb,
             h.hbm_bandwidth_tb_s,
-            h.peak_flops_per_s() / 1e12,
+            h.peak_flops_per_s() / TERA,
             h.scaleup_link_gb_s,
             "fitted" if h.calibration else "default",
         ]

@@ -16,9 +16,8 @@ import numpy.typing as npt
 from magicplan.cost.operators import Array, OpCost
 from magicplan.errors import MagicplanError
 from magicplan.specs.hardware import Calibration, HardwareSpec
+from magicplan.units import NS, US
 
-US = 1e-6  # seconds per microsecond
-NS = 1e-9  # seconds per nanosecond
 BREAKDOWN_CLASSES = ("weights", "kv", "activations", "compute", "communication", "overhead")
 
 

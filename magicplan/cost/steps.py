@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +32,9 @@ from magicplan.cost.roofline import (
 from magicplan.errors import MagicplanError
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec
 
-KV_METHODS = ("full", "streamingllm", "snapkv", "topk")
+# Draft KV compression methods (design.md §2); --help and validation derive from this one type.
+KvMethod = Literal["full", "streamingllm", "snapkv", "topk"]
+KV_METHODS: tuple[str, ...] = get_args(KvMethod)
 SNAPKV_WINDOW = 32  # observation-window queries that score the prompt (SnapKV, design.md §2)
 
 

@@ -29,6 +29,7 @@ from magicplan.setup import Setup, check_positive
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.units import MS
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)  # batch sizes tried per replica
 TENSOR_PARALLEL = (1, 2, 4, 8)  # degrees tried (one NVLink/NVSwitch node at most)
@@ -91,7 +92,7 @@ def _option(
     ar_mem = memory_per_gpu(target, tp, b, w.mean_context, speculative=False)["total"]
     if float(ar_mem) <= usable_bytes(hw.memory_bytes):
         t = mixed_forward_time(target, rf, tp, b, 1.0, w.contexts, w.fractions)
-        out.append({"strategy": "autoregressive", "t_per_token_ms": t * 1e3})
+        out.append({"strategy": "autoregressive", "t_per_token_ms": t / MS})
     best = plan(hw, tp, target, b, w.mean_context, top=1, **kw)["best"]
     if best is None or best["draft_model"] == "none":
         return out
@@ -105,7 +106,7 @@ def _option(
     omega, notes = _group_omega(target, best, w, k, kw)
     t = (g * t_d + t_v + rf.round_overhead_s) / omega
     keep = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "acceptance")
-    out.append({"strategy": "speculative", "t_per_token_ms": t * 1e3, "accepted_per_step": omega}
+    out.append({"strategy": "speculative", "t_per_token_ms": t / MS, "accepted_per_step": omega}
                | {key: best[key] for key in keep} | {"notes": notes})  # fmt: skip
     return out
 
@@ -158,7 +159,7 @@ def _fewest_gpus(
             if not opts:
                 break  # AR no longer fits: no larger batch will
             for opt in (o for o in opts if o["t_per_token_ms"] <= slo_ms):
-                per_replica = b / (opt["t_per_token_ms"] / 1e3)
+                per_replica = b / (opt["t_per_token_ms"] * MS)
                 replicas = math.ceil(tokens_per_s / per_replica)
                 opt |= {"tensor_parallel": tp, "batch": b, "replicas": replicas,
                         "gpus": replicas * tp,

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from magicplan.errors import MagicplanError
 from magicplan.io import load_json
 from magicplan.plots.style import NOTE_PT, set_title
+from magicplan.units import MS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -98,8 +99,8 @@ def validation_from_csv(path: Path, hardware: str | None = None) -> Validation:
             n = s.measured_s.size
             cols["kind"] += [s.kind] * n
             cols["group"] += [f"{s.target.id} on {s.num_gpus}× {hw.id}"] * n
-            cols["measured"] += list(s.measured_s * 1e3)
-            cols["predicted"] += list(predict(hw, cal, s) * 1e3)
+            cols["measured"] += list(s.measured_s / MS)
+            cols["predicted"] += list(predict(hw, cal, s) / MS)
     v = Validation(
         np.array(cols["kind"]),
         np.array(cols["group"]),

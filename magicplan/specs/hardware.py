@@ -12,10 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from magicplan.errors import MagicplanError
-
-GB = 1e9  # decimal gigabyte, bytes
-TB = 1e12  # decimal terabyte, bytes
-TERA = 1e12  # 1 TFLOP/s in FLOP/s
+from magicplan.units import GB, TB, TERA
 
 # Compute dtypes and the spec field holding their dense peak (TFLOP/s, or TOP/s for int8).
 PEAK_FIELD = {

@@ -47,6 +47,7 @@ from magicplan.calibration.torch_runner.timing import (
 from magicplan.specs import load_hardware, load_model
 from magicplan.specs.hardware import Calibration, HardwareSpec, Provenance
 from magicplan.specs.model import ModelSpec
+from magicplan.units import US
 
 # One device: no all-reduce to see. On a CPU the fixed costs the microbenchmarks measure are paid
 # in full by every step (the host runs the kernels), so they are held; on a GPU, launches overlap
@@ -106,8 +107,8 @@ def starting_point(micro: MicroResult, engine: str, overlap: str) -> Calibration
             "overlap": overlap,
             "memory_efficiency": _clip(micro.memory_efficiency()),
             "compute_efficiency": _clip(micro.compute_efficiency()),
-            "step_overhead_us": micro.step_overhead_s * 1e6,
-            "layer_overhead_us": micro.layer_overhead_s * 1e6,
+            "step_overhead_us": micro.step_overhead_s / US,
+            "layer_overhead_us": micro.layer_overhead_s / US,
             "token_layer_overhead_ns": 0.0,
         }
     )

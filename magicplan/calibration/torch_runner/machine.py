@@ -12,9 +12,8 @@ from pathlib import Path
 
 from magicplan.calibration.torch_runner.microbench import MicroResult
 from magicplan.specs.hardware import PEAK_FIELD, HardwareSpec, Source
+from magicplan.units import GB, TERA
 
-GB = 1e9  # decimal gigabyte, bytes
-TERA = 1e12  # FLOP/s per TFLOP/s, bytes/s per TB/s
 SIGNIFICANT = 4  # digits kept of a measured figure: repeat runs differ in the third
 
 

@@ -31,6 +31,7 @@ from magicplan.calibration.torch_runner.model import (
 )
 from magicplan.calibration.torch_runner.timing import TimingPlan, median_time
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec
+from magicplan.units import GIGA, TERA, US
 
 PEAK_GEMM_SIZES = {"cpu": (1024, 2048), "cuda": (4096, 8192)}  # square GEMMs, big enough to
 # reach the compute roof on a small CPU and on a datacenter GPU respectively
@@ -82,12 +83,12 @@ class MicroResult:
     def summary(self) -> dict[str, float]:
         """The headline figures, in report units."""
         return {
-            "copy_gb_s": self.copy_bytes_per_s / 1e9,
-            "read_gb_s": self.read_bytes_per_s / 1e9,
-            "peak_tflops": self.peak_flops_per_s / 1e12,
-            "launch_latency_us": self.launch_latency_s * 1e6,
-            "step_overhead_us": self.step_overhead_s * 1e6,
-            "layer_overhead_us": self.layer_overhead_s * 1e6,
+            "copy_gb_s": self.copy_bytes_per_s / GIGA,
+            "read_gb_s": self.read_bytes_per_s / GIGA,
+            "peak_tflops": self.peak_flops_per_s / TERA,
+            "launch_latency_us": self.launch_latency_s / US,
+            "step_overhead_us": self.step_overhead_s / US,
+            "layer_overhead_us": self.layer_overhead_s / US,
             "decode_gemm_memory_efficiency": self.memory_efficiency(),
             "verify_gemm_compute_efficiency": self.compute_efficiency(),
         }

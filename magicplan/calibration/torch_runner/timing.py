@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from magicplan.errors import MagicplanError
+from magicplan.units import MS
 
 DEVICES = ("cpu", "cuda")
 
@@ -82,7 +83,7 @@ def time_once(fn: Callable[[], Any], device: str) -> float:
         fn()
         end.record()
         end.synchronize()
-        return float(start.elapsed_time(end)) * 1e-3  # elapsed_time is in ms
+        return float(start.elapsed_time(end)) * MS  # elapsed_time is in ms
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
