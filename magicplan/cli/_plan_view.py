@@ -33,7 +33,7 @@ def print_plan(r: dict[str, Any]) -> None:
         f"{r['context']} ({r['candidates_evaluated']} strategies)"
     )
     con = console()
-    con.print(table(title, cols, rows))
+    con.print(table(title, cols, rows, whole=("strategy",)))
     best = r["best"]
     if best is not None:
         con.print(f"why: {_why_line(best)}")

@@ -149,7 +149,7 @@ def _print(r: dict[str, Any]) -> None:
         f"context {r['context']}"
     )
     con = console()
-    con.print(table(title, ["quantity", "value", "unit"], rows))
+    con.print(table(title, ["quantity", "value", "unit"], rows, whole=("quantity",)))
     bd = r["breakdown"]["autoregressive"]
     total = sum(bd.values()) or 1.0
     shares = ", ".join(

@@ -281,5 +281,6 @@ def sweep_command(
             f"Best strategy: {model} on {num_gpus}× {hardware}",
             cols,
             [[r[c] for c in cols] for r in rows],
+            whole=("draft_model", "kv_method"),
         )
     )

@@ -64,7 +64,7 @@ def hardware_list(json_out: JsonOpt = False) -> None:
         "link GB/s/dir",
         "calibration",
     ]
-    console().print(table("Hardware profiles", cols, rows))
+    console().print(table("Hardware profiles", cols, rows, whole=("id",)))
 
 
 @hardware_app.command("show")
@@ -81,7 +81,7 @@ def hardware_show(id_or_path: str, json_out: JsonOpt = False) -> None:
         if k != "provenance"
     ]
     rows += [[f"source: {', '.join(s['fields'])}", s["citation"]] for s in data["sources"]]
-    console().print(table(data["name"], ["field", "value"], rows))
+    console().print(table(data["name"], ["field", "value"], rows, whole=("field",)))
 
 
 @models_app.command("list")
@@ -105,7 +105,7 @@ def models_list(json_out: JsonOpt = False) -> None:
         for m in items
     ]
     cols = ["id", "arch", "params (B)", "layers", "hidden", "heads/kv", "vocab", "KV B/token"]
-    console().print(table("Model profiles", cols, rows))
+    console().print(table("Model profiles", cols, rows, whole=("id",)))
 
 
 @models_app.command("show")
@@ -115,4 +115,5 @@ def models_show(id_or_path: str, json_out: JsonOpt = False) -> None:
     if json_out:
         echo_json(data)
         return
-    console().print(table(data["name"], ["field", "value"], [[k, v] for k, v in data.items()]))
+    rows = [[k, v] for k, v in data.items()]
+    console().print(table(data["name"], ["field", "value"], rows, whole=("field",)))
