@@ -77,13 +77,43 @@ class Setup:
         return make_roofline(self.hardware, cal, self.target.dtype, ideal=self.mode == "ideal")
 
 
-def check_draft_vocab(target: ModelSpec, draft: ModelSpec) -> None:
-    """A draft must share the target's tokenizer; a different vocab size is refused."""
-    if draft.vocab_size != target.vocab_size:
-        raise MagicplanError(
-            f"draft '{draft.id}' has vocab {draft.vocab_size} but target '{target.id}' has "
-            f"vocab {target.vocab_size}: a draft must share the target's tokenizer"
+def draft_mismatch(target: ModelSpec, draft: ModelSpec) -> str | None:
+    """Why `draft` cannot draft for `target` (None when it can): the two must share a tokenizer.
+
+    Known families compare by family and real vocabulary (`tokenizer_vocab_size`), so drafts
+    whose embeddings are padded differently (Qwen2.5-0.5B's 151,936 rows, Qwen2.5-7B's 152,064)
+    pass. Where either family is unknown, the embedding sizes must be equal.
+    """
+    t, d = target, draft
+    if t.tokenizer is not None and d.tokenizer is not None:
+        same_size = None in (t.tokenizer_vocab_size, d.tokenizer_vocab_size) or (
+            t.tokenizer_vocab_size == d.tokenizer_vocab_size
         )
+        if t.tokenizer == d.tokenizer and same_size:
+            return None
+        return (
+            f"draft '{d.id}' uses the {d.tokenizer} tokenizer (vocab {_vocab(d)}) but target "
+            f"'{t.id}' uses {t.tokenizer} (vocab {_vocab(t)}): a draft must share the target's "
+            "tokenizer"
+        )
+    if d.vocab_size == t.vocab_size:
+        return None
+    return (
+        f"draft '{d.id}' has vocab {d.vocab_size} but target '{t.id}' has vocab {t.vocab_size} "
+        "(tokenizer family unknown, so the vocab sizes must be equal): a draft must share the "
+        "target's tokenizer"
+    )
+
+
+def _vocab(m: ModelSpec) -> int:
+    return m.tokenizer_vocab_size or m.vocab_size
+
+
+def check_draft_vocab(target: ModelSpec, draft: ModelSpec) -> None:
+    """A draft must share the target's tokenizer (`draft_mismatch`); else a MagicplanError."""
+    reason = draft_mismatch(target, draft)
+    if reason is not None:
+        raise MagicplanError(reason)
 
 
 def check_positive(

@@ -13,7 +13,7 @@ from magicplan.cost.speculative import check_acceptance
 from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
 from magicplan.planner import acceptance as acc
-from magicplan.setup import Setup, check_draft_vocab, check_positive
+from magicplan.setup import Setup, check_draft_vocab, check_positive, draft_mismatch
 from magicplan.specs import list_models
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
@@ -43,13 +43,14 @@ class PlanInputs:
 
 
 def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
-    """Self-speculation plus every shipped model with the target's vocab and fewer parameters."""
+    """Self-speculation plus every shipped model with the target's tokenizer and fewer
+    parameters."""
     small = [
         m
         for m in list_models()
-        if m.vocab_size == target.vocab_size
-        and m.num_parameters < target.num_parameters
+        if m.num_parameters < target.num_parameters
         and m.id != target.id
+        and draft_mismatch(target, m) is None
     ]
     return [None, *sorted(small, key=lambda m: m.num_parameters)]
 
