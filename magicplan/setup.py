@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from magicplan.choices import Mode
 from magicplan.cost.defaults import calibration_for
 from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
 from magicplan.cost.operators import Array, shard
@@ -19,13 +19,16 @@ from magicplan.errors import MagicplanError, shown
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.specs.model import ModelSpec
 
-Mode = Literal["calibrated", "ideal"]
 MAX_INTEGER = 2.0**53  # largest integer float64 holds exactly
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Setup:
-    """The categorical part of a scenario: where it runs and which draft it uses."""
+    """The categorical part of a scenario: where it runs and which draft it uses.
+
+    A separate draft without `draft_num_gpus` runs on the largest tensor-parallel group that
+    divides `num_gpus` and can split it (all of the target's GPUs when it can).
+    """
 
     hardware: HardwareSpec
     num_gpus: int
@@ -65,16 +68,35 @@ class Setup:
         """The model that drafts: the small draft, or the target itself."""
         return self.draft or self.target
 
-    @property
+    @cached_property
     def draft_n(self) -> int:
-        """Tensor-parallel degree of the draft (the target's unless given)."""
-        return self.draft_num_gpus or self.num_gpus
+        """Tensor-parallel degree of the draft: `draft_num_gpus`, else the largest group of the
+        target's GPUs that can split it."""
+        if self.draft_num_gpus is not None:
+            return self.draft_num_gpus
+        if self.draft is None:
+            return self.num_gpus
+        return largest_split(self.draft, self.num_gpus)
 
     @cached_property
     def roofline(self) -> Roofline:
         """Rates and latencies of this hardware (ideal mode: datasheet peaks, no overheads)."""
         cal = self.calibration or calibration_for(self.hardware)
         return make_roofline(self.hardware, cal, self.target.dtype, ideal=self.mode == "ideal")
+
+
+def splits(model: ModelSpec, num_gpus: int) -> bool:
+    """Whether tensor parallelism over `num_gpus` can split `model` (heads, KV heads, MLP)."""
+    try:
+        shard(model, num_gpus)
+    except MagicplanError:
+        return False
+    return True
+
+
+def largest_split(model: ModelSpec, num_gpus: int) -> int:
+    """The largest divisor of `num_gpus` over which `model` splits (1 always does)."""
+    return max(d for d in range(1, num_gpus + 1) if num_gpus % d == 0 and splits(model, d))
 
 
 def draft_mismatch(target: ModelSpec, draft: ModelSpec) -> str | None:

@@ -62,11 +62,11 @@ def test_transferred_default_on_the_other_gpu() -> None:
         for i in np.flatnonzero(cols["gpu"] == dst.id):
             draft = None if cols["draft_model"][i] == "self" else load_model(cols["draft_model"][i])
             setup = Setup(
-                dst,
-                8,
-                load_model(cols["target"][i]),
-                draft,
-                str(cols["kv_method"][i]),
+                hardware=dst,
+                num_gpus=8,
+                target=load_model(cols["target"][i]),
+                draft=draft,
+                kv_method=str(cols["kv_method"][i]),
                 calibration=cal,
             )
             r = estimate_arrays(

@@ -68,7 +68,10 @@ def hardware_list(json_out: JsonOpt = False) -> None:
 
 
 @hardware_app.command("show")
-def hardware_show(id_or_path: str, json_out: JsonOpt = False) -> None:
+def hardware_show(
+    id_or_path: Annotated[str, typer.Argument(help="Hardware id or profile path.")],
+    json_out: JsonOpt = False,
+) -> None:
     """Show one hardware profile (an id or a YAML path)."""
     data = hardware_json(load_hardware(id_or_path))
     if json_out:
@@ -109,8 +112,17 @@ def models_list(json_out: JsonOpt = False) -> None:
 
 
 @models_app.command("show")
-def models_show(id_or_path: str, json_out: JsonOpt = False) -> None:
-    """Show one model profile (an id, a YAML path, or a Hugging Face config.json path)."""
+def models_show(
+    id_or_path: Annotated[
+        str,
+        typer.Argument(
+            help="Model id, Hugging Face repo id, profile YAML, config.json or checkpoint folder."
+        ),
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one model profile (an id, a Hugging Face repo id, a YAML path, a config.json, or a
+    checkpoint folder holding one)."""
     data = model_json(load_model(id_or_path))
     if json_out:
         echo_json(data)

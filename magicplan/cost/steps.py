@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Literal, get_args
+from typing import get_args
 
 import numpy as np
 import numpy.typing as npt
 
+from magicplan.choices import KvMethod
 from magicplan.cost.folding import Folded, PerSequence, fold, fold_per_sequence
 from magicplan.cost.operators import (
     Array,
@@ -32,8 +33,6 @@ from magicplan.cost.roofline import (
 from magicplan.errors import MagicplanError
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec
 
-# Draft KV compression methods (design.md §2); --help and validation derive from this one type.
-KvMethod = Literal["full", "streamingllm", "snapkv", "topk"]
 KV_METHODS: tuple[str, ...] = get_args(KvMethod)
 SNAPKV_WINDOW = 32  # observation-window queries that score the prompt (SnapKV, design.md §2)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from magicplan.cost.memory import memory_per_gpu, usable_bytes
+from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION, memory_per_gpu, usable_bytes
 from magicplan.cost.mixture import check_mix, mixed_forward_time
 from magicplan.cost.operators import Array, shard
 from magicplan.cost.speculative import expected_tokens, expected_tokens_positional
@@ -29,6 +29,7 @@ from magicplan.setup import Setup, check_positive
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.registry import HardwareLike, ModelLike, as_hardware, as_model
 from magicplan.units import MS
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)  # batch sizes tried per replica
@@ -87,10 +88,11 @@ def _option(
     hw: HardwareSpec, target: ModelSpec, tp: int, b: int, w: Workload, kw: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """The AR and (when it pays and fits) the best SD option for one TP degree and batch."""
-    rf = Setup(hw, tp, target).roofline
+    rf = Setup(hardware=hw, num_gpus=tp, target=target).roofline
     out = []
     ar_mem = memory_per_gpu(target, tp, b, w.mean_context, speculative=False)["total"]
-    if float(ar_mem) <= usable_bytes(hw.memory_bytes):
+    utilization = kw.get("memory_utilization") or DEFAULT_MEMORY_UTILIZATION
+    if float(ar_mem) <= usable_bytes(hw.memory_bytes, utilization):
         t = mixed_forward_time(target, rf, tp, b, 1.0, w.contexts, w.fractions)
         out.append({"strategy": "autoregressive", "t_per_token_ms": t / MS})
     best = plan(hw, tp, target, b, w.mean_context, top=1, **kw)["best"]
@@ -112,8 +114,8 @@ def _option(
 
 
 def capacity(
-    hardware: HardwareSpec,
-    target: ModelSpec,
+    hardware: HardwareLike,
+    target: ModelLike,
     tokens_per_s: float,
     slo_ms: float,
     workload: Sequence[Sequence[float]],
@@ -126,7 +128,9 @@ def capacity(
 
     `workload`: [(context, fraction[, kv_budget]), ...]; `plan_kw`: the planner's options
     (drafts, kv_methods, acceptance, ...). With `gpu_hour_usd`, the hourly cost of each.
+    `hardware`, `target`: specs, ids or paths.
     """
+    hardware, target = as_hardware(hardware), as_model(target, "target")
     check_positive("tokens_per_s", tokens_per_s, integer=False)
     check_positive("slo_ms", slo_ms, integer=False)
     check_positive("max_gpus", max_gpus)

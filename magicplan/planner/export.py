@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from magicplan.cost.memory import max_batch, memory_per_gpu, usable_bytes
+from magicplan.cost.memory import (
+    DEFAULT_MEMORY_UTILIZATION,
+    max_batch,
+    memory_per_gpu,
+    usable_bytes,
+)
 from magicplan.errors import MagicplanError
 from magicplan.planner.analysis import best_speculative
 from magicplan.planner.optimizer import default_drafts, plan
@@ -28,7 +33,8 @@ def gamma_table(
     per_seq = (
         float(memory_per_gpu(target, num_gpus, 1, context, speculative=False)["total"]) - fixed
     )
-    fit = float(max_batch(usable_bytes(hardware.memory_bytes), fixed, per_seq))
+    utilization = plan_kw.get("memory_utilization") or DEFAULT_MEMORY_UTILIZATION
+    fit = float(max_batch(usable_bytes(hardware.memory_bytes, utilization), fixed, per_seq))
     top = int(min(fit, MAX_EXPORT_BATCH))
     if top < 1:
         raise MagicplanError(

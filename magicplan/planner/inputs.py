@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
 from magicplan.cost.operators import shard
 from magicplan.cost.speculative import check_acceptance
 from magicplan.cost.steps import KV_METHODS, check_method
@@ -17,6 +18,7 @@ from magicplan.setup import Setup, check_draft_vocab, check_positive, draft_mism
 from magicplan.specs import list_models
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.registry import HardwareLike, ModelLike, as_draft, as_hardware, as_model
 
 DEFAULT_BUDGETS = (128, 256, 512, 1024, 2048, 4096, 8192)  # issue 4: budgets 128..8192
 DEFAULT_GAMMAS = tuple(range(1, 13))  # issue 4: γ from 1 to 12
@@ -40,6 +42,7 @@ class PlanInputs:
     draft_num_gpus: tuple[int, ...] | None = None
     notes: list[str] = field(default_factory=list)
     acceptance_interval: tuple[float, float] | None = None  # 95 % interval of a scalar α
+    memory_utilization: float = DEFAULT_MEMORY_UTILIZATION  # fraction of memory engines fill
 
 
 def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
@@ -120,18 +123,23 @@ def _draft_tp(num_gpus: int, wanted: Sequence[int] | None) -> tuple[int, ...] | 
 
 
 def plan_inputs(
-    hardware: HardwareSpec,
+    hardware: HardwareLike,
     num_gpus: int,
-    target: ModelSpec,
+    target: ModelLike,
     batch: int,
     context: int,
     **kw: Any,
 ) -> PlanInputs:
-    """Validate and resolve the planner's inputs; `kw` are `plan`'s optional arguments."""
+    """Validate and resolve the planner's inputs (specs, ids or paths); `kw` are `plan`'s
+    optional arguments."""
+    hardware, target = as_hardware(hardware), as_model(target, "target")
     check_positive("batch", batch)
     check_positive("context", context)
     check_positive("num_gpus", num_gpus)
-    Setup(hardware, num_gpus, target)  # validates the split (names num_gpus)
+    utilization = kw.get("memory_utilization")
+    utilization = DEFAULT_MEMORY_UTILIZATION if utilization is None else float(utilization)
+    # validates the split (names num_gpus) and the memory fraction
+    Setup(hardware=hardware, num_gpus=num_gpus, target=target, memory_utilization=utilization)
     methods = tuple(check_method(m) for m in (kw.get("kv_methods") or KV_METHODS))
     budgets = tuple(
         int(b) for b in check_positive("kv_budgets", kw.get("kv_budgets") or DEFAULT_BUDGETS)
@@ -141,7 +149,9 @@ def plan_inputs(
         kw.get("acceptance"), kw.get("acceptance_samples"), kw.get("acceptance_interval")
     )
     drafts = kw.get("drafts")
-    ds = list(drafts) if drafts is not None else default_drafts(target)
+    if isinstance(drafts, (str, Path)):
+        drafts = [drafts]
+    ds = [as_draft(d) for d in drafts] if drafts is not None else default_drafts(target)
     for d in ds:
         if d is not None:
             check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"
@@ -153,5 +163,5 @@ def plan_inputs(
     return PlanInputs(
         hardware, int(num_gpus), target, int(batch), int(context), ds, methods,
         fit or (int(context),), gammas, alpha, _table(kw.get("acceptance_table")),
-        _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes, interval,
+        _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes, interval, utilization,
     )  # fmt: skip

@@ -29,8 +29,7 @@ from magicplan.planner.inputs import (
 )
 from magicplan.planner.report import candidate_rows, plan_report
 from magicplan.setup import Setup, check_positive
-from magicplan.specs.hardware import HardwareSpec
-from magicplan.specs.model import ModelSpec
+from magicplan.specs.registry import HardwareLike, ModelLike
 
 __all__ = ["DEFAULT_BUDGETS", "DEFAULT_GAMMAS", "PlanInputs", "default_drafts", "evaluate", "plan"]
 
@@ -96,7 +95,8 @@ def _omega(inp: PlanInputs, alpha: np.ndarray, gammas: np.ndarray) -> np.ndarray
 
 def baseline(inp: PlanInputs) -> dict[str, Any]:
     """T_T, T_V for every γ, AR memory and the usable capacity."""
-    setup = Setup(inp.hardware, inp.num_gpus, inp.target)
+    setup = Setup(hardware=inp.hardware, num_gpus=inp.num_gpus, target=inp.target,
+                  memory_utilization=inp.memory_utilization)  # fmt: skip
     rf = setup.roofline
     ar = autoregressive_time(inp.target, rf, inp.num_gpus, inp.batch, inp.context)
     gam = np.array(inp.gammas, float)
@@ -147,12 +147,12 @@ def acceptance_grids(inp: PlanInputs) -> dict[str, Acceptance]:
 
 
 def plan(
-    hardware: HardwareSpec,
+    hardware: HardwareLike,
     num_gpus: int,
-    target: ModelSpec,
+    target: ModelLike,
     batch: int,
     context: int,
-    drafts: Sequence[ModelSpec | None] | None = None,
+    drafts: Sequence[ModelLike | None] | None = None,
     kv_methods: Sequence[str] | None = None,
     kv_budgets: Sequence[int] | None = None,
     gammas: Sequence[int] | None = None,
@@ -163,19 +163,23 @@ def plan(
     draft_num_gpus: Sequence[int] | None = None,
     acceptance_samples: int | None = None,
     acceptance_interval: Sequence[float] | None = None,
+    memory_utilization: float | None = None,
 ) -> dict[str, Any]:
     """Best strategy for one workload (JSON-ready): best, ranked top `top`, AR baseline, why.
 
     Objective: minimum per-token latency; with `slo_ms`, maximum throughput among strategies
     and batch sizes up to `batch` whose per-token latency meets the SLO. Memory always binds.
-    `drafts`: None entries mean self-speculation (default: self plus every shipped model with
-    the target's vocab and fewer parameters). `acceptance`: α, or per-position α_1..α_n.
+    `hardware`, `target`, `drafts`: specs, ids or paths; None (or 'self') in `drafts` means
+    self-speculation (default: self plus every shipped model with the target's tokenizer and
+    fewer parameters). `acceptance`: α, or per-position α_1..α_n. `memory_utilization`: the
+    fraction of device memory an engine may fill (default 0.9).
     """
     inp = plan_inputs(
         hardware, num_gpus, target, batch, context, drafts=drafts, kv_methods=kv_methods,
         kv_budgets=kv_budgets, gammas=gammas, acceptance=acceptance,
         acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
+        memory_utilization=memory_utilization,
     )  # fmt: skip
     check_positive("top", top)
     accs = acceptance_grids(inp)

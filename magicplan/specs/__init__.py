@@ -3,6 +3,11 @@
 from magicplan.specs.hardware import Calibration, HardwareSpec, Provenance
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec, MoESpec
 from magicplan.specs.registry import (
+    HardwareLike,
+    ModelLike,
+    as_draft,
+    as_hardware,
+    as_model,
     list_hardware,
     list_models,
     load_hardware,
@@ -12,10 +17,15 @@ from magicplan.specs.registry import (
 __all__ = [
     "DTYPE_BYTES",
     "Calibration",
+    "HardwareLike",
     "HardwareSpec",
     "MoESpec",
+    "ModelLike",
     "ModelSpec",
     "Provenance",
+    "as_draft",
+    "as_hardware",
+    "as_model",
     "list_hardware",
     "list_models",
     "load_hardware",

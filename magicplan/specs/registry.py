@@ -130,6 +130,39 @@ def _with_tokenizer(model: ModelSpec) -> ModelSpec:
     return model.model_copy(update={"tokenizer": family, "tokenizer_vocab_size": size})
 
 
+HardwareLike = HardwareSpec | str | Path  # a spec, a shipped id, or a profile path
+ModelLike = ModelSpec | str | Path  # a spec, an id, a Hugging Face repo id, or a path
+
+
+def as_hardware(value: HardwareLike, name: str = "hardware") -> HardwareSpec:
+    """`value` as a HardwareSpec (loaded when an id or path); anything else is one clear error."""
+    if isinstance(value, HardwareSpec):
+        return value
+    if isinstance(value, (str, Path)):
+        return load_hardware(value)
+    raise MagicplanError(
+        f"{name} must be a hardware id, a profile path or a HardwareSpec; "
+        f"got {type(value).__name__}"
+    )
+
+
+def as_model(value: ModelLike, name: str = "model") -> ModelSpec:
+    """`value` as a ModelSpec (loaded when an id or path); anything else is one clear error."""
+    if isinstance(value, ModelSpec):
+        return value
+    if isinstance(value, (str, Path)):
+        return load_model(value)
+    raise MagicplanError(
+        f"{name} must be a model id, a Hugging Face repo id, a path or a ModelSpec; "
+        f"got {type(value).__name__}"
+    )
+
+
+def as_draft(value: ModelLike | None, name: str = "draft") -> ModelSpec | None:
+    """A draft: None or 'self' (self-speculation), else `as_model`."""
+    return None if value is None or value == "self" else as_model(value, name)
+
+
 def load_hardware(id_or_path: str | Path) -> HardwareSpec:
     """A HardwareSpec from a shipped id (e.g. 'h100-sxm') or a YAML/JSON profile path."""
     path = _resolve("hardware_profiles", str(id_or_path), "hardware", "magicplan hardware list")
