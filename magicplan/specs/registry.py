@@ -52,9 +52,10 @@ def _resolve(kind: str, id_or_path: str, what: str, list_cmd: str) -> Path:
     Hugging Face repo id that a shipped profile carries."""
     if not id_or_path:
         raise MagicplanError(f"{what}: an id or a file path is required")
-    shipped = profiles_dir(kind) / f"{id_or_path}.yaml"
-    if not _looks_like_path(id_or_path) and shipped.is_file():
-        return shipped
+    for name in dict.fromkeys((id_or_path, id_or_path.lower())):  # ids are lower case
+        shipped = profiles_dir(kind) / f"{name}.yaml"
+        if not _looks_like_path(id_or_path) and shipped.is_file():
+            return shipped
     if Path(id_or_path).exists():  # a file, or a checkpoint folder, named with or without a path
         return Path(id_or_path)
     if kind == "model_profiles" and HF_REPO_ID.match(id_or_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from magicplan.errors import MagicplanError
-from magicplan.specs import load_model
+from magicplan.specs import load_hardware, load_model
 from tests.specs.test_hf_config import CONFIGS, write_config
 
 
@@ -55,3 +55,8 @@ def test_unknown_repo_id_is_one_clear_line() -> None:
         load_model("meta-llama/Llama-3.1-9B")
     message = str(info.value)
     assert "hf_id" in message and "meta-llama/Llama-3.1-9B" in message and "\n" not in message
+
+
+def test_ids_are_matched_whatever_their_case() -> None:
+    assert load_model("Qwen2.5-7B").id == "qwen2.5-7b"
+    assert load_hardware("H100-SXM").id == "h100-sxm"
