@@ -38,6 +38,7 @@ from magicplan.cost.steps import (
 )
 from magicplan.errors import MagicplanError, shown
 from magicplan.setup import Mode, Setup, check_positive
+from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.specs.model import ModelSpec
 from magicplan.units import GB, MS
@@ -144,7 +145,8 @@ def _estimate_block(
     if want & (STEP_COLUMNS - {"accepted_per_step"}):  # Ω alone needs no step time
         ar = autoregressive_time(setup.target, rf, setup.num_gpus, b, s)
         ver = verify_time(setup.target, rf, setup.num_gpus, b, s, g)
-        dr = draft_time(setup.draft_model, rf, setup.draft_n, b, s, setup.kv_method, k, g)
+        drf = setup.draft_roofline
+        dr = draft_time(setup.draft_model, drf, setup.draft_n, b, s, setup.kv_method, k, g)
         t_round = round_time(dr.total_s, ver.total_s, g, rf.round_overhead_s)
         t_tok = spec_time_per_token(t_round, omega)
         out |= {
@@ -251,9 +253,14 @@ def estimate(
     draft_num_gpus: int | None = None,
     mode: Mode = "calibrated",
     calibration: Calibration | None = None,
+    engine: EngineSpec | None = None,
 ) -> dict[str, Any]:
-    """One scenario → a JSON-ready dict (the `magicplan estimate --json` object)."""
-    setup = Setup(hardware, num_gpus, target, draft, kv_method, draft_num_gpus, mode, calibration)
+    """One scenario → a JSON-ready dict (the `magicplan estimate --json` object); `engine`
+    (None: the hardware's own calibration, else the default engine) names how it is served."""
+    setup = Setup(
+        hardware, num_gpus, target, draft, kv_method, draft_num_gpus, mode, calibration,
+        engine=engine,
+    )  # fmt: skip
     flat = estimate_arrays(setup, batch, context, gamma, kv_budget, acceptance, accepted_per_step)
     out = nest({key: to_python(v) for key, v in flat.items()})
     notes = []
@@ -265,6 +272,7 @@ def estimate(
         notes.append(f"does not fit: {out['memory_per_gpu_gb']:.1f} GB per GPU needed")
     header = {
         "hardware": hardware.id,
+        "engine": setup.engine_id,
         "num_gpus": num_gpus,
         "target": target.id,
         "draft_model": draft.id if draft else "self",

@@ -109,12 +109,19 @@ SCENARIO_COUNTS = (
     ("num_gpus", 1), ("kv_budget", 0), ("context", 1), ("batch", 1), ("gamma", 1),
     ("draft_num_gpus", 1),
 )  # fmt: skip
-SCENARIO_KEYS = ("gpu", "num_gpus", "target", "draft_model", "kv_method", "draft_num_gpus")
+SCENARIO_KEYS = (
+    "gpu", "num_gpus", "target", "draft_model", "kv_method", "draft_num_gpus", "engine",
+    "weight_dtype", "kv_dtype",
+)  # fmt: skip
 
 
 def read_scenarios(path: str | Path) -> Columns:
     """A scenarios CSV: the reference columns plus `accepted_per_step` or `alpha`."""
-    cols = read_columns(path, SCENARIO_COLUMNS, ("accepted_per_step", "alpha", "draft_num_gpus"))
+    cols = read_columns(
+        path,
+        SCENARIO_COLUMNS,
+        ("accepted_per_step", "alpha", "draft_num_gpus", "engine", "weight_dtype", "kv_dtype"),
+    )
     check_whole_numbers(path, cols, SCENARIO_COUNTS)
     for name, lo, hi in (("alpha", 0.0, 1.0), ("accepted_per_step", 1.0, np.inf)):
         v = cols.get(name, np.array([]))
@@ -135,13 +142,15 @@ def read_scenarios(path: str | Path) -> Columns:
 
 
 def estimate_scenarios(
-    cols: Columns, columns: Iterable[str] | None = None
+    cols: Columns, columns: Iterable[str] | None = None, engine: str | None = None
 ) -> dict[str, npt.NDArray[Any]]:
     """Estimate every row (all figures, or `columns`), vectorized within each group of equal
-    categorical columns."""
+    categorical columns. A row's `engine` (blank or absent: `engine`, else the default engine),
+    `weight_dtype` and `kv_dtype` columns say how it is served."""
     from magicplan.estimate import estimate_arrays
     from magicplan.setup import Setup
-    from magicplan.specs import load_hardware, load_model
+    from magicplan.specs import load_engine, load_hardware, load_model
+    from magicplan.specs.quantization import with_kv_format, with_weight_format
 
     n = len(cols["batch"])
     out: dict[str, npt.NDArray[Any]] = {}
@@ -151,7 +160,12 @@ def estimate_scenarios(
     for key, idx in groups(cols, SCENARIO_KEYS):
         g = dict(zip([k for k in SCENARIO_KEYS if k in cols], key, strict=True))
         hw = hw_cache.setdefault(g["gpu"], load_hardware(g["gpu"]))
-        target = model_cache.setdefault(g["target"], load_model(g["target"]))
+        formats = (g.get("weight_dtype", ""), g.get("kv_dtype", ""))
+        target = with_kv_format(
+            with_weight_format(model_cache.setdefault(g["target"], load_model(g["target"])),
+                               formats[0]),
+            formats[1],
+        )  # fmt: skip
         draft = None
         if g["draft_model"] not in ("self", ""):
             draft = model_cache.setdefault(g["draft_model"], load_model(g["draft_model"]))
@@ -163,6 +177,7 @@ def estimate_scenarios(
             draft,
             g["kv_method"],
             None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
+            engine=load_engine(named) if (named := g.get("engine") or engine) else None,
         )
         res = estimate_arrays(
             setup,

@@ -1,23 +1,31 @@
 """Validated hardware and model specs (pydantic at the edges) and their loaders."""
 
+from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import Calibration, HardwareSpec, Provenance
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec, MoESpec
 from magicplan.specs.registry import (
+    DEFAULT_ENGINE,
+    list_engines,
     list_hardware,
     list_models,
+    load_engine,
     load_hardware,
     load_model,
 )
 
 __all__ = [
+    "DEFAULT_ENGINE",
     "DTYPE_BYTES",
     "Calibration",
+    "EngineSpec",
     "HardwareSpec",
     "MoESpec",
     "ModelSpec",
     "Provenance",
+    "list_engines",
     "list_hardware",
     "list_models",
+    "load_engine",
     "load_hardware",
     "load_model",
 ]

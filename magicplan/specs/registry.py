@@ -10,11 +10,15 @@ from pydantic import BaseModel, ValidationError
 
 from magicplan.errors import MagicplanError, format_validation_error, suggest
 from magicplan.io import load_mapping
+from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.hf_config import model_from_hf_config
 from magicplan.specs.model import ModelSpec
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+# The engine a prediction assumes when the user names none: vLLM, the most widely deployed
+# open serving engine (docs/model.md, "Engines").
+DEFAULT_ENGINE = "vllm"
 SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
@@ -96,4 +100,19 @@ def list_models() -> list[ModelSpec]:
     """Every shipped model profile, sorted by id."""
     return [
         load_model(profiles_dir("model_profiles") / f"{i}.yaml") for i in _ids("model_profiles")
+    ]
+
+
+def load_engine(id_or_path: str | Path | None = None) -> EngineSpec:
+    """An EngineSpec from a shipped id (e.g. 'vllm') or a YAML profile path; None: the default
+    engine (DEFAULT_ENGINE)."""
+    arg = DEFAULT_ENGINE if id_or_path is None else str(id_or_path)
+    path = _resolve("engine_profiles", arg, "engine", "magicplan engines list")
+    return _cached(EngineSpec, str(path), _stamp(path))
+
+
+def list_engines() -> list[EngineSpec]:
+    """Every shipped engine profile, sorted by id."""
+    return [
+        load_engine(profiles_dir("engine_profiles") / f"{i}.yaml") for i in _ids("engine_profiles")
     ]
