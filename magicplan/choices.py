@@ -1,11 +1,10 @@
-"""The categorical choices of a scenario as `Literal` types: one home each, importable without
-numpy, so that validation and the command line's --help derive from them (typing.get_args)."""
+"""The scenario's `Mode` as a `Literal` type, importable without numpy (like
+`magicplan.cost.methods.KvMethod`), so that validation and the command line's --help derive
+their choices from it (typing.get_args)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-# Draft KV compression methods (design.md §2).
-KvMethod = Literal["full", "streamingllm", "snapkv", "topk"]
 # "calibrated": fitted efficiencies and overheads; "ideal": datasheet peaks, no overheads.
 Mode = Literal["calibrated", "ideal"]

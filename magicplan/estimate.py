@@ -46,7 +46,15 @@ from magicplan.cost.steps import (
 from magicplan.errors import MagicplanError, shown
 from magicplan.setup import Mode, Setup, check_positive
 from magicplan.specs.hardware import Calibration
-from magicplan.specs.registry import HardwareLike, ModelLike, as_draft, as_hardware, as_model
+from magicplan.specs.registry import (
+    EngineLike,
+    HardwareLike,
+    ModelLike,
+    as_draft,
+    as_engine,
+    as_hardware,
+    as_model,
+)
 from magicplan.units import GB, MS
 
 __all__ = ["COLUMNS", "SUMMARY_COLUMNS", "Setup", "check_columns", "estimate", "estimate_arrays"]
@@ -151,7 +159,8 @@ def _estimate_block(
     if want & (STEP_COLUMNS - {"accepted_per_step"}):  # Ω alone needs no step time
         ar = autoregressive_time(setup.target, rf, setup.num_gpus, b, s)
         ver = verify_time(setup.target, rf, setup.num_gpus, b, s, g)
-        dr = draft_time(setup.draft_model, rf, setup.draft_n, b, s, setup.kv_method, k, g)
+        drf = setup.draft_roofline
+        dr = draft_time(setup.draft_model, drf, setup.draft_n, b, s, setup.kv_method, k, g)
         t_round = round_time(dr.total_s, ver.total_s, g, rf.round_overhead_s)
         t_tok = spec_time_per_token(t_round, omega)
         out |= {
@@ -264,20 +273,23 @@ def estimate(
     mode: Mode = "calibrated",
     calibration: Calibration | None = None,
     memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
+    engine: EngineLike | None = None,
 ) -> dict[str, Any]:
     """One scenario → a JSON-ready dict (the `magicplan estimate --json` object).
 
     `hardware`, `target` and `draft` are specs, ids (a Hugging Face repo id of a shipped model
     too) or paths; `draft` None or 'self' is self-speculation. batch, context, γ, kv_budget and
     the rate broadcast: given arrays, every figure is a (nested) list over their shape.
-    `memory_utilization`: the fraction of device memory an engine may fill.
+    `memory_utilization`: the fraction of device memory an engine may fill. `engine` (a spec,
+    an id or a path; None: the hardware's own calibration, else the default engine) names how
+    it is served.
     """
     hw, tgt = as_hardware(hardware), as_model(target, "target")
     dr = as_draft(draft)
     setup = Setup(
         hardware=hw, num_gpus=num_gpus, target=tgt, draft=dr, kv_method=kv_method,
         draft_num_gpus=draft_num_gpus, mode=mode, calibration=calibration,
-        memory_utilization=memory_utilization,
+        memory_utilization=memory_utilization, engine=as_engine(engine),
     )  # fmt: skip
     flat = estimate_arrays(
         setup, batch, context, gamma, kv_budget, acceptance=acceptance,
@@ -286,6 +298,7 @@ def estimate(
     out = nest({key: to_python(v) for key, v in flat.items()})
     header = {
         "hardware": hw.id,
+        "engine": setup.engine_id,
         "num_gpus": num_gpus,
         "target": tgt.id,
         "draft_model": dr.id if dr else "self",

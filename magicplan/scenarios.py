@@ -35,7 +35,10 @@ SCENARIO_COUNTS = (
     ("num_gpus", 1), ("kv_budget", 0), ("context", 1), ("batch", 1), ("gamma", 1),
     ("draft_num_gpus", 1),
 )  # fmt: skip
-SCENARIO_KEYS = ("gpu", "num_gpus", "target", "draft_model", "kv_method", "draft_num_gpus")
+SCENARIO_KEYS = (
+    "gpu", "num_gpus", "target", "draft_model", "kv_method", "draft_num_gpus", "engine",
+    "weight_dtype", "kv_dtype",
+)  # fmt: skip
 
 
 def read_scenarios(path: str | Path, *, strict: bool = True) -> Columns:
@@ -46,7 +49,14 @@ def read_scenarios(path: str | Path, *, strict: bool = True) -> Columns:
     are kept; a file-level fault (missing column, no rates at all) still raises.
     """
     errors: RowErrors | None = None if strict else {}
-    optional = ("accepted_per_step", "alpha", "draft_num_gpus")
+    optional = (
+        "accepted_per_step",
+        "alpha",
+        "draft_num_gpus",
+        "engine",
+        "weight_dtype",
+        "kv_dtype",
+    )
     cols = read_columns(path, SCENARIO_COLUMNS, optional, errors)
     check_whole_numbers(path, cols, SCENARIO_COUNTS, errors)
     for name, lo, hi in (("alpha", 0.0, 1.0), ("accepted_per_step", 1.0, np.inf)):
@@ -89,10 +99,13 @@ def estimate_scenarios(
     strict: bool = True,
     source: str | Path = "",
     memory_utilization: float | None = None,
+    engine: str | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
     """Estimate every row (all figures, or `columns`), vectorized within each group of equal
-    categorical columns. Also per row: `draft_num_gpus` (a separate draft that cannot split
-    over the target's GPUs runs on the largest group that can) and `note` (None, or why).
+    categorical columns. A row's `engine` (blank or absent: `engine`, else the default engine),
+    `weight_dtype` and `kv_dtype` columns say how it is served. Also per row: `draft_num_gpus`
+    (a separate draft that cannot split over the target's GPUs runs on the largest group that
+    can) and `note` (None, or why).
 
     A row that cannot be estimated (a model that does not load, a split that cannot work, a
     value out of range) raises, naming `source` and the row (strict); otherwise its reason goes
@@ -111,7 +124,7 @@ def estimate_scenarios(
         idx = good[sub]
         g = dict(zip([k for k in SCENARIO_KEYS if k in cols], key, strict=True))
         try:
-            setup = _setup(g, memory_utilization)
+            setup = _setup(g, memory_utilization, engine)
         except MagicplanError as exc:
             _fail(errors, idx, str(exc), strict, source)
             continue
@@ -140,22 +153,28 @@ def draft_split_note(setup: Any) -> str | None:
     )
 
 
-def _setup(g: dict[str, str], memory_utilization: float | None) -> Any:
+def _setup(g: dict[str, str], memory_utilization: float | None, engine: str | None) -> Any:
     """The Setup of one group of rows (its categorical columns)."""
     from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
     from magicplan.setup import Setup
-    from magicplan.specs import load_hardware, load_model
+    from magicplan.specs import load_engine, load_hardware, load_model
+    from magicplan.specs.quantization import with_kv_format, with_weight_format
 
     draft = g["draft_model"]
     dn = g.get("draft_num_gpus", "nan")
+    target = load_model(g["target"])
+    target = with_kv_format(with_weight_format(target, g.get("weight_dtype", "")),
+                            g.get("kv_dtype", ""))  # fmt: skip
+    named = g.get("engine") or engine
     return Setup(
         hardware=load_hardware(g["gpu"]),
         num_gpus=_as_int("num_gpus", g["num_gpus"]),
-        target=load_model(g["target"]),
+        target=target,
         draft=None if draft in ("self", "") else load_model(draft),
         kv_method=g["kv_method"],
         draft_num_gpus=None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
         memory_utilization=memory_utilization or DEFAULT_MEMORY_UTILIZATION,
+        engine=load_engine(named) if named else None,
     )
 
 

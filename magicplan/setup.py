@@ -16,6 +16,7 @@ from magicplan.cost.operators import Array, shard
 from magicplan.cost.roofline import Roofline, make_roofline
 from magicplan.cost.steps import check_method
 from magicplan.errors import MagicplanError, shown
+from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.specs.model import ModelSpec
 
@@ -39,6 +40,7 @@ class Setup:
     mode: Mode = "calibrated"
     calibration: Calibration | None = None
     memory_utilization: float = DEFAULT_MEMORY_UTILIZATION
+    engine: EngineSpec | None = None  # None: the hardware's own calibration, else the default
 
     def __post_init__(self) -> None:
         check_method(self.kv_method)
@@ -79,10 +81,40 @@ class Setup:
         return largest_split(self.draft, self.num_gpus)
 
     @cached_property
+    def resolved_calibration(self) -> Calibration:
+        """The parameters of this hardware × engine (`cost.defaults.calibration_for`)."""
+        return self.calibration or calibration_for(self.hardware, self.engine)
+
+    @property
+    def engine_id(self) -> str:
+        """Id of the engine the prediction assumes."""
+        return self.resolved_calibration.engine
+
+    def roofline_for(self, model: ModelSpec) -> Roofline:
+        """Rates and latencies for `model`'s dtypes on this hardware × engine (ideal mode:
+        datasheet peaks, no overheads)."""
+        return make_roofline(
+            self.hardware,
+            self.resolved_calibration,
+            model.compute_dtype,
+            ideal=self.mode == "ideal",
+            weight_format=model.quantized_weight_dtype,
+        )
+
+    @cached_property
     def roofline(self) -> Roofline:
-        """Rates and latencies of this hardware (ideal mode: datasheet peaks, no overheads)."""
-        cal = self.calibration or calibration_for(self.hardware)
-        return make_roofline(self.hardware, cal, self.target.dtype, ideal=self.mode == "ideal")
+        """The target's roofline (`roofline_for`)."""
+        return self.roofline_for(self.target)
+
+    @cached_property
+    def draft_roofline(self) -> Roofline:
+        """The draft model's roofline (the target's for self-speculation)."""
+        if self.draft is None or (
+            self.draft.compute_dtype == self.target.compute_dtype
+            and (self.draft.quantized_weight_dtype == self.target.quantized_weight_dtype)
+        ):
+            return self.roofline
+        return self.roofline_for(self.draft)
 
 
 def splits(model: ModelSpec, num_gpus: int) -> bool:

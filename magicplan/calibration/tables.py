@@ -1,4 +1,5 @@
-"""Measured step tables (the reference CSV schema) → StepSamples for the fitting core."""
+"""Measured step tables (the reference CSV schema, or AR-only: batch, context,
+t_autoregressive_ms) → StepSamples for the fitting core."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ from magicplan.setup import check_draft_vocab
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.quantization import with_kv_format, with_weight_format
 from magicplan.units import MS
 
 TIME_COLUMNS = ("t_autoregressive_ms", "gamma_t_draft_ms", "t_verify_ms")
-REQUIRED = ("num_gpus", "target", "context", "batch")
+REQUIRED = ("context", "batch")
 OPTIONAL = (
+    "num_gpus",
+    "target",
+    "weight_dtype",
+    "kv_dtype",
     "gpu",
     "draft_model",
     "kv_method",
@@ -28,7 +34,8 @@ OPTIONAL = (
     "t_spec_per_token_ms",
     *TIME_COLUMNS,
 )
-KEYS = ("target", "draft_model", "kv_method", "num_gpus", "draft_num_gpus")
+KEYS = ("target", "weight_dtype", "kv_dtype", "draft_model", "kv_method", "num_gpus",
+        "draft_num_gpus")  # fmt: skip
 # Whole-number columns and their smallest allowed value (blank cells of optional ones are fine).
 COUNTS = (
     ("num_gpus", 1), ("batch", 1), ("context", 1), ("draft_num_gpus", 1), ("gamma", 0),
@@ -36,9 +43,13 @@ COUNTS = (
 )  # fmt: skip
 
 
-def read_measurements(path: str | Path, hw: HardwareSpec) -> Columns:
-    """Rows of `path` measured on `hw` (all rows when there is no `gpu` column)."""
-    cols = read_columns(path, REQUIRED, OPTIONAL)
+def read_measurements(
+    path: str | Path, hw: HardwareSpec, model: str | None = None, num_gpus: int | None = None
+) -> Columns:
+    """Rows of `path` measured on `hw` (all rows when there is no `gpu` column); `target` and
+    `num_gpus` must be columns unless `model` and `num_gpus` stand in for them."""
+    required = REQUIRED + (() if model else ("target",)) + (() if num_gpus else ("num_gpus",))
+    cols = read_columns(path, required, OPTIONAL)
     check_whole_numbers(path, cols, COUNTS)
     if not any(c in cols for c in TIME_COLUMNS):
         raise MagicplanError(
@@ -64,7 +75,8 @@ def samples_from_columns(cols: Columns) -> list[StepSample]:
     out: list[StepSample] = []
     for key, idx in groups(cols, KEYS):
         g = dict(zip([k for k in KEYS if k in cols], key, strict=True))
-        target = models.setdefault(g["target"], load_model(g["target"]))
+        served = (g["target"], g.get("weight_dtype", ""), g.get("kv_dtype", ""))
+        target = models.setdefault("|".join(served), _served(*served))
         dname = g.get("draft_model", "self")
         draft = None if dname in ("self", "") else models.setdefault(dname, load_model(dname))
         if draft is not None:
@@ -97,18 +109,23 @@ def samples_from_columns(cols: Columns) -> list[StepSample]:
             measured = cols[name][rows] * MS / (gamma if per_step else 1.0)
             out.append(
                 StepSample(
-                    kind,
-                    target,
-                    draft,
-                    g.get("kv_method", "full"),
-                    n_gpus,
-                    d_gpus,
-                    cols["batch"][rows],
-                    cols["context"][rows],
-                    np.nan_to_num(gamma, nan=1.0),
-                    np.nan_to_num(col["kv_budget"][rows]),
-                    measured,
-                    rows,
+                    kind=kind,
+                    target=target,
+                    draft=draft,
+                    kv_method=g.get("kv_method", "full"),
+                    num_gpus=n_gpus,
+                    draft_num_gpus=d_gpus,
+                    batch=cols["batch"][rows],
+                    context=cols["context"][rows],
+                    gamma=np.nan_to_num(gamma, nan=1.0),
+                    kv_budget=np.nan_to_num(col["kv_budget"][rows]),
+                    measured_s=measured,
+                    row=rows,
                 )
             )
     return out
+
+
+def _served(model_id: str, weight_dtype: str, kv_dtype: str) -> ModelSpec:
+    """A model in the weight and KV formats of a table row (blank: as published)."""
+    return with_kv_format(with_weight_format(load_model(model_id), weight_dtype), kv_dtype)

@@ -57,5 +57,7 @@ app = typer.Typer(
 )
 hardware_app = typer.Typer(no_args_is_help=True, help="Hardware profiles.")
 models_app = typer.Typer(no_args_is_help=True, help="Model profiles (ids or config.json paths).")
+engines_app = typer.Typer(no_args_is_help=True, help="Serving-engine profiles.")
 app.add_typer(hardware_app, name="hardware")
 app.add_typer(models_app, name="models")
+app.add_typer(engines_app, name="engines")

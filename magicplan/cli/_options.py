@@ -9,7 +9,8 @@ from typing import Annotated, Any, cast, get_args, overload
 
 import typer
 
-from magicplan.choices import KvMethod, Mode
+from magicplan.choices import Mode
+from magicplan.cost.methods import KvMethod
 from magicplan.counts import EXAMPLE, parse_count, parse_counts
 from magicplan.errors import MagicplanError
 

@@ -8,7 +8,6 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from magicplan.choices import KvMethod
 from magicplan.cli._app import app
 from magicplan.cli._options import (
     KV_METHOD_CHOICES,
@@ -26,6 +25,7 @@ from magicplan.cli._options import (
     one,
 )
 from magicplan.cli._output import console, emit_json, fmt, table
+from magicplan.cost.methods import KvMethod
 from magicplan.errors import MagicplanError
 
 

@@ -14,8 +14,8 @@ LOGITS_BYTES = 4  # engines keep sampled logits in float32
 
 
 def weight_bytes_per_gpu(model: ModelSpec, sh: Shard) -> float:
-    """Weights on one GPU: 1/N of everything, plus replicated K/V projections when KV heads < N."""
-    a = DTYPE_BYTES[model.dtype]
+    """Weights on one GPU: 1/N of everything (linear layers in their storage format), plus
+    replicated K/V projections when KV heads < N."""
     replicated = (
         model.num_layers
         * 2
@@ -23,7 +23,7 @@ def weight_bytes_per_gpu(model: ModelSpec, sh: Shard) -> float:
         * model.head_dim_eff
         * (sh.kv_heads - model.num_kv_heads / sh.num_gpus)
     )
-    return (model.num_parameters / sh.num_gpus + replicated) * a
+    return model.weight_bytes() / sh.num_gpus + replicated * model.linear_weight_bytes_per_parameter
 
 
 def kv_cache_bytes_per_gpu(
@@ -31,7 +31,7 @@ def kv_cache_bytes_per_gpu(
 ) -> Array:
     """KV cache of `tokens` tokens per sequence on one GPU (sliding-window layers keep a window)."""
     b, t = np.asarray(batch, dtype=np.float64), np.asarray(tokens, dtype=np.float64)
-    per_layer_token = 2 * sh.kv_heads * model.head_dim_eff * DTYPE_BYTES[model.dtype]
+    per_layer_token = 2 * sh.kv_heads * model.head_dim_eff * DTYPE_BYTES[model.cache_dtype]
     n_local = model.num_local_layers
     kept = t * float((model.num_layers - n_local) * per_layer_token)
     if n_local:

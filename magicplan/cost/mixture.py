@@ -58,15 +58,12 @@ def mixed_forward_time(
     for L, f in zip(kv_lens, fractions, strict=True):
         b = batch * f
         if n_local:
-            ops.append(attention_op(model, sh, b, new_tokens, min(L, window), n_local, model.dtype))
+            ops.append(attention_op(model, sh, b, new_tokens, min(L, window), n_local))
         if model.num_layers - n_local:
-            ops.append(
-                attention_op(model, sh, b, new_tokens, L, model.num_layers - n_local, model.dtype)
-            )
+            ops.append(attention_op(model, sh, b, new_tokens, L, model.num_layers - n_local))
     if select_lens is not None:
         ops += [
-            select_op(model, sh, batch * f, S, model.dtype)
-            for S, f in zip(select_lens, fractions, strict=True)
+            select_op(model, sh, batch * f, S) for S, f in zip(select_lens, fractions, strict=True)
         ]
     parts = ops_time(ops, rf) | step_fixed_costs(model, rf, sh.num_gpus, batch, new_tokens)
     return float(sum(np.sum(v) for v in parts.values()))

@@ -8,7 +8,8 @@ All workload arguments are numpy arrays (or scalars) that broadcast together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -50,17 +51,28 @@ def shard(model: ModelSpec, num_gpus: int) -> Shard:
     return Shard(n, h // n, max(kv // n, 1), width / n, model.vocab_size / n)
 
 
-@dataclass(frozen=True)
+OpKind = Literal["gemm", "attention", "other"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class OpCost:
     """One operator, repeated `count` times per step (e.g. once per layer). Per GPU, per use;
-    a part the operator never has (an attention's weights) is the scalar 0.0."""
+    a part the operator never has (an attention's weights) is the scalar 0.0.
+
+    `kind` says which achieved rates apply: attention reads its KV through the engine's
+    decode-attention kernel (`kv_bytes_per_key`: KV bytes per cached key, summed over the batch,
+    carries the kernel's per-sequence term); `quantized` weights are read by a weight-only
+    integer kernel."""
 
     name: str
     count: float
     flops: Part
-    weight_bytes: Part
-    kv_bytes: Part
-    act_bytes: Part
+    weight_bytes: Part = 0.0
+    kv_bytes: Part = 0.0
+    act_bytes: Part = 0.0
+    kind: OpKind = "other"
+    quantized: bool = False
+    kv_bytes_per_key: Part = 0.0
 
 
 def _arr(x: npt.ArrayLike) -> Array:
@@ -93,45 +105,57 @@ def attention_op(
     new_tokens: npt.ArrayLike,
     kv_len: npt.ArrayLike,
     count: float,
-    kv_dtype: str,
     name: str = "attention",
 ) -> OpCost:
     """Scores and weighted sum of q new tokens over L cached keys (+ the causal new ones).
 
     FLOPs from query heads (4·B·q·(L + (q+1)/2)·heads·head_dim); KV bytes from KV heads
-    (read B·L·2·kv_heads·head_dim, write B·q·2·kv_heads·head_dim).
+    (read B·L·2·kv_heads·head_dim, write B·q·2·kv_heads·head_dim) in the cache's dtype.
     """
     b, q, L = _arr(batch), _arr(new_tokens), _arr(kv_len)
     hd, a = model.head_dim_eff, DTYPE_BYTES[model.dtype]
-    kvb = DTYPE_BYTES[kv_dtype]
-    per_token_kv = 2 * sh.kv_heads * hd * kvb
+    per_token_kv = 2 * sh.kv_heads * hd * DTYPE_BYTES[model.cache_dtype]
     tokens = b * q  # constants are grouped first: fewer passes over the arrays
     flops = (4.0 * sh.heads * hd) * tokens * (L + (q + 1) / 2)
     kv = (L + q) * b * per_token_kv
     act = (2.0 * sh.heads * hd * a) * tokens
-    return OpCost(name, count, flops, 0.0, kv, act)
+    return OpCost(
+        name=name, count=count, flops=flops, kv_bytes=kv, act_bytes=act, kind="attention",
+        kv_bytes_per_key=b * per_token_kv,
+    )  # fmt: skip
 
 
-def select_op(
-    model: ModelSpec, sh: Shard, batch: npt.ArrayLike, kv_len: npt.ArrayLike, kv_dtype: str
-) -> OpCost:
+def select_op(model: ModelSpec, sh: Shard, batch: npt.ArrayLike, kv_len: npt.ArrayLike) -> OpCost:
     """Per-step top-k selection: one query scored against all L cached keys (keys only)."""
     b, L = _arr(batch), _arr(kv_len)
     hd = model.head_dim_eff
     keys = b * L
     flops = (2.0 * sh.heads * hd) * keys
-    kv = (sh.kv_heads * hd * DTYPE_BYTES[kv_dtype]) * keys
-    return OpCost("topk_select", model.num_layers, flops, 0.0, kv, 0.0)
+    kv = (sh.kv_heads * hd * DTYPE_BYTES[model.cache_dtype]) * keys
+    return OpCost(name="topk_select", count=model.num_layers, flops=flops, kv_bytes=kv)
 
 
 def _linear(
-    name: str, count: float, tokens: Array, d_in: float, d_out: float, a: int, bias: bool = False
+    name: str,
+    count: float,
+    tokens: Array,
+    d_in: float,
+    d_out: float,
+    model: ModelSpec,
+    bias: bool = False,
+    quantizable: bool = True,
 ) -> OpCost:
-    """A GEMM of `tokens` rows through a (d_in x d_out) weight (per GPU)."""
-    flops = 2.0 * tokens * d_in * d_out + (tokens * d_out if bias else 0.0)
-    weights = float((d_in * d_out + (d_out if bias else 0)) * a)
-    act = tokens * (d_in + d_out) * a
-    return OpCost(name, count, flops, weights, 0.0, act)
+    """A GEMM of `tokens` rows through a (d_in x d_out) weight (per GPU). Decoder projections
+    store their weights in `weight_dtype` (`quantizable`); the LM head keeps `dtype`."""
+    a = DTYPE_BYTES[model.dtype]
+    quantized = quantizable and model.quantized_weight_dtype is not None
+    w = model.linear_weight_bytes_per_parameter if quantizable else a
+    per_token = 2.0 * d_in * d_out + (d_out if bias else 0.0)
+    return OpCost(
+        name=name, count=count, flops=per_token * tokens,
+        weight_bytes=float(d_in * d_out * w + (d_out * a if bias else 0)),
+        act_bytes=tokens * (d_in + d_out) * a, kind="gemm", quantized=quantized,
+    )  # fmt: skip
 
 
 def layer_ops(
@@ -140,11 +164,10 @@ def layer_ops(
     batch: npt.ArrayLike,
     new_tokens: npt.ArrayLike,
     kv_len: npt.ArrayLike,
-    kv_dtype: str | None = None,
 ) -> list[OpCost]:
     """Every operator of one step: per-layer projections, attention, MLP/MoE, norms; LM head."""
     b, q = _arr(batch), _arr(new_tokens)
-    return token_ops(model, sh, b * q) + attention_ops(model, sh, b, q, kv_len, kv_dtype)
+    return token_ops(model, sh, b * q) + attention_ops(model, sh, b, q, kv_len)
 
 
 def attention_ops(
@@ -153,10 +176,8 @@ def attention_ops(
     batch: npt.ArrayLike,
     new_tokens: npt.ArrayLike,
     kv_len: npt.ArrayLike,
-    kv_dtype: str | None = None,
 ) -> list[OpCost]:
     """The step's attention: sliding-window layers over min(L, window), the rest over L."""
-    kv_dtype = kv_dtype or model.dtype
     L = _arr(kv_len)
     ops = []
     n_local = model.num_local_layers
@@ -164,11 +185,9 @@ def attention_ops(
         window = float(model.sliding_window or 0)
         local_len = np.minimum(L, window)
         name = "attention_local"
-        ops.append(attention_op(model, sh, batch, new_tokens, local_len, n_local, kv_dtype, name))
+        ops.append(attention_op(model, sh, batch, new_tokens, local_len, n_local, name))
     if model.num_layers - n_local:
-        ops.append(
-            attention_op(model, sh, batch, new_tokens, L, model.num_layers - n_local, kv_dtype)
-        )
+        ops.append(attention_op(model, sh, batch, new_tokens, L, model.num_layers - n_local))
     return ops
 
 
@@ -179,39 +198,40 @@ def token_ops(model: ModelSpec, sh: Shard, tokens: npt.ArrayLike) -> list[OpCost
     t = _arr(tokens)
     n_layers, hd, hsz = model.num_layers, model.head_dim_eff, model.hidden_size
     q_pg, kv_pg = sh.heads * hd, sh.kv_heads * hd
-    ops = [
-        _linear("qkv_proj", n_layers, t, hsz, q_pg + 2 * kv_pg, a, model.qkv_bias),
-        _linear("o_proj", n_layers, t, q_pg, hsz, a),
-        *_mlp_ops(model, sh, t, a),
-        OpCost("norms", n_layers * model.norms_per_layer + 1, 4.0 * t * hsz, float(hsz * a),
-               0.0, 2.0 * t * hsz * a),
-        _linear("lm_head", 1, t, hsz, sh.vocab, a),
-        OpCost("embedding", 1, 0.0 * t, t * hsz * a, 0.0, t * hsz * a),
+    return [
+        _linear("qkv_proj", n_layers, t, hsz, q_pg + 2 * kv_pg, model, model.qkv_bias),
+        _linear("o_proj", n_layers, t, q_pg, hsz, model),
+        *_mlp_ops(model, sh, t),
+        OpCost(name="norms", count=n_layers * model.norms_per_layer + 1, flops=4.0 * t * hsz,
+               weight_bytes=float(hsz * a), act_bytes=2.0 * t * hsz * a),
+        _linear("lm_head", 1, t, hsz, sh.vocab, model, quantizable=False),
+        OpCost(name="embedding", count=1, flops=0.0 * t, weight_bytes=t * hsz * a,
+               act_bytes=t * hsz * a),
     ]  # fmt: skip
-    return ops
 
 
-def _mlp_ops(model: ModelSpec, sh: Shard, tokens: Array, a: int) -> list[OpCost]:
+def _mlp_ops(model: ModelSpec, sh: Shard, tokens: Array) -> list[OpCost]:
     """Gated MLP (gate, up, down), or the MoE experts this many tokens actually touch."""
-    hsz, n_layers = model.hidden_size, model.num_layers
+    hsz, n_layers, a = model.hidden_size, model.num_layers, DTYPE_BYTES[model.dtype]
     if model.moe is None:
-        op = _linear("mlp", n_layers, tokens, hsz, 3 * sh.intermediate, a)
+        op = _linear("mlp", n_layers, tokens, hsz, 3 * sh.intermediate, model)
         # The intermediate activation is written by gate/up and read by down: 6·I per token.
-        act = tokens * (2 * hsz + 6 * sh.intermediate) * a
-        return [OpCost("mlp", n_layers, op.flops, op.weight_bytes, op.kv_bytes, act)]
+        return [replace(op, act_bytes=tokens * (2 * hsz + 6 * sh.intermediate) * a)]
     m = model.moe
     touched = expected_experts_touched(m.num_experts, m.experts_per_token, tokens)
-    expert_w = 3 * hsz * sh.intermediate * a
-    flops = 2.0 * tokens * m.experts_per_token * 3 * hsz * sh.intermediate
-    act = tokens * m.experts_per_token * (2 * hsz + 6 * sh.intermediate) * a
+    expert_w = 3 * hsz * sh.intermediate * model.linear_weight_bytes_per_parameter
+    per_token = 2.0 * m.experts_per_token * 3 * hsz * sh.intermediate
     ops = [
-        OpCost("moe_experts", n_layers, flops, touched * expert_w, 0.0, act),
-        _linear("router", n_layers, tokens, hsz, m.num_experts, a),
-    ]
+        OpCost(name="moe_experts", count=n_layers, flops=per_token * tokens,
+               weight_bytes=touched * expert_w,
+               act_bytes=tokens * m.experts_per_token * (2 * hsz + 6 * sh.intermediate) * a,
+               kind="gemm", quantized=model.quantized_weight_dtype is not None),
+        _linear("router", n_layers, tokens, hsz, m.num_experts, model, quantizable=False),
+    ]  # fmt: skip
     if m.shared_experts:
         width = (m.shared_expert_intermediate_size or m.expert_intermediate_size) / sh.num_gpus
         ops.append(
-            _linear("shared_experts", n_layers, tokens, hsz, 3 * width * m.shared_experts, a)
+            _linear("shared_experts", n_layers, tokens, hsz, 3 * width * m.shared_experts, model)
         )
     return ops
 
@@ -221,12 +241,6 @@ def allreduce_bytes(model: ModelSpec, batch: npt.ArrayLike, new_tokens: npt.Arra
     return _arr(batch) * _arr(new_tokens) * model.hidden_size * DTYPE_BYTES[model.dtype]
 
 
-def kv_bytes_per_token_per_gpu(model: ModelSpec, sh: Shard, kv_dtype: str | None = None) -> int:
-    """KV-cache bytes one token adds on one GPU, over all layers."""
-    return (
-        2
-        * model.num_layers
-        * sh.kv_heads
-        * model.head_dim_eff
-        * DTYPE_BYTES[kv_dtype or model.dtype]
-    )
+def kv_bytes_per_token_per_gpu(model: ModelSpec, sh: Shard) -> float:
+    """KV-cache bytes one token adds on one GPU, over all layers, in the cache's dtype."""
+    return 2 * model.num_layers * sh.kv_heads * model.head_dim_eff * DTYPE_BYTES[model.cache_dtype]

@@ -1,44 +1,66 @@
-"""Where a step's time goes: operator FLOPs and bytes → seconds on one hardware profile.
+"""Where a step's time goes: operator FLOPs and bytes → seconds on one hardware × engine.
 
-Knows hardware, not models. Each operator takes `max(compute, memory)` (overlap "max") or their
-sum (overlap "sum"), with achieved efficiencies; fixed latencies and all-reduces come on top.
-The "ideal" mode uses datasheet peaks with no overheads and no communication (MagicDec's
-theoretical breakdown).
+Knows rates, not models. Each operator moves its bytes at the achieved bandwidth and does its
+FLOPs at the achieved FLOP/s (Williams, Waterman & Patterson, *Roofline*, CACM 2009):
+
+    t_memory  = weights / (η_m·BW·η_q) + activations / (η_m·BW) + KV / (η_kv·BW)
+    t_compute = FLOPs / (η_c·P)
+    t         = max(t_memory, t_compute, κ·(t_memory + t_compute))     overlap "max"
+              = t_memory + t_compute                                    overlap "sum"
+
+η_q is the weight-only integer kernel's share (quantized weights only); η_kv is the engine's
+decode-attention bandwidth fraction for attention's KV reads (their per-sequence term adds
+`attention_half_length_tokens` keys per sequence); κ (`ridge_overlap`) models the band around
+the ridge point where both limits bind (κ ≤ ½ is the plain max): there a GEMM reaches less than
+either roof, so its achieved FLOP/s rises with the step's tokens as a curve, not a constant.
+Fixed latencies and all-reduces come on top (`cost/steps.py`). The "ideal" mode uses
+datasheet peaks with no overheads and no communication (MagicDec's theoretical breakdown).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from magicplan.cost.operators import Array, OpCost
+from magicplan.cost.operators import Array, OpCost, Part
 from magicplan.errors import MagicplanError
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.units import NS, US
 
 BREAKDOWN_CLASSES = ("weights", "kv", "activations", "compute", "communication", "overhead")
+MEMORY_CLASSES = ("weights", "kv", "activations")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Roofline:
-    """Achieved rates and fixed latencies (SI units) for one (hardware, engine) pair."""
+    """Achieved rates and fixed latencies (SI units) for one hardware × engine × dtype."""
 
     hardware_id: str
+    engine_id: str = "generic"
     peak_flops_per_s: float
     bandwidth_bytes_per_s: float
     link_bytes_per_s: float
     memory_efficiency: float
     compute_efficiency: float
     link_efficiency: float
-    step_overhead_s: float
-    layer_overhead_s: float
-    token_layer_overhead_s: float
-    allreduce_latency_s: float
-    round_overhead_s: float
-    overlap: str
-    ideal: bool
+    ridge_overlap: float = 0.0
+    attention_efficiency: float | None = None  # None: memory_efficiency
+    attention_half_length_tokens: float = 0.0
+    attention_floor_s: float = 0.0
+    weight_kernel_efficiency: float = 1.0  # of the model's weight-only integer kernel
+    step_overhead_s: float = 0.0
+    layer_overhead_s: float = 0.0
+    token_layer_overhead_s: float = 0.0
+    sampling_s: float = 0.0
+    sampling_s_per_logit: float = 0.0
+    allreduce_latency_s: float = 0.0
+    allreduce_latency_per_doubling_s: float = 0.0
+    round_overhead_s: float = 0.0
+    overlap: Literal["max", "sum"] = "max"
+    ideal: bool = False
 
     @property
     def achieved_bytes_per_s(self) -> float:
@@ -47,84 +69,129 @@ class Roofline:
 
     @property
     def achieved_flops_per_s(self) -> float:
-        """FLOP/s the engine reaches: η_c · P."""
+        """FLOP/s large GEMMs reach: η_c · P."""
         return self.peak_flops_per_s * self.compute_efficiency
+
+    @property
+    def attention_bytes_per_s(self) -> float:
+        """Bandwidth decode attention reaches on the KV cache: η_kv · BW."""
+        eta = self.attention_efficiency or self.memory_efficiency
+        return self.bandwidth_bytes_per_s * eta
 
 
 def make_roofline(
-    hw: HardwareSpec, cal: Calibration, dtype: str = "bfloat16", ideal: bool = False
+    hw: HardwareSpec,
+    cal: Calibration,
+    dtype: str = "bfloat16",
+    ideal: bool = False,
+    weight_format: str | None = None,
 ) -> Roofline:
-    """Roofline for `hw` computing in `dtype`; `ideal` drops efficiencies and overheads."""
+    """Roofline for `hw` computing in `dtype` (weights in `weight_format`: int8, int4 or None);
+    `ideal` drops efficiencies and overheads."""
     try:
         link = hw.link_bandwidth_bytes_per_s
     except ValueError:
         link = 0.0
+    peaks = dict(
+        hardware_id=hw.id,
+        engine_id=cal.engine,
+        peak_flops_per_s=hw.peak_flops_per_s(dtype),
+        bandwidth_bytes_per_s=hw.memory_bandwidth_bytes_per_s,
+        link_bytes_per_s=link,
+    )
     if ideal:
         return Roofline(
-            hw.id,
-            hw.peak_flops_per_s(dtype),
-            hw.memory_bandwidth_bytes_per_s,
-            link,
-            1.0,
-            1.0,
-            1.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            "max",
-            True,
+            **peaks,  # type: ignore[arg-type]
+            memory_efficiency=1.0,
+            compute_efficiency=1.0,
+            link_efficiency=1.0,
+            ideal=True,
         )
+    kernel = {"int8": cal.int8_weight_efficiency, "int4": cal.int4_weight_efficiency}
     return Roofline(
-        hw.id,
-        hw.peak_flops_per_s(dtype),
-        hw.memory_bandwidth_bytes_per_s,
-        link,
-        cal.memory_efficiency,
-        cal.compute_efficiency,
-        cal.link_efficiency,
-        cal.step_overhead_us * US,
-        cal.layer_overhead_us * US,
-        cal.token_layer_overhead_ns * NS,
-        cal.allreduce_latency_us * US,
-        cal.round_overhead_us * US,
-        cal.overlap,
-        False,
+        **peaks,  # type: ignore[arg-type]
+        memory_efficiency=cal.memory_efficiency,
+        compute_efficiency=cal.compute_efficiency,
+        link_efficiency=cal.link_efficiency,
+        ridge_overlap=cal.ridge_overlap,
+        attention_efficiency=cal.attention_efficiency,
+        attention_half_length_tokens=cal.attention_half_length_tokens,
+        attention_floor_s=cal.attention_floor_us * US,
+        weight_kernel_efficiency=kernel.get(weight_format or "", 1.0),
+        step_overhead_s=cal.step_overhead_us * US,
+        layer_overhead_s=cal.layer_overhead_us * US,
+        token_layer_overhead_s=cal.token_layer_overhead_ns * NS,
+        sampling_s=cal.sampling_us * US,
+        sampling_s_per_logit=cal.sampling_ns_per_logit * NS,
+        allreduce_latency_s=cal.allreduce_latency_us * US,
+        allreduce_latency_per_doubling_s=cal.allreduce_latency_per_doubling_us * US,
+        round_overhead_s=cal.round_overhead_us * US,
+        overlap=cal.overlap,
     )
 
 
+def op_seconds(op: OpCost, rf: Roofline) -> tuple[dict[str, Part], Part]:
+    """One use of `op`, before the overlap rule: seconds per memory class (weights, kv,
+    activations; absent classes left out) and seconds of compute."""
+    bw = rf.achieved_bytes_per_s
+    memory: dict[str, Part] = {}
+    if np.ndim(op.weight_bytes) or op.weight_bytes:
+        memory["weights"] = op.weight_bytes / (
+            bw * rf.weight_kernel_efficiency if op.quantized else bw
+        )
+    if op.kind == "attention":
+        kv = op.kv_bytes + rf.attention_half_length_tokens * op.kv_bytes_per_key
+        memory["kv"] = kv / rf.attention_bytes_per_s
+    elif np.ndim(op.kv_bytes) or op.kv_bytes:
+        memory["kv"] = op.kv_bytes / bw
+    if np.ndim(op.act_bytes) or op.act_bytes:
+        memory["activations"] = op.act_bytes / bw
+    return memory, op.flops / rf.achieved_flops_per_s
+
+
+def op_time(op: OpCost, rf: Roofline) -> dict[str, Part]:
+    """Seconds of all `op.count` uses, by class: the memory classes when memory-bound, compute
+    when compute-bound, every class × κ in the band where both bind; both under "sum"."""
+    memory, compute = op_seconds(op, rf)
+    n = op.count
+    if rf.overlap == "sum":
+        return {k: v * n for k, v in memory.items()} | {"compute": compute * n}
+    t_mem: Part = sum(memory.values(), 0.0)
+    kappa = rf.ridge_overlap
+    blend = kappa * (t_mem + compute) if kappa > 0.5 else 0.0
+    mem_bound = np.asarray((t_mem >= compute) & (t_mem >= blend))
+    cmp_bound = ~mem_bound & np.asarray(compute >= blend)
+    mixed = ~mem_bound & ~cmp_bound
+    scale_mem = n * (mem_bound + kappa * mixed)
+    scale_cmp = n * (cmp_bound + kappa * mixed)
+    return {k: v * scale_mem for k, v in memory.items()} | {"compute": compute * scale_cmp}
+
+
+def op_total(op: OpCost, rf: Roofline) -> Part:
+    """Seconds of all `op.count` uses: count · max(t_memory, t_compute, κ·(t_memory +
+    t_compute)), or count · (t_memory + t_compute) under "sum"."""
+    memory, compute = op_seconds(op, rf)
+    t_mem: Part = sum(memory.values(), 0.0)
+    if rf.overlap == "sum":
+        return (t_mem + compute) * op.count
+    t = np.maximum(t_mem, compute)
+    if rf.ridge_overlap > 0.5:
+        t = np.maximum(t, rf.ridge_overlap * (t_mem + compute))
+    return t * op.count
+
+
 def ops_time(ops: list[OpCost], rf: Roofline) -> dict[str, Array | float]:
-    """Time of the operators, split by class: bytes classes when memory-bound, else compute."""
-    out: dict[str, Array | float] = dict.fromkeys(("weights", "kv", "activations", "compute"), 0.0)
-    bw, fl = rf.achieved_bytes_per_s, rf.achieved_flops_per_s
+    """Seconds of the operators, by class (weights, kv, activations, compute)."""
+    out: dict[str, Array | float] = dict.fromkeys((*MEMORY_CLASSES, "compute"), 0.0)
     for op in ops:
-        parts = {"weights": op.weight_bytes, "kv": op.kv_bytes, "activations": op.act_bytes}
-        parts = {k: v for k, v in parts.items() if np.ndim(v) or v}  # drop absent (0.0) parts
-        t_cmp = op.flops * (op.count / fl)
-        per_byte: Array | float = op.count / bw
-        if rf.overlap == "max":  # a memory-bound op's time Σ bytes / bw splits by byte class
-            mem_bound = np.asarray(sum(parts.values(), 0.0) * (op.count / bw) >= t_cmp)
-            if not np.all(mem_bound):  # some or all rows compute-bound (no np.where: faster)
-                per_byte = mem_bound * per_byte
-                t_cmp = t_cmp * ~mem_bound
-            else:
-                t_cmp = 0.0
-        for k, v in parts.items():
-            out[k] = out[k] + v * per_byte
-        out["compute"] = out["compute"] + t_cmp
+        for k, v in op_time(op, rf).items():
+            out[k] = out[k] + v
     return out
 
 
 def ops_total(ops: list[OpCost], rf: Roofline) -> Array | float:
-    """Seconds of the operators: Σ count · max(bytes / bw, FLOPs / fl) ("max"), or the sum."""
-    bw, fl = rf.achieved_bytes_per_s, rf.achieved_flops_per_s
-    total: Array | float = 0.0
-    for op in ops:
-        t_mem = (op.weight_bytes + op.kv_bytes + op.act_bytes) * (op.count / bw)
-        t_cmp = op.flops * (op.count / fl)
-        total = total + (np.maximum(t_mem, t_cmp) if rf.overlap == "max" else t_mem + t_cmp)
-    return total
+    """Seconds of the operators: Σ op_total."""
+    return sum((op_total(op, rf) for op in ops), 0.0)
 
 
 def _check_link(rf: Roofline) -> None:
@@ -134,14 +201,21 @@ def _check_link(rf: Roofline) -> None:
         )
 
 
+def collective_latency_s(num_gpus: int, rf: Roofline) -> float:
+    """Fixed latency of one collective over `num_gpus`: λ + λ_doubling · log2(N / 2)."""
+    doublings = max(np.log2(num_gpus) - 1.0, 0.0)
+    return float(rf.allreduce_latency_s + rf.allreduce_latency_per_doubling_s * doublings)
+
+
 def allreduce_time(bytes_: npt.ArrayLike, num_gpus: int, rf: Roofline) -> Array:
-    """Ring all-reduce of `bytes_` over `num_gpus`: latency + 2(N-1)/N · bytes / achieved link."""
+    """Ring all-reduce of `bytes_` over `num_gpus` (Patarasuk & Yuan 2009):
+    latency + 2(N-1)/N · bytes / achieved link."""
     b = np.asarray(bytes_, dtype=np.float64)
     if num_gpus <= 1 or rf.ideal:
         return 0.0 * b
     _check_link(rf)
     traffic = 2.0 * (num_gpus - 1) / num_gpus * b
-    return rf.allreduce_latency_s + traffic / (rf.link_bytes_per_s * rf.link_efficiency)
+    return collective_latency_s(num_gpus, rf) + traffic / (rf.link_bytes_per_s * rf.link_efficiency)
 
 
 def gather_time(bytes_: npt.ArrayLike, num_gpus: int, rf: Roofline) -> Array:
@@ -151,4 +225,4 @@ def gather_time(bytes_: npt.ArrayLike, num_gpus: int, rf: Roofline) -> Array:
         return 0.0 * b
     _check_link(rf)
     traffic = (num_gpus - 1) / num_gpus * b
-    return rf.allreduce_latency_s + traffic / (rf.link_bytes_per_s * rf.link_efficiency)
+    return collective_latency_s(num_gpus, rf) + traffic / (rf.link_bytes_per_s * rf.link_efficiency)

@@ -1,40 +1,58 @@
 """Step times: autoregressive, verify (γ+1 tokens), draft (self or small model, full or compressed
-KV), prefill, and SnapKV's one-time selection. One `forward_time` serves them all."""
+KV), prefill, and SnapKV's one-time selection.
+
+One definition serves them all, `step_time`: a forward of q new tokens per sequence over L
+cached tokens costs
+
+    Σ_operators max(bytes / achieved bandwidth, FLOPs / achieved FLOP/s)   (cost/roofline.py)
+    + communication (two all-reduces per layer, the logits gather)
+    + fixed latencies (per step, per layer, per token and layer, sampling, attention floor)
+
+`forward_time` evaluates the same sums folded (`cost/folding.py`) where that pays: large arrays
+of scenarios. tests/cost/test_folding.py holds the two equal.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from typing import get_args
 
 import numpy as np
 import numpy.typing as npt
 
-from magicplan.choices import KvMethod
 from magicplan.cost.folding import Folded, PerSequence, fold, fold_per_sequence
+from magicplan.cost.methods import KV_METHODS, SNAPKV_WINDOW, KvMethod
 from magicplan.cost.operators import (
     Array,
     OpCost,
     add_into,
     allreduce_bytes,
     attention_ops,
+    layer_ops,
     select_op,
     shard,
     token_ops,
 )
-from magicplan.cost.roofline import (
-    Roofline,
-    allreduce_time,
-    gather_time,
-    ops_time,
-    ops_total,
-)
+from magicplan.cost.roofline import Roofline, allreduce_time, gather_time, ops_time, ops_total
 from magicplan.errors import MagicplanError
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec
 
-KV_METHODS: tuple[str, ...] = get_args(KvMethod)
-SNAPKV_WINDOW = 32  # observation-window queries that score the prompt (SnapKV, design.md §2)
+__all__ = [
+    "KV_METHODS",
+    "KvMethod",
+    "StepTime",
+    "autoregressive_time",
+    "check_method",
+    "draft_kv_len",
+    "draft_time",
+    "forward_time",
+    "prefill_time",
+    "snapkv_select_time",
+    "step_fixed_costs",
+    "step_time",
+    "verify_time",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,56 @@ class StepTime:
         return {k: np.broadcast_to(v, self.total_s.shape) for k, v in self.parts.items()}
 
 
+def step_time(
+    model: ModelSpec,
+    rf: Roofline,
+    num_gpus: int,
+    batch: npt.ArrayLike,
+    new_tokens: npt.ArrayLike,
+    kv_len: npt.ArrayLike,
+    select_len: npt.ArrayLike | None = None,
+) -> StepTime:
+    """One forward of `new_tokens` per sequence over `kv_len` cached tokens on `num_gpus` GPUs:
+    the definition. Σ over the operators (and a top-k selection scan over `select_len` keys)
+    of their roofline time, plus communication and fixed latencies (`step_fixed_costs`)."""
+    sh = shard(model, num_gpus)
+    b, q = np.asarray(batch, dtype=np.float64), np.asarray(new_tokens, dtype=np.float64)
+    ops = layer_ops(model, sh, b, q, kv_len)
+    if select_len is not None:
+        ops.append(select_op(model, sh, b, select_len))
+    fixed = step_fixed_costs(model, rf, num_gpus, b, q)
+    total = ops_total(ops, rf) + fixed["communication"] + fixed["overhead"]
+    return StepTime(np.asarray(total, dtype=np.float64), lambda: ops_time(ops, rf) | fixed)
+
+
+def step_fixed_costs(
+    model: ModelSpec, rf: Roofline, num_gpus: int, batch: npt.ArrayLike, new_tokens: npt.ArrayLike
+) -> dict[str, Array]:
+    """What a step pays besides its operators' roofline time, for T = B·q tokens:
+    "communication": per layer two all-reduces of the activations (Megatron-LM, Shoeybi et al.
+    2019, §3) and once the logits gather of the vocab-parallel LM head;
+    "overhead": λ_step + sampling (λ_sample + T·V·λ_logit) + layers · (λ_layer + λ_attention
+    floor + T·λ_token_layer)."""
+    tokens = np.asarray(batch, dtype=np.float64) * np.asarray(new_tokens, dtype=np.float64)
+    logits = tokens * model.vocab_size
+    comm = 2 * model.num_layers * allreduce_time(
+        allreduce_bytes(model, batch, new_tokens), num_gpus, rf
+    ) + gather_time(logits * DTYPE_BYTES[model.dtype], num_gpus, rf)
+    per_layer = rf.layer_overhead_s + rf.attention_floor_s + tokens * rf.token_layer_overhead_s
+    overhead = (
+        rf.step_overhead_s
+        + rf.sampling_s
+        + logits * rf.sampling_s_per_logit
+        + model.num_layers * per_layer
+    )
+    return {"communication": comm, "overhead": overhead}
+
+
+# Below this many scenarios the definition costs no more than a lookup in the folded tables
+# (and skips building them); beyond it folding wins (benchmarks/README.md).
+FOLD_MIN_SCENARIOS = 64
+
+
 def forward_time(
     model: ModelSpec,
     rf: Roofline,
@@ -64,33 +132,45 @@ def forward_time(
     new_tokens: npt.ArrayLike,
     kv_len: npt.ArrayLike,
     select_len: npt.ArrayLike | None = None,
-    kv_dtype: str | None = None,
 ) -> StepTime:
-    """One forward of `new_tokens` per sequence over `kv_len` cached tokens, on `num_gpus` GPUs.
-
-    Adds, per layer, two all-reduces of the activations; once, the logits gather of the
-    vocab-parallel LM head; and the fixed latencies (per step, per layer, per token and layer).
-    The operators that see only the step's tokens come folded (`folded_token_ops`).
-    """
-    sh = shard(model, num_gpus)
+    """`step_time`, evaluated folded for arrays of FOLD_MIN_SCENARIOS or more scenarios."""
     b = np.asarray(batch, dtype=np.float64)
     q = np.asarray(new_tokens, dtype=np.float64)
     L = np.asarray(kv_len, dtype=np.float64)
+    shapes = [np.shape(x) for x in (b, q, L, select_len) if x is not None]
+    if int(np.prod(np.broadcast_shapes(*shapes))) < FOLD_MIN_SCENARIOS:
+        return step_time(model, rf, num_gpus, b, q, L, select_len)
+    return _folded_time(model, rf, num_gpus, b, q, L, select_len)
+
+
+def _folded_time(
+    model: ModelSpec,
+    rf: Roofline,
+    num_gpus: int,
+    b: Array,
+    q: Array,
+    L: Array,
+    select_len: npt.ArrayLike | None,
+) -> StepTime:
+    """`step_time` with the token-only operators and fixed costs folded (`folded_token_ops`)
+    and attention as seconds per sequence and per key (`attention_per_sequence`) where that
+    form holds; whatever does not fold is costed operator by operator."""
+    sh = shard(model, num_gpus)
     tokens = b * q
     folded = folded_token_ops(model, num_gpus, rf)
     segment = folded.segment(tokens)
 
     def other_ops() -> list[OpCost]:
-        ops = attention_ops(model, sh, b, q, L, kv_dtype)
+        ops = attention_ops(model, sh, b, q, L)
         if select_len is not None:
-            ops.append(select_op(model, sh, b, select_len, kv_dtype or model.dtype))
+            ops.append(select_op(model, sh, b, select_len))
         if folded.unfolded:
             ops += [op for op in token_ops(model, sh, tokens) if op.name in folded.unfolded]
         return ops
 
     attention = None
     if select_len is None and not folded.unfolded:
-        attention = attention_per_sequence(model, num_gpus, rf, q, kv_dtype)
+        attention = attention_per_sequence(model, num_gpus, rf, q)
     if attention is not None:
         per_sequence, per_key = attention("total")
         total = add_into(b * (per_sequence + per_key * L), folded.total(tokens, segment))
@@ -102,7 +182,7 @@ def forward_time(
         if attention is not None:
             for cls in ("weights", "kv", "activations", "compute"):
                 per_sequence, per_key = attention(cls)
-                if np.any(per_sequence) or np.any(per_key):  # a class it has (not compute)
+                if np.any(per_sequence) or np.any(per_key):  # a class it has (not weights)
                     parts[cls] = add_into(b * (per_sequence + per_key * L), parts[cls])
             return parts
         for cls, val in ops_time(other_ops(), rf).items():
@@ -116,14 +196,14 @@ MAX_FOLDED_NEW_TOKENS = 64  # per-sequence forms are kept for q = 1..64 (γ + 1 
 
 
 def attention_per_sequence(
-    model: ModelSpec, num_gpus: int, rf: Roofline, new_tokens: Array, kv_dtype: str | None
+    model: ModelSpec, num_gpus: int, rf: Roofline, new_tokens: Array
 ) -> Callable[[str], tuple[Array | float, Array | float]] | None:
     """Attention as seconds per sequence and per cached key, for each row's q (a whole number
     up to MAX_FOLDED_NEW_TOKENS when an array): a lookup from "total" or a class to the two
     coefficients (scalars, or one per row); None where no such form holds."""
     q = new_tokens
     if q.ndim == 0:
-        form = folded_attention(model, num_gpus, rf, float(q), kv_dtype)
+        form = folded_attention(model, num_gpus, rf, float(q))
         if form is None:
             return None
         return lambda name: form.total if name == "total" else form.classes[name]
@@ -133,7 +213,7 @@ def attention_per_sequence(
     index = q.astype(np.intp)
     if np.any(index != q):
         return None
-    found = [folded_attention(model, num_gpus, rf, float(v), kv_dtype) for v in range(lo, hi + 1)]
+    found = [folded_attention(model, num_gpus, rf, float(v)) for v in range(lo, hi + 1)]
     forms = [f for f in found if f is not None]
     if len(forms) < len(found):
         return None
@@ -148,12 +228,12 @@ def attention_per_sequence(
 
 @lru_cache(maxsize=1024)
 def folded_attention(
-    model: ModelSpec, num_gpus: int, rf: Roofline, new_tokens: float, kv_dtype: str | None
+    model: ModelSpec, num_gpus: int, rf: Roofline, new_tokens: float
 ) -> PerSequence | None:
     """The attention of `new_tokens` per sequence as seconds per sequence and per cached key,
     when that form holds (`fold_per_sequence`)."""
     sh = shard(model, num_gpus)
-    return fold_per_sequence(lambda b, L: attention_ops(model, sh, b, new_tokens, L, kv_dtype), rf)
+    return fold_per_sequence(lambda b, L: attention_ops(model, sh, b, new_tokens, L), rf)
 
 
 @lru_cache(maxsize=256)
@@ -165,25 +245,6 @@ def folded_token_ops(model: ModelSpec, num_gpus: int, rf: Roofline) -> Folded:
         lambda t: step_fixed_costs(model, rf, num_gpus, t, 1.0),
         rf,
     )
-
-
-def step_fixed_costs(
-    model: ModelSpec, rf: Roofline, num_gpus: int, batch: npt.ArrayLike, new_tokens: npt.ArrayLike
-) -> dict[str, Array]:
-    """What a step pays besides its operators: per layer two all-reduces of the activations and
-    once the logits gather of the vocab-parallel LM head ("communication"); the fixed latencies
-    per step, per layer and per token and layer ("overhead")."""
-    tokens = np.asarray(batch, dtype=np.float64) * np.asarray(new_tokens, dtype=np.float64)
-    logits_bytes = tokens * model.vocab_size * DTYPE_BYTES[model.dtype]
-    comm = 2 * model.num_layers * allreduce_time(
-        allreduce_bytes(model, batch, new_tokens), num_gpus, rf
-    ) + gather_time(logits_bytes, num_gpus, rf)
-    overhead = (
-        rf.step_overhead_s
-        + model.num_layers * (rf.layer_overhead_s + tokens * rf.token_layer_overhead_s)
-        + 0.0 * tokens
-    )
-    return {"communication": comm, "overhead": overhead}
 
 
 def autoregressive_time(
@@ -259,13 +320,8 @@ def prefill_time(
 def snapkv_select_time(
     model: ModelSpec, rf: Roofline, num_gpus: int, batch: npt.ArrayLike, context: npt.ArrayLike
 ) -> Array:
-    """SnapKV's one-time selection at prefill: 32 window queries score every prompt key, per layer.
-
-    Returned separately: it is paid once per request, not per decode step.
-    """
-    sh = shard(model, num_gpus)
-    op = select_op(model, sh, batch, context, model.dtype)
-    scaled = type(op)(
-        op.name, op.count, op.flops * SNAPKV_WINDOW, op.weight_bytes, op.kv_bytes, op.act_bytes
-    )
-    return np.asarray(sum(ops_time([scaled], rf).values()), dtype=np.float64)
+    """SnapKV's one-time selection at prefill: SNAPKV_WINDOW queries score every prompt key,
+    per layer. Returned separately: it is paid once per request, not per decode step."""
+    op = select_op(model, shard(model, num_gpus), batch, context)
+    window = replace(op, flops=op.flops * SNAPKV_WINDOW)
+    return np.asarray(sum(ops_time([window], rf).values()), dtype=np.float64)

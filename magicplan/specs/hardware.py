@@ -7,12 +7,13 @@ properties below convert them to SI once (bytes, bytes/s, FLOP/s, seconds).
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from magicplan.errors import MagicplanError
+from magicplan.specs.calibration import Calibration, Provenance, Source, _Frozen
 from magicplan.units import GB, TB, TERA
+
+__all__ = ["PEAK_FIELD", "Achieved", "Calibration", "HardwareSpec", "Provenance", "Source"]
 
 # Compute dtypes and the spec field holding their dense peak (TFLOP/s, or TOP/s for int8).
 PEAK_FIELD = {
@@ -25,55 +26,16 @@ PEAK_FIELD = {
 }
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Achieved(_Frozen):
+    """What this part's own kernels reach (vendor GEMM library, streaming reads): the hardware's
+    share of the calibration, fitted to the measurements `source` cites. Engines and engine ×
+    hardware calibrations may override these (`magicplan.cost.defaults.calibration_for`)."""
 
-
-class Source(_Frozen):
-    """A citation and the fields whose numbers it supports."""
-
-    fields: list[str] = Field(min_length=1)
-    citation: str = Field(min_length=3)
-
-
-class Provenance(_Frozen):
-    """Where a calibration came from: a published default, a `fit` or `calibrate`."""
-
-    method: Literal["default", "fit", "calibrate"]
-    source: str
-    date: str | None = None
-    input_file: str | None = None
-    input_sha256: str | None = None
-    rows: int | None = Field(default=None, ge=0)
-    median_abs_error: float | None = Field(default=None, ge=0)
-    p90_abs_error: float | None = Field(default=None, ge=0)
-    device: str | None = None
-    notes: str | None = None
-
-
-class Calibration(_Frozen):
-    """Achieved efficiencies and fixed latencies of one serving engine on this hardware.
-
-    A step's time is the roofline time of its operators with these efficiencies, plus
-    `step_overhead_us` once, `layer_overhead_us` per layer, `token_layer_overhead_ns` per new token
-    per layer (small-GEMM and elementwise work that neither roofline term captures), and per
-    all-reduce `allreduce_latency_us` plus bytes over `link_efficiency` x link bandwidth.
-    A speculative round adds `round_overhead_us` (acceptance, sampling, cache bookkeeping).
-    """
-
-    engine: str = "generic"
-    overlap: Literal["max", "sum"] = "max"
-    # Bounds: efficiencies of at least 1 % and latencies under 10 s (1 s per token and layer)
-    # are unit guards that also keep every step time finite.
-    memory_efficiency: float = Field(ge=0.01, le=1)
-    compute_efficiency: float = Field(ge=0.01, le=1)
-    step_overhead_us: float = Field(ge=0, lt=1e7)
-    layer_overhead_us: float = Field(ge=0, lt=1e7)
-    token_layer_overhead_ns: float = Field(default=0.0, ge=0, lt=1e9)
-    allreduce_latency_us: float = Field(ge=0, lt=1e7)
-    link_efficiency: float = Field(ge=0.01, le=1)
-    round_overhead_us: float = Field(default=0.0, ge=0, lt=1e7)
-    provenance: Provenance
+    memory_efficiency: float = Field(ge=0.01, le=1, description="bandwidth fraction reached")
+    compute_efficiency: float = Field(ge=0.01, le=1, description="large-GEMM fraction of peak")
+    ridge_overlap: float = Field(default=0.0, ge=0, le=1)
+    source: str = Field(min_length=3)
+    provenance: Provenance | None = None
 
 
 class HardwareSpec(_Frozen):
@@ -111,9 +73,19 @@ class HardwareSpec(_Frozen):
         lt=1e6,
         description="host link (PCIe) per direction, GB/s",
     )
+    stream_bandwidth_tb_s: float | None = Field(
+        default=None,
+        strict=True,
+        ge=1e-4,
+        lt=1e3,
+        description="bandwidth a streaming benchmark reaches (BabelStream, bandwidthTest), TB/s",
+    )
     tdp_w: float | None = Field(default=None, gt=0)
     notes: str | None = None
     sources: list[Source] = Field(min_length=1)
+    achieved: Achieved | None = None
+    # An engine × hardware calibration written by `magicplan calibrate` (or an older `fit`):
+    # used as it is when no engine is named, or when the named engine is `calibration.engine`.
     calibration: Calibration | None = None
 
     @model_validator(mode="after")
@@ -130,6 +102,8 @@ class HardwareSpec(_Frozen):
         unknown = sorted(cited - set(type(self).model_fields))
         if unknown:
             raise ValueError(f"sources name unknown field '{unknown[0]}'")
+        if (self.stream_bandwidth_tb_s or 0) > self.hbm_bandwidth_tb_s:
+            raise ValueError("stream_bandwidth_tb_s must not exceed hbm_bandwidth_tb_s")
         if all(getattr(self, f) is None for f in PEAK_FIELD.values()):
             raise ValueError(
                 "at least one peak compute figure (e.g. bf16_dense_tflops) is required"
@@ -141,6 +115,13 @@ class HardwareSpec(_Frozen):
     def memory_bytes(self) -> float:
         """Device memory in bytes."""
         return self.memory_gb * GB
+
+    @property
+    def stream_fraction(self) -> float | None:
+        """Measured streaming bandwidth as a fraction of the peak (None when unmeasured)."""
+        if self.stream_bandwidth_tb_s is None:
+            return None
+        return self.stream_bandwidth_tb_s / self.hbm_bandwidth_tb_s
 
     @property
     def memory_bandwidth_bytes_per_s(self) -> float:

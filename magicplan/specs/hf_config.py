@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from magicplan.errors import MagicplanError, format_validation_error, shown
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.quantization import from_quantization_config
 
 # Per-architecture defaults where config.json may omit a key (transformers' class defaults).
 _TIED_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True}
@@ -165,6 +166,8 @@ def model_from_hf_config(
         "source": f"config.json: {source}",
         **_window_fields(cfg, arch, layers, max_positions, source),
     }
+    if cfg.get("quantization_config") is not None:  # GPTQ, AWQ, FP8 ... checkpoints
+        fields |= from_quantization_config(cfg["quantization_config"], source)
     try:
         return ModelSpec(**fields)
     except ValidationError as exc:

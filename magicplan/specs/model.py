@@ -11,7 +11,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DType = Literal["float32", "bfloat16", "float16", "fp8", "int8"]
-DTYPE_BYTES: dict[str, int] = {"float32": 4, "bfloat16": 2, "float16": 2, "fp8": 1, "int8": 1}
+# Storage of the decoder's linear weights: a compute dtype, or a weight-only integer format.
+WeightDType = Literal["float32", "bfloat16", "float16", "fp8", "int8", "int4"]
+KvDType = Literal["float32", "bfloat16", "float16", "fp8"]
+DTYPE_BYTES: dict[str, float] = {
+    "float32": 4, "bfloat16": 2, "float16": 2, "fp8": 1, "int8": 1, "int4": 0.5,
+}  # fmt: skip
+# A group-quantized weight stores, per group of `weight_group_size` input channels, its
+# metadata: a float16 scale (2 bytes) and, in asymmetric formats, a zero point (GPTQ packs an
+# int4 zero per group: 2.5 bytes; Frantar et al. 2022, arXiv 2210.17323; AWQ likewise, Lin et al.
+# 2023, arXiv 2306.00978; GGUF Q4_1 an fp16 minimum: 4 bytes). One fp16 scale by default.
+SCALE_BYTES = 2
 
 
 class MoESpec(BaseModel):
@@ -64,6 +74,16 @@ class ModelSpec(BaseModel):
     )
     max_position_embeddings: int = Field(strict=True, ge=1, lt=10**12)
     dtype: DType = "bfloat16"
+    weight_dtype: WeightDType | None = Field(
+        default=None, description="storage of the decoder's linear weights (default: dtype)"
+    )
+    weight_group_size: int | None = Field(
+        default=None, strict=True, ge=1, lt=10**7, description="input channels per weight scale"
+    )
+    weight_group_bytes: float | None = Field(
+        default=None, gt=0, lt=1e4, description="scale and zero-point bytes per group"
+    )
+    kv_dtype: KvDType | None = Field(default=None, description="KV-cache dtype (default: dtype)")
     hf_id: str | None = None
     hf_aliases: tuple[str, ...] = Field(
         default=(), description="other Hugging Face repo ids of this checkpoint (renamed repos)"
@@ -91,6 +111,8 @@ class ModelSpec(BaseModel):
             raise ValueError("num_kv_heads must divide num_attention_heads")
         if self.tokenizer_vocab_size is not None and self.tokenizer_vocab_size > self.vocab_size:
             raise ValueError("tokenizer_vocab_size must not exceed vocab_size (embedding rows)")
+        if self.weight_group_size is not None and self.quantized_weight_dtype is None:
+            raise ValueError("weight_group_size needs an integer weight_dtype (int8 or int4)")
         if self.local_layers is not None:
             if self.sliding_window is None:
                 raise ValueError("local_layers needs sliding_window")
@@ -120,6 +142,41 @@ class ModelSpec(BaseModel):
         if self.sliding_window is None:
             return 0
         return self.num_layers if self.local_layers is None else self.local_layers
+
+    @property
+    def quantized_weight_dtype(self) -> str | None:
+        """The weight-only integer format of the linear layers (int8, int4), else None."""
+        wd = self.weight_dtype or self.dtype
+        return wd if wd in ("int8", "int4") else None
+
+    @property
+    def linear_weight_dtype(self) -> str:
+        """Storage dtype of the decoder's linear weights (embeddings and LM head keep `dtype`)."""
+        return self.weight_dtype or self.dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        """Dtype the GEMMs run in: fp8 for fp8 weights (W8A8), else `dtype` (weight-only integer
+        formats dequantize to it)."""
+        return "fp8" if self.weight_dtype == "fp8" else self.dtype
+
+    @property
+    def cache_dtype(self) -> str:
+        """Dtype of the KV cache (`kv_dtype`, else `dtype`)."""
+        return self.kv_dtype or self.dtype
+
+    @property
+    def linear_weight_bytes_per_parameter(self) -> float:
+        """Bytes one linear-layer weight takes, scales and zero points included:
+        bytes(weight_dtype) + group bytes / group size (per output channel when no group)."""
+        wd = self.linear_weight_dtype
+        per_group = 0.0
+        if self.quantized_weight_dtype is not None:
+            group_bytes = (
+                SCALE_BYTES if self.weight_group_bytes is None else self.weight_group_bytes
+            )
+            per_group = group_bytes / (self.weight_group_size or self.hidden_size)
+        return DTYPE_BYTES[wd] + per_group
 
     # --- parameter counts -----------------------------------------------------------------
     @property
@@ -178,11 +235,25 @@ class ModelSpec(BaseModel):
         routed_unused = self.mlp_parameters_per_layer - self.active_mlp_parameters_per_layer
         return self.num_parameters - self.num_layers * routed_unused
 
-    def weight_bytes(self, dtype: str | None = None) -> int:
-        """Bytes of all weights stored in `dtype` (default: the model's dtype)."""
-        return self.num_parameters * DTYPE_BYTES[dtype or self.dtype]
+    @property
+    def linear_parameters(self) -> int:
+        """Weights of the decoder's linear layers (projections, MLP or experts, router): the
+        ones weight-only quantization stores in `weight_dtype`."""
+        attn = self.hidden_size * (2 * self.q_dim + 2 * self.kv_dim)
+        return self.num_layers * (attn + self.mlp_parameters_per_layer)
 
-    def kv_bytes_per_token(self, dtype: str = "bfloat16") -> int:
+    def weight_bytes(self, dtype: str | None = None) -> float:
+        """Bytes of all weights: in `dtype` when given; else linear layers in `weight_dtype`
+        (with their scales) and the rest (embeddings, LM head, norms, biases) in `dtype`."""
+        if dtype is not None:
+            return self.num_parameters * DTYPE_BYTES[dtype]
+        rest = self.num_parameters - self.linear_parameters
+        return (
+            self.linear_parameters * self.linear_weight_bytes_per_parameter
+            + rest * DTYPE_BYTES[self.dtype]
+        )
+
+    def kv_bytes_per_token(self, dtype: str = "bfloat16") -> float:
         """KV-cache bytes one token adds across all layers: 2 x layers x kv_heads x head_dim x size.
 
         Uses `num_kv_heads` (GQA), never `num_attention_heads`. For sliding-window models this is

@@ -14,11 +14,15 @@ from pydantic import BaseModel, ValidationError
 
 from magicplan.errors import MagicplanError, format_validation_error, suggest
 from magicplan.io import load_mapping
+from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.hf_config import looks_like_hf_config, model_from_hf_config
 from magicplan.specs.model import ModelSpec
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+# The engine a prediction assumes when the user names none: vLLM, the most widely deployed
+# open serving engine (docs/model.md, "Engines").
+DEFAULT_ENGINE = "vllm"
 SpecT = TypeVar("SpecT", bound=BaseModel)
 ModelLoader = Callable[[Path], ModelSpec]
 HF_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name, as on huggingface.co
@@ -114,6 +118,10 @@ def _hardware_from_mapping(path: Path) -> HardwareSpec:
     return _validate(HardwareSpec, load_mapping(path), str(path))
 
 
+def _engine_from_mapping(path: Path) -> EngineSpec:
+    return _validate(EngineSpec, load_mapping(path), str(path))
+
+
 def _with_tokenizer(model: ModelSpec) -> ModelSpec:
     """A config.json names no tokenizer: take the family of the shipped profiles with the same
     architecture and embedding size when they all agree on one (else leave it unknown, and
@@ -156,6 +164,20 @@ def as_model(value: ModelLike, name: str = "model") -> ModelSpec:
     raise MagicplanError(
         f"{name} must be a model id, a Hugging Face repo id, a path or a ModelSpec; "
         f"got {type(value).__name__}"
+    )
+
+
+EngineLike = EngineSpec | str | Path  # a spec, a shipped id, or a profile path
+
+
+def as_engine(value: EngineLike | None, name: str = "engine") -> EngineSpec | None:
+    """`value` as an EngineSpec (None stays None: the caller's default applies)."""
+    if value is None or isinstance(value, EngineSpec):
+        return value
+    if isinstance(value, (str, Path)):
+        return load_engine(value)
+    raise MagicplanError(
+        f"{name} must be an engine id, a profile path or an EngineSpec; got {type(value).__name__}"
     )
 
 
@@ -204,4 +226,19 @@ def list_models() -> list[ModelSpec]:
     """Every shipped model profile, sorted by id."""
     return [
         load_model(profiles_dir("model_profiles") / f"{i}.yaml") for i in _ids("model_profiles")
+    ]
+
+
+def load_engine(id_or_path: str | Path | None = None) -> EngineSpec:
+    """An EngineSpec from a shipped id (e.g. 'vllm') or a YAML profile path; None: the default
+    engine (DEFAULT_ENGINE)."""
+    arg = DEFAULT_ENGINE if id_or_path is None else str(id_or_path)
+    path = _resolve("engine_profiles", arg, "engine", "magicplan engines list")
+    return _cached(_engine_from_mapping, str(path), _stamp(path))
+
+
+def list_engines() -> list[EngineSpec]:
+    """Every shipped engine profile, sorted by id."""
+    return [
+        load_engine(profiles_dir("engine_profiles") / f"{i}.yaml") for i in _ids("engine_profiles")
     ]

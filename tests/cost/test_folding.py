@@ -26,7 +26,7 @@ TOY = replace(
 
 def one_op(t: np.ndarray) -> list[OpCost]:
     # 1000 B of weights, 10 B of activations and 200 FLOP per token.
-    return [OpCost("x", 1, 200.0 * t, 1000.0, 0.0, 10.0 * t)]
+    return [OpCost(name="x", count=1, flops=200.0 * t, weight_bytes=1000.0, act_bytes=10.0 * t)]
 
 
 def no_fixed(t: np.ndarray) -> dict[str, np.ndarray]:
@@ -117,7 +117,7 @@ def unfolded_time(
     sh = shard(model, n)
     ops = layer_ops(model, sh, b, q, L)
     if select is not None:
-        ops.append(select_op(model, sh, b, select, model.dtype))
+        ops.append(select_op(model, sh, b, select))
     parts = ops_time(ops, rf) | step_fixed_costs(model, rf, n, b, q)
     return {k: np.asarray(v, dtype=np.float64) for k, v in parts.items()}
 

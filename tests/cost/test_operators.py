@@ -20,10 +20,24 @@ from tests.cost.conftest import make_model
 
 def test_linear_flops_and_bytes() -> None:
     # 4 tokens through an 8x16 bf16 weight: 2*4*8*16 FLOP, 8*16*2 B weights, 4*(8+16)*2 B acts.
-    op = _linear("x", 1, np.array(4.0), 8, 16, 2)
+    op = _linear("x", 1, np.array(4.0), 8, 16, make_model())
     assert op.flops == 1024
     assert op.weight_bytes == 256
     assert op.act_bytes == 192
+    assert op.kind == "gemm" and not op.quantized
+
+
+def test_int4_weights_carry_their_group_scales_and_zero_points() -> None:
+    # AWQ-style int4, group 128, fp16 scale + int4 zero per group: 0.5 + (2 + 0.5) / 128 bytes
+    # per weight = 0.51953125; an 8x16 weight is 128 of them = 66.5 B. Activations stay bf16.
+    m = make_model(weight_dtype="int4", weight_group_size=128, weight_group_bytes=2.5)
+    op = _linear("x", 1, np.array(4.0), 8, 16, m)
+    assert op.weight_bytes == 66.5
+    assert op.act_bytes == 192
+    assert op.quantized
+    # The LM head keeps the model's dtype.
+    head = _linear("lm_head", 1, np.array(4.0), 8, 16, m, quantizable=False)
+    assert head.weight_bytes == 256 and not head.quantized
 
 
 def test_attention_uses_query_heads_for_flops_and_kv_heads_for_bytes() -> None:
@@ -31,7 +45,7 @@ def test_attention_uses_query_heads_for_flops_and_kv_heads_for_bytes() -> None:
     m = make_model(num_kv_heads=8)
     sh = shard(m, 8)
     assert (sh.heads, sh.kv_heads) == (4, 1)
-    op = attention_op(m, sh, 2, 1, 100, m.num_layers, "bfloat16")
+    op = attention_op(m, sh, 2, 1, 100, m.num_layers)
     # FLOPs 4*B*q*(L+(q+1)/2)*heads*hd = 4*2*1*101*4*128 ; KV 2*(100+1)*(2*1*128*2) bytes.
     assert float(op.flops) == 4 * 2 * 101 * 4 * 128 == 413_696
     assert float(op.kv_bytes) == 2 * 101 * 512 == 103_424

@@ -13,7 +13,14 @@ from tests.cost.conftest import make_cal, make_hw, make_model
 
 def _op(flops: float, weight_bytes: float) -> OpCost:
     z = np.array(0.0)
-    return OpCost("x", 1, np.array(flops), np.array(weight_bytes), z, z)
+    return OpCost(
+        name="x",
+        count=1,
+        flops=np.array(flops),
+        weight_bytes=np.array(weight_bytes),
+        kv_bytes=z,
+        act_bytes=z,
+    )
 
 
 def test_max_and_sum_overlap() -> None:

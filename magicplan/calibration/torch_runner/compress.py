@@ -1,4 +1,4 @@
-"""Draft KV caches: StreamingLLM and SnapKV compressions of a prefilled cache (design.md §2).
+"""Draft KV caches: StreamingLLM and SnapKV compressions of a prefilled cache (docs/model.md §2).
 
 Both select once, at prefill, and return a new cache holding `budget` tokens with room for
 `extra` more: the draft appends the tokens it generates (budget + generated, not slid).
@@ -9,11 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from magicplan.calibration.torch_runner.model import KVCache
+from magicplan.cost.methods import SINK_TOKENS, SNAPKV_POOL, SNAPKV_WINDOW
 
 Tensor = Any
-SINK_TOKENS = 16  # StreamingLLM attention sinks kept at the front (design.md §2)
-SNAPKV_WINDOW = 32  # SnapKV observation window: the last prompt queries (design.md §2)
-SNAPKV_POOL = 5  # SnapKV pools the window's attention with kernel 5 (design.md §2)
 
 
 def _empty_like(cache: KVCache, tokens: int) -> KVCache:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from magicplan.calibration.torch_runner.compress import SNAPKV_WINDOW, compress
+from magicplan.calibration.torch_runner.compress import compress
 from magicplan.calibration.torch_runner.model import KVCache, Weights, forward, greedy, new_cache
+from magicplan.cost.methods import SNAPKV_WINDOW
 
 Tensor = Any
 

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from magicplan.calibration.fit import StepSample
-from magicplan.calibration.torch_runner.compress import SNAPKV_WINDOW, compress
+from magicplan.calibration.torch_runner.compress import compress
 from magicplan.calibration.torch_runner.model import (
     KVCache,
     Weights,
@@ -33,6 +33,7 @@ from magicplan.calibration.torch_runner.model import (
 )
 from magicplan.calibration.torch_runner.speculative import Drafter, draft_tokens
 from magicplan.calibration.torch_runner.timing import TimingPlan, sample_times
+from magicplan.cost.methods import SNAPKV_WINDOW
 from magicplan.specs.model import ModelSpec
 
 KINDS = ("autoregressive", "draft", "verify")
@@ -169,8 +170,9 @@ def to_samples(
         budget = np.full(rows.size, float(grid.kv_budget if kind == "draft" else 0))
         out.append(
             StepSample(
-                kind, spec, None, method, 1, 1, col("batch"), col("context"), col("gamma"),
-                budget, seconds[rows], rows,
+                kind=kind, target=spec, kv_method=method, num_gpus=1, draft_num_gpus=1,
+                batch=col("batch"), context=col("context"), gamma=col("gamma"),
+                kv_budget=budget, measured_s=seconds[rows], row=rows,
             )
         )  # fmt: skip
     return out
