@@ -48,8 +48,11 @@ def read_measurements(
 ) -> Columns:
     """Rows of `path` measured on `hw` (all rows when there is no `gpu` column); `target` and
     `num_gpus` must be columns unless `model` and `num_gpus` stand in for them."""
-    required = REQUIRED + (() if model else ("target",)) + (() if num_gpus else ("num_gpus",))
-    cols = read_columns(path, required, OPTIONAL)
+    cols = read_columns(path, REQUIRED, OPTIONAL)
+    for column, flag in (("target", model), ("num_gpus", num_gpus)):
+        if column not in cols and flag is None:
+            option = "--model" if column == "target" else "--num-gpus"
+            raise MagicplanError(f"{path}: missing column '{column}': add it or give {option}")
     check_whole_numbers(path, cols, COUNTS)
     if not any(c in cols for c in TIME_COLUMNS):
         raise MagicplanError(

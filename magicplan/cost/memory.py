@@ -3,6 +3,8 @@ minus a reserve (engines keep ~10 %: vLLM's default gpu_memory_utilization is 0.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
@@ -23,7 +25,13 @@ def weight_bytes_per_gpu(model: ModelSpec, sh: Shard) -> float:
         * model.head_dim_eff
         * (sh.kv_heads - model.num_kv_heads / sh.num_gpus)
     )
-    return model.weight_bytes() / sh.num_gpus + replicated * model.linear_weight_bytes_per_parameter
+    return _weight_bytes(model) / sh.num_gpus + replicated * model.linear_weight_bytes_per_parameter
+
+
+@lru_cache(maxsize=256)
+def _weight_bytes(model: ModelSpec) -> float:
+    """`model.weight_bytes()`, once per model (specs are frozen; the planner asks often)."""
+    return model.weight_bytes()
 
 
 def kv_cache_bytes_per_gpu(

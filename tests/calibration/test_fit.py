@@ -13,7 +13,7 @@ import magicplan
 from magicplan.calibration.fit import round_overhead_us
 from magicplan.calibration.fit_table import fit_measurements
 from magicplan.errors import MagicplanError
-from magicplan.specs import load_hardware
+from magicplan.specs import load_engine
 from magicplan.specs.registry import profiles_dir
 
 REFERENCE = Path(magicplan.__file__).parent / "data" / "magicdec_measured_steps.csv"
@@ -21,13 +21,17 @@ REFERENCE = Path(magicplan.__file__).parent / "data" / "magicdec_measured_steps.
 
 def test_fit_h100_reproduces_reference_rows(tmp_path: Path) -> None:
     out = tmp_path / "h100-fitted.yaml"
-    report = fit_measurements(REFERENCE, "h100-sxm", out, profile_id="h100-fitted")
+    report = fit_measurements(
+        REFERENCE, "h100-sxm", out, profile_id="h100-fitted", engine="magicdec"
+    )
     assert report["summary"]["median_abs_error"] <= 0.04
-    hw = load_hardware(out)  # the written profile loads wherever --hardware is accepted
-    assert hw.id == "h100-fitted"
-    assert hw.calibration is not None and hw.calibration.provenance.method == "fit"
-    assert hw.calibration.provenance.rows == 12
-    assert len(hw.calibration.provenance.input_sha256 or "") == 64
+    engine = load_engine(out)  # the written profile loads wherever --engine is accepted
+    assert engine.id == "h100-fitted"
+    cal = engine.calibration_on("h100-sxm")
+    assert cal is not None and cal.provenance.method == "fit"
+    assert cal.provenance.rows == 12
+    assert len(cal.provenance.input_sha256 or "") == 64
+    assert report["leave_one_out"]["median_abs_error"] <= 0.05
 
 
 def test_fit_recovers_known_parameters(tmp_path: Path) -> None:
@@ -37,7 +41,7 @@ def test_fit_recovers_known_parameters(tmp_path: Path) -> None:
 
     cols = read_scenarios(REFERENCE)
     keep = cols["gpu"] == "a100-80gb-sxm"
-    res = estimate_scenarios({k: v[keep] for k, v in cols.items()})
+    res = estimate_scenarios({k: v[keep] for k, v in cols.items()}, engine="magicdec")
     text = REFERENCE.read_text().splitlines()
     header, rows = text[0].split(","), [r.split(",") for r in text[1:]]
     rows = [r for r in rows if r[header.index("gpu")] == "a100-80gb-sxm"]
@@ -49,7 +53,7 @@ def test_fit_recovers_known_parameters(tmp_path: Path) -> None:
         r[header.index("t_verify_ms")] = f"{v:.6f}"
     synth = tmp_path / "synthetic.csv"
     synth.write_text("\n".join([",".join(header), *[",".join(r) for r in rows]]) + "\n")
-    report = fit_measurements(synth, "a100-80gb-sxm", None)
+    report = fit_measurements(synth, "a100-80gb-sxm", None, engine="magicdec")
     assert report["summary"]["median_abs_error"] < 0.005
 
 
@@ -65,9 +69,13 @@ def test_fit_refuses_nonsense(tmp_path: Path) -> None:
     with pytest.raises(MagicplanError, match="t_autoregressive_ms"):
         fit_measurements(bad, "h100-sxm", None)
     missing = tmp_path / "missing.csv"
-    missing.write_text("gpu,target\nh100-sxm,llama-3.1-8b\n")
+    missing.write_text("gpu,target,batch,context\nh100-sxm,llama-3.1-8b,1,100\n")
     with pytest.raises(MagicplanError, match="num_gpus"):
         fit_measurements(missing, "h100-sxm", None)
+    no_model = tmp_path / "no-model.csv"
+    no_model.write_text("batch,context,t_autoregressive_ms\n1,100,7.0\n")
+    with pytest.raises(MagicplanError, match="--model"):
+        fit_measurements(no_model, "h100-sxm", None, num_gpus=1)
 
 
 def test_fit_leaves_existing_output_untouched_on_error(tmp_path: Path) -> None:
@@ -79,3 +87,69 @@ def test_fit_leaves_existing_output_untouched_on_error(tmp_path: Path) -> None:
     assert out.read_bytes() == before
     assert yaml.safe_load(before)["id"] == "h100-sxm"
     assert not np.any([p.name.endswith(".tmp") for p in tmp_path.iterdir()])
+
+
+# Six AR-only measurements of vLLM 0.6.3 on an A100 (rows vq33, vq37, vq41, vq49, vq50, vq58 of
+# magicplan/data/engine_measurements.csv: Qwen2.5-7B and -32B at batch 1).
+AR_ONLY = """batch,context,t_autoregressive_ms
+1,1025,11.87
+1,7168,12.08
+1,15360,12.06
+1,64512,14.11
+"""
+
+
+def test_six_ar_only_rows_make_a_usable_engine_profile(tmp_path: Path) -> None:
+    table = tmp_path / "ar.csv"
+    table.write_text(
+        "batch,context,t_autoregressive_ms,target,num_gpus\n"
+        + "".join(f"{line},qwen2.5-7b,1\n" for line in AR_ONLY.splitlines()[1:])
+        + "1,1025,45.19,qwen2.5-32b,1\n1,15360,46.91,qwen2.5-32b,1\n"
+    )
+    out = tmp_path / "my-vllm.yaml"
+    report = fit_measurements(table, "a100-80gb-sxm", out, profile_id="my-vllm")
+    assert report["summary"]["steps"] == 6 and report["base_engine"] == "vllm"
+    assert report["summary"]["median_abs_error"] <= 0.05
+    assert report["leave_one_out"]["median_abs_error"] <= 0.08
+    # Batch-1 rows cannot see the GEMM FLOP/s: the report says so.
+    assert "compute_efficiency" in report["unconstrained"]
+    engine = load_engine(out)
+    assert engine.id == "my-vllm" and engine.calibration_on("a100-80gb-sxm") is not None
+
+
+def test_too_few_rows_are_flagged(tmp_path: Path) -> None:
+    table = tmp_path / "ar.csv"
+    table.write_text(AR_ONLY)
+    report = fit_measurements(table, "a100-80gb-sxm", None, model="qwen2.5-7b", num_gpus=1)
+    assert report["summary"]["steps"] == 4
+    assert any("6 or more" in w for w in report["warnings"])
+
+
+def test_sglang_bench_one_batch_jsonl(tmp_path: Path) -> None:
+    # Two runs as sglang.bench_one_batch writes them (median_decode_latency in seconds).
+    runs = tmp_path / "sglang.jsonl"
+    runs.write_text(
+        '{"run_name": "a", "batch_size": 1, "input_len": 1024, "output_len": 64, '
+        '"median_decode_latency": 0.0071}\n'
+        '{"run_name": "b", "batch_size": 8, "input_len": 1024, "output_len": 64, '
+        '"median_decode_latency": 0.0075}\n'
+    )
+    report = fit_measurements(runs, "h100-sxm", None, model="llama-3.1-8b")
+    rows = report["rows"]
+    # Each run is one AR step at the decode's mean context: 1024 + 64 / 2 = 1056 tokens.
+    assert [(r["batch"], r["context"]) for r in rows] == [(1, 1056), (8, 1056)]
+    assert [r["measured_ms"] for r in rows] == pytest.approx([7.1, 7.5])
+
+
+def test_vllm_benchmark_latency_json_needs_its_run_arguments(tmp_path: Path) -> None:
+    run = tmp_path / "latency.json"
+    run.write_text('{"avg_latency": 1.0, "latencies": [1.0], "percentiles": {"50": 1.0}}')
+    with pytest.raises(MagicplanError, match="--batch"):
+        fit_measurements(run, "h100-sxm", None, model="llama-3.1-8b")
+    report = fit_measurements(
+        run, "h100-sxm", None, model="llama-3.1-8b",
+        run={"batch": 1, "input_len": 128, "output_len": 129},
+    )  # fmt: skip
+    (row,) = report["rows"]
+    # (1000 ms - the predicted prefill of 128 tokens) / 128 decode steps: a little under 7.8 ms.
+    assert 7.0 < row["measured_ms"] < 1000 / 128 and row["context"] == int(128 + 129 / 2)

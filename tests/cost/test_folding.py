@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from magicplan.cost.folding import fold, fold_per_sequence
-from magicplan.cost.operators import OpCost, attention_ops, layer_ops, select_op, shard
-from magicplan.cost.roofline import Roofline, make_roofline, ops_time
-from magicplan.cost.steps import folded_token_ops, forward_time, step_fixed_costs
+from magicplan.cost.operators import OpCost, attention_ops, shard
+from magicplan.cost.roofline import make_roofline
+from magicplan.cost.steps import folded_token_ops, forward_time, step_time
 from magicplan.specs.model import ModelSpec
 from tests.cost.conftest import make_cal, make_hw, make_model
 
@@ -101,25 +101,10 @@ MODELS: dict[str, ModelSpec] = {
         moe={"num_experts": 8, "experts_per_token": 2, "expert_intermediate_size": 2048},
     ),
     "window": make_model(id="window", num_kv_heads=8, sliding_window=4096, local_layers=16),
+    "int4-fp8kv": make_model(
+        id="int4", num_kv_heads=8, weight_dtype="int4", weight_group_size=128, kv_dtype="fp8"
+    ),
 }
-
-
-def unfolded_time(
-    model: ModelSpec,
-    rf: Roofline,
-    n: int,
-    b: np.ndarray,
-    q: np.ndarray | float,
-    L: np.ndarray,
-    select: np.ndarray | None,
-) -> dict[str, np.ndarray]:
-    """The step costed operator by operator (no folding): the reference."""
-    sh = shard(model, n)
-    ops = layer_ops(model, sh, b, q, L)
-    if select is not None:
-        ops.append(select_op(model, sh, b, select))
-    parts = ops_time(ops, rf) | step_fixed_costs(model, rf, n, b, q)
-    return {k: np.asarray(v, dtype=np.float64) for k, v in parts.items()}
 
 
 @settings(max_examples=40, deadline=None)
@@ -130,23 +115,46 @@ def unfolded_time(
     ideal=st.booleans(),
     scalar_q=st.booleans(),
     topk=st.booleans(),
+    kappa=st.sampled_from((0.0, 0.62, 0.9)),
+    engine_terms=st.booleans(),
     seed=st.integers(min_value=0, max_value=2**32 - 1),
 )
 def test_folded_step_equals_every_operator_costed(
-    name: str, n: int, overlap: str, ideal: bool, scalar_q: bool, topk: bool, seed: int
+    name: str,
+    n: int,
+    overlap: str,
+    ideal: bool,
+    scalar_q: bool,
+    topk: bool,
+    kappa: float,
+    engine_terms: bool,
+    seed: int,
 ) -> None:
-    """Totals and every class agree with the operator-by-operator sum, for batches and q that
-    cross the ridge points (decode, verify and prefill-sized steps)."""
+    """Totals and every class of the folded evaluation agree with the definition (`step_time`,
+    operator by operator), for batches and q that cross the ridge points (decode, verify and
+    prefill-sized steps), with and without the ridge band and the engine's kernel terms."""
     model = MODELS[name]
-    cal = make_cal(overlap=overlap, allreduce_latency_us=5.0, token_layer_overhead_ns=3.0)
-    rf = make_roofline(make_hw(), cal, ideal=ideal)
+    terms = dict(
+        attention_efficiency=0.6, attention_half_length_tokens=40.0, attention_floor_us=12.0,
+        int4_weight_efficiency=0.7, sampling_us=30.0, sampling_ns_per_logit=0.5,
+        allreduce_latency_per_doubling_us=2.0,
+    )  # fmt: skip
+    cal = make_cal(
+        overlap=overlap, allreduce_latency_us=5.0, token_layer_overhead_ns=3.0,
+        ridge_overlap=kappa, **(terms if engine_terms else {}),
+    )  # fmt: skip
+    rf = make_roofline(
+        make_hw(), cal, model.compute_dtype, ideal=ideal,
+        weight_format=model.quantized_weight_dtype,
+    )  # fmt: skip
     rng = np.random.default_rng(seed)
     b = rng.integers(1, 2048, 64).astype(float)
     q = 1.0 if scalar_q else rng.integers(1, 18, 64).astype(float)
     L = rng.integers(0, 200_000, 64).astype(float)
     select = L + 7 if topk else None
     st_ = forward_time(model, rf, n, b, q, L, select_len=select)
-    ref = unfolded_time(model, rf, n, b, q, L, select)
-    np.testing.assert_allclose(st_.total_s, sum(ref.values()), rtol=1e-12)
+    ref = step_time(model, rf, n, b, q, L, select_len=select)
+    np.testing.assert_allclose(st_.total_s, ref.total_s, rtol=1e-12)
+    np.testing.assert_allclose(sum(ref.breakdown.values()), ref.total_s, rtol=1e-12)
     for cls, val in st_.breakdown.items():
-        np.testing.assert_allclose(val, np.broadcast_to(ref[cls], val.shape), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(val, ref.breakdown[cls], rtol=1e-12, atol=0)

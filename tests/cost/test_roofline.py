@@ -79,3 +79,70 @@ def test_ops_total_is_the_sum_of_the_classes() -> None:
     assert float(ops_total([_op(1e12, 1e9)], make_roofline(hw, make_cal()))) == pytest.approx(0.010)
     rf_sum = make_roofline(hw, make_cal(overlap="sum"))
     assert float(ops_total([_op(1e12, 1e9)], rf_sum)) == pytest.approx(0.011)
+
+
+def test_ridge_overlap_where_both_limits_bind() -> None:
+    # 8e10 FLOP at 100 TFLOP/s = 0.8 ms against 1e9 B at 1 TB/s = 1 ms. With κ = 0.7 the op
+    # takes max(1, 0.8, 0.7 · 1.8) = 1.26 ms, every class scaled by κ: 0.7 ms of weights,
+    # 0.56 ms of compute. With κ = 0.5 (no band) it is the plain max, 1 ms.
+    op = _op(8e10, 1e9)
+    rf = make_roofline(make_hw(), make_cal(ridge_overlap=0.7))
+    assert float(ops_total([op], rf)) == pytest.approx(1.26e-3)
+    parts = ops_time([op], rf)
+    assert float(parts["weights"]) == pytest.approx(0.7e-3)
+    assert float(parts["compute"]) == pytest.approx(0.56e-3)
+    assert float(ops_total([op], make_roofline(make_hw(), make_cal(ridge_overlap=0.5)))) == (
+        pytest.approx(1e-3)
+    )
+    # Far from the ridge the band never binds: 10 ms of compute stays 10 ms.
+    assert float(ops_total([_op(1e12, 1e9)], rf)) == pytest.approx(0.010)
+
+
+def test_weight_only_kernel_reads_quantized_weights_slower() -> None:
+    # 1e9 B of int4 weights read at 0.5 of the memory rate (1 TB/s × η_q 0.5): 2 ms; the same
+    # bytes unquantized take 1 ms.
+    rf = make_roofline(make_hw(), make_cal(int4_weight_efficiency=0.5), weight_format="int4")
+    quantized = OpCost(name="x", count=1, flops=0.0, weight_bytes=1e9, quantized=True)
+    plain = OpCost(name="y", count=1, flops=0.0, weight_bytes=1e9)
+    assert float(ops_total([quantized], rf)) == pytest.approx(2e-3)
+    assert float(ops_total([plain], rf)) == pytest.approx(1e-3)
+
+
+def test_decode_attention_kernel_terms() -> None:
+    # GQA 32/8 heads, head_dim 128, bf16, one GPU: 8 · 128 · 2 · 2 = 4096 B of KV per token.
+    # B = 2, L = 100, q = 1: reads (100 + 1) · 2 · 4096 = 827,392 B; the kernel's per-sequence
+    # term adds 28 keys per sequence, 2 · 28 · 4096 = 229,376 B, all at η_kv 0.5 × 1 TB/s:
+    # 2.113536 µs; activations 2 sequences × 2 · 32 · 128 · 2 B = 32,768 B at 1 TB/s (32.768 ns).
+    from magicplan.cost.operators import attention_op, shard
+
+    m = make_model(num_kv_heads=8)
+    op = attention_op(m, shard(m, 1), 2, 1, 100, 1)
+    cal = make_cal(attention_efficiency=0.5, attention_half_length_tokens=28.0)
+    parts = ops_time([op], make_roofline(make_hw(), cal))
+    assert float(parts["kv"]) == pytest.approx(2.113536e-6)
+    assert float(parts["activations"]) == pytest.approx(32.768e-9)
+
+
+def test_fixed_latencies_of_a_step() -> None:
+    # 32 layers; per layer 10 µs + a 5 µs attention floor; per step 100 µs + 50 µs sampling +
+    # 2 tokens × 32,000 logits × 1 ns = 64 µs: 100 + 50 + 64 + 32 · 15 = 694 µs.
+    from magicplan.cost.steps import step_fixed_costs
+
+    cal = make_cal(
+        step_overhead_us=100.0, layer_overhead_us=10.0, attention_floor_us=5.0,
+        sampling_us=50.0, sampling_ns_per_logit=1.0,
+    )  # fmt: skip
+    fixed = step_fixed_costs(make_model(), make_roofline(make_hw(), cal), 1, 2, 1.0)
+    assert float(fixed["overhead"]) == pytest.approx(694e-6)
+    assert float(fixed["communication"]) == 0.0
+
+
+def test_allreduce_latency_grows_per_doubling() -> None:
+    # λ = 10 µs at 2 GPUs + 3 µs per doubling beyond: 16 µs at 8 GPUs (log2(8/2) = 2), plus
+    # 2·7/8 MB at 0.5 × 100 GB/s = 35 µs: 51 µs.
+    cal = make_cal(
+        allreduce_latency_us=10.0, allreduce_latency_per_doubling_us=3.0, link_efficiency=0.5
+    )
+    rf = make_roofline(make_hw(), cal)
+    assert float(allreduce_time(1e6, 8, rf)) == pytest.approx(51e-6)
+    assert float(allreduce_time(1e6, 2, rf)) == pytest.approx(10e-6 + 1e6 / 0.5 / 100e9)
