@@ -24,7 +24,7 @@ DEFAULT_BUDGETS = (128, 256, 512, 1024, 2048, 4096, 8192)  # issue 4: budgets 12
 DEFAULT_GAMMAS = tuple(range(1, 13))  # issue 4: γ from 1 to 12
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PlanInputs:
     """Everything a plan depends on, resolved (specs loaded, defaults filled)."""
 
@@ -161,7 +161,9 @@ def plan_inputs(
         dropped = ", ".join(str(b) for b in budgets if b > context)
         notes.append(f"draft KV budgets above the context ({context}) not planned: {dropped}")
     return PlanInputs(
-        hardware, int(num_gpus), target, int(batch), int(context), ds, methods,
-        fit or (int(context),), gammas, alpha, _table(kw.get("acceptance_table")),
-        _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes, interval, utilization,
+        hardware=hardware, num_gpus=int(num_gpus), target=target, batch=int(batch),
+        context=int(context), drafts=ds, kv_methods=methods, kv_budgets=fit or (int(context),),
+        gammas=gammas, acceptance=alpha, acceptance_table=_table(kw.get("acceptance_table")),
+        draft_num_gpus=_draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes=notes,
+        acceptance_interval=interval, memory_utilization=utilization,
     )  # fmt: skip
