@@ -108,6 +108,13 @@ def one(value: str | None, name: str, command: str) -> str | None:
     return value
 
 
+def require_workload(**given: object) -> None:
+    """Each named option is given, else a MagicplanError naming the first that is not."""
+    for name, value in given.items():
+        if value is None:
+            raise MagicplanError(f"--{name} is required (or give --scenarios FILE.csv)")
+
+
 def check_mode(mode: str) -> Mode:
     """`mode` when it is one of the `Mode` choices, else a MagicplanError naming them."""
     if mode not in get_args(Mode):

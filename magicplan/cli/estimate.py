@@ -23,6 +23,7 @@ from magicplan.cli._options import (
     check_mode,
     count,
     one,
+    require_workload,
 )
 from magicplan.cli._output import console, emit_json, fmt, table
 from magicplan.cost.methods import KvMethod
@@ -83,18 +84,7 @@ def estimate_command(
         return
     if columns is not None:
         raise MagicplanError("--columns applies to --scenarios FILE.csv")
-    missing = [
-        n
-        for n, v in (
-            ("hardware", hardware),
-            ("model", model),
-            ("batch", batch),
-            ("context", context),
-        )
-        if v is None
-    ]
-    if missing:
-        raise MagicplanError(f"--{missing[0]} is required (or give --scenarios FILE.csv)")
+    require_workload(hardware=hardware, model=model, batch=batch, context=context)
     if acceptance is None and accepted_per_step is None:
         raise MagicplanError("give --acceptance A (α in [0, 1]) or --accepted-per-step OMEGA")
     from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION

@@ -31,6 +31,7 @@ from magicplan.cli._options import (
     Strict,
     count,
     counts,
+    require_workload,
     split_list,
 )
 from magicplan.cli._output import console, emit_json, table
@@ -140,14 +141,7 @@ def plan_command(
         rows = plan_scenarios(scenarios, top, slo_ms=slo_ms, strict=strict, **given)
         emit_json(rows, output)
         return
-    for name, val in (
-        ("hardware", hardware),
-        ("model", model),
-        ("batch", batch),
-        ("context", context),
-    ):
-        if val is None:
-            raise MagicplanError(f"--{name} is required (or give --scenarios FILE.csv)")
+    require_workload(hardware=hardware, model=model, batch=batch, context=context)
     assert hardware and model and batch is not None and context is not None
     hw, target = load_hardware(hardware), load_model(model)
     report = plan(

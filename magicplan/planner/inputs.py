@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
-from magicplan.cost.operators import shard
 from magicplan.cost.speculative import check_acceptance
 from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
 from magicplan.planner import acceptance as acc
-from magicplan.setup import Setup, check_draft_vocab, check_positive, draft_mismatch
+from magicplan.setup import Setup, check_draft_vocab, check_positive, draft_mismatch, splits
 from magicplan.specs import list_models
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
@@ -61,14 +60,8 @@ def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
 def draft_degrees(model: ModelSpec, num_gpus: int, wanted: Sequence[int] | None) -> list[int]:
     """Tensor-parallel degrees of a separate draft: the divisors of `num_gpus` (or `wanted`)
     that can shard `model`."""
-    out = []
-    for d in wanted or [d for d in range(1, num_gpus + 1) if num_gpus % d == 0]:
-        try:
-            shard(model, d)
-        except MagicplanError:
-            continue
-        out.append(int(d))
-    return out
+    candidates = wanted or [d for d in range(1, num_gpus + 1) if num_gpus % d == 0]
+    return [int(d) for d in candidates if splits(model, int(d))]
 
 
 def _acceptance(

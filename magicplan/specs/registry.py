@@ -143,28 +143,23 @@ HardwareLike = HardwareSpec | str | Path  # a spec, a shipped id, or a profile p
 ModelLike = ModelSpec | str | Path  # a spec, an id, a Hugging Face repo id, or a path
 
 
-def as_hardware(value: HardwareLike, name: str = "hardware") -> HardwareSpec:
-    """`value` as a HardwareSpec (loaded when an id or path); anything else is one clear error."""
-    if isinstance(value, HardwareSpec):
+def _as(value: Any, cls: type[SpecT], load: Callable[[Any], SpecT], name: str, kinds: str) -> SpecT:
+    """`value` as a `cls` (loaded when an id or path); anything else is one clear error."""
+    if isinstance(value, cls):
         return value
     if isinstance(value, (str, Path)):
-        return load_hardware(value)
-    raise MagicplanError(
-        f"{name} must be a hardware id, a profile path or a HardwareSpec; "
-        f"got {type(value).__name__}"
-    )
+        return load(value)
+    raise MagicplanError(f"{name} must be {kinds} or a {cls.__name__}; got {type(value).__name__}")
+
+
+def as_hardware(value: HardwareLike, name: str = "hardware") -> HardwareSpec:
+    """`value` as a HardwareSpec (a spec, a shipped id, or a profile path)."""
+    return _as(value, HardwareSpec, load_hardware, name, "a hardware id, a profile path")
 
 
 def as_model(value: ModelLike, name: str = "model") -> ModelSpec:
-    """`value` as a ModelSpec (loaded when an id or path); anything else is one clear error."""
-    if isinstance(value, ModelSpec):
-        return value
-    if isinstance(value, (str, Path)):
-        return load_model(value)
-    raise MagicplanError(
-        f"{name} must be a model id, a Hugging Face repo id, a path or a ModelSpec; "
-        f"got {type(value).__name__}"
-    )
+    """`value` as a ModelSpec (a spec, an id, a Hugging Face repo id, or a path)."""
+    return _as(value, ModelSpec, load_model, name, "a model id, a Hugging Face repo id, a path")
 
 
 EngineLike = EngineSpec | str | Path  # a spec, a shipped id, or a profile path
@@ -172,13 +167,9 @@ EngineLike = EngineSpec | str | Path  # a spec, a shipped id, or a profile path
 
 def as_engine(value: EngineLike | None, name: str = "engine") -> EngineSpec | None:
     """`value` as an EngineSpec (None stays None: the caller's default applies)."""
-    if value is None or isinstance(value, EngineSpec):
-        return value
-    if isinstance(value, (str, Path)):
-        return load_engine(value)
-    raise MagicplanError(
-        f"{name} must be an engine id, a profile path or an EngineSpec; got {type(value).__name__}"
-    )
+    if value is None:
+        return None
+    return _as(value, EngineSpec, load_engine, name, "an engine id, a profile path")
 
 
 def as_draft(value: ModelLike | None, name: str = "draft") -> ModelSpec | None:

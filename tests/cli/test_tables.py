@@ -4,6 +4,7 @@ or are left out, and the caption says which."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -27,18 +28,11 @@ def whole(word: str, text: str) -> bool:
 
 
 @pytest.mark.parametrize("width", [80, 60])
-def test_models_list_prints_every_id_whole(width: int) -> None:
-    out = shown_at(width, "models", "list")
+@pytest.mark.parametrize(("group", "ids"), [("models", list_models), ("hardware", list_hardware)])
+def test_list_prints_every_id_whole(width: int, group: str, ids: Any) -> None:
+    out = shown_at(width, group, "list")
     assert "…" not in out
-    missing = [m.id for m in list_models() if not whole(m.id, out)]
-    assert not missing, missing
-
-
-@pytest.mark.parametrize("width", [80, 60])
-def test_hardware_list_prints_every_id_whole(width: int) -> None:
-    out = shown_at(width, "hardware", "list")
-    assert "…" not in out
-    missing = [h.id for h in list_hardware() if not whole(h.id, out)]
+    missing = [m.id for m in ids() if not whole(m.id, out)]
     assert not missing, missing
 
 
