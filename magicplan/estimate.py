@@ -320,9 +320,7 @@ def _notes(
 ) -> list[str]:
     """What a reader of one estimate must know: a draft on fewer GPUs, a budget that keeps the
     whole context, a workload that does not fit."""
-    from magicplan.scenarios import draft_split_note
-
-    notes = [n for n in (draft_split_note(setup),) if n]
+    notes = [n for n in (setup.draft_split_note,) if n]
     k, s = np.asarray(kv_budget), np.asarray(context)
     if setup.kv_method != "full" and np.any(k >= s):
         where = "" if k.ndim == s.ndim == 0 else " (at some points)"

@@ -23,7 +23,7 @@ from magicplan.errors import MagicplanError
 
 __all__ = [  # with the table readers, re-exported from their historic home here
     "SCENARIO_COLUMNS", "SCENARIO_COUNTS", "SCENARIO_KEYS", "Columns", "RowErrors", "at_row",
-    "check_whole_numbers", "draft_split_note", "estimate_scenarios", "groups", "read_columns",
+    "check_whole_numbers", "estimate_scenarios", "groups", "read_columns",
     "read_scenarios", "use_omega",
 ]  # fmt: skip
 
@@ -134,23 +134,11 @@ def estimate_scenarios(
                 out[name] = np.zeros(n, bool) if val.dtype == bool else np.full(n, np.nan)
             out[name][idx] = val
         meta["draft_num_gpus"][idx] = setup.draft_n
-        meta["note"][idx] = draft_split_note(setup)
+        meta["note"][idx] = setup.draft_split_note
     result = out | meta
     if not strict:
         result["error"] = np.array(errors, dtype=object)
     return result
-
-
-def draft_split_note(setup: Any) -> str | None:
-    """Why a separate draft runs on fewer GPUs than the target (None when it does not)."""
-    if setup.draft is None or setup.draft_num_gpus is not None or setup.draft_n == setup.num_gpus:
-        return None
-    d = setup.draft
-    return (
-        f"draft {d.id} cannot split over num_gpus={setup.num_gpus} ({d.num_attention_heads} "
-        f"heads, {d.num_kv_heads} KV heads): it runs on draft_num_gpus={setup.draft_n}, the "
-        "largest tensor-parallel group that divides both"
-    )
 
 
 def _setup(g: dict[str, str], memory_utilization: float | None, engine: str | None) -> Any:

@@ -80,6 +80,18 @@ class Setup:
             return self.num_gpus
         return largest_split(self.draft, self.num_gpus)
 
+    @property
+    def draft_split_note(self) -> str | None:
+        """Why a separate draft runs on fewer GPUs than the target (None when it does not)."""
+        d = self.draft
+        if d is None or self.draft_num_gpus is not None or self.draft_n == self.num_gpus:
+            return None
+        return (
+            f"draft {d.id} cannot split over num_gpus={self.num_gpus} ({d.num_attention_heads} "
+            f"heads, {d.num_kv_heads} KV heads): it runs on draft_num_gpus={self.draft_n}, the "
+            "largest tensor-parallel group that divides both"
+        )
+
     @cached_property
     def resolved_calibration(self) -> Calibration:
         """The parameters of this hardware × engine (`cost.defaults.calibration_for`)."""
