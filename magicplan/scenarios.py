@@ -143,8 +143,7 @@ def estimate_scenarios(
 
 def _setup(g: dict[str, str], memory_utilization: float | None, engine: str | None) -> Any:
     """The Setup of one group of rows (its categorical columns)."""
-    from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
-    from magicplan.setup import Setup
+    from magicplan.setup import Setup, memory_fraction
     from magicplan.specs import load_engine, load_hardware, load_model
     from magicplan.specs.quantization import with_kv_format, with_weight_format
 
@@ -161,7 +160,7 @@ def _setup(g: dict[str, str], memory_utilization: float | None, engine: str | No
         draft=None if draft in ("self", "") else load_model(draft),
         kv_method=g["kv_method"],
         draft_num_gpus=None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
-        memory_utilization=memory_utilization or DEFAULT_MEMORY_UTILIZATION,
+        memory_utilization=memory_fraction(memory_utilization),
         engine=load_engine(named) if named else None,
     )
 

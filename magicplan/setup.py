@@ -62,8 +62,7 @@ class Setup:
                     f"draft_num_gpus={self.draft_n} must not exceed num_gpus={self.num_gpus}"
                 )
             shard(self.draft, self.draft_n)
-        if not 0 < self.memory_utilization <= 1:
-            raise MagicplanError("memory_utilization must be in (0, 1]")
+        memory_fraction(self.memory_utilization)
 
     @property
     def draft_model(self) -> ModelSpec:
@@ -127,6 +126,16 @@ class Setup:
         ):
             return self.roofline
         return self.roofline_for(self.draft)
+
+
+def memory_fraction(value: float | None) -> float:
+    """`memory_utilization` (the fraction of device memory an engine may fill), or the default
+    when None; a MagicplanError unless it lies in (0, 1]."""
+    if value is None:
+        return DEFAULT_MEMORY_UTILIZATION
+    if not 0 < value <= 1:
+        raise MagicplanError(f"memory_utilization must be in (0, 1]; got {shown(value)}")
+    return float(value)
 
 
 def splits(model: ModelSpec, num_gpus: int) -> bool:

@@ -87,8 +87,8 @@ def estimate_command(
     require_workload(hardware=hardware, model=model, batch=batch, context=context)
     if acceptance is None and accepted_per_step is None:
         raise MagicplanError("give --acceptance A (α in [0, 1]) or --accepted-per-step OMEGA")
-    from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
     from magicplan.estimate import estimate
+    from magicplan.setup import memory_fraction
 
     assert hardware and model and batch is not None and context is not None
     for name, value in (("draft", draft), ("kv-method", kv_method), ("kv-budget", kv_budget),
@@ -108,7 +108,7 @@ def estimate_command(
         accepted_per_step=accepted_per_step,
         draft_num_gpus=draft_num_gpus,
         mode=check_mode(mode),
-        memory_utilization=memory_utilization or DEFAULT_MEMORY_UTILIZATION,
+        memory_utilization=memory_fraction(memory_utilization),
     )
     if json_out or output:
         emit_json(result, output)

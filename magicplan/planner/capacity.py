@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION, memory_per_gpu, usable_bytes
+from magicplan.cost.memory import memory_per_gpu, usable_bytes
 from magicplan.cost.mixture import check_mix, mixed_forward_time
 from magicplan.cost.operators import Array, shard
 from magicplan.cost.speculative import expected_tokens, expected_tokens_positional
 from magicplan.errors import MagicplanError
 from magicplan.planner import acceptance as acc
 from magicplan.planner.optimizer import plan
-from magicplan.setup import Setup, check_positive
+from magicplan.setup import Setup, check_positive, memory_fraction
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
@@ -91,7 +91,7 @@ def _option(
     rf = Setup(hardware=hw, num_gpus=tp, target=target).roofline
     out = []
     ar_mem = memory_per_gpu(target, tp, b, w.mean_context, speculative=False)["total"]
-    utilization = kw.get("memory_utilization") or DEFAULT_MEMORY_UTILIZATION
+    utilization = memory_fraction(kw.get("memory_utilization"))
     if float(ar_mem) <= usable_bytes(hw.memory_bytes, utilization):
         t = mixed_forward_time(target, rf, tp, b, 1.0, w.contexts, w.fractions)
         out.append({"strategy": "autoregressive", "t_per_token_ms": t / MS})

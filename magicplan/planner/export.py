@@ -7,15 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from magicplan.cost.memory import (
-    DEFAULT_MEMORY_UTILIZATION,
-    max_batch,
-    memory_per_gpu,
-    usable_bytes,
-)
+from magicplan.cost.memory import max_batch, memory_per_gpu, usable_bytes
 from magicplan.errors import MagicplanError
 from magicplan.planner.analysis import best_speculative
 from magicplan.planner.optimizer import default_drafts, plan
+from magicplan.setup import memory_fraction
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
@@ -33,7 +29,7 @@ def gamma_table(
     per_seq = (
         float(memory_per_gpu(target, num_gpus, 1, context, speculative=False)["total"]) - fixed
     )
-    utilization = plan_kw.get("memory_utilization") or DEFAULT_MEMORY_UTILIZATION
+    utilization = memory_fraction(plan_kw.get("memory_utilization"))
     fit = float(max_batch(usable_bytes(hardware.memory_bytes, utilization), fixed, per_seq))
     top = int(min(fit, MAX_EXPORT_BATCH))
     if top < 1:

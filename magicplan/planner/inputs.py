@@ -13,7 +13,14 @@ from magicplan.cost.speculative import check_acceptance
 from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
 from magicplan.planner import acceptance as acc
-from magicplan.setup import Setup, check_draft_vocab, check_positive, draft_mismatch, splits
+from magicplan.setup import (
+    Setup,
+    check_draft_vocab,
+    check_positive,
+    draft_mismatch,
+    memory_fraction,
+    splits,
+)
 from magicplan.specs import list_models
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
@@ -129,8 +136,7 @@ def plan_inputs(
     check_positive("batch", batch)
     check_positive("context", context)
     check_positive("num_gpus", num_gpus)
-    utilization = kw.get("memory_utilization")
-    utilization = DEFAULT_MEMORY_UTILIZATION if utilization is None else float(utilization)
+    utilization = memory_fraction(kw.get("memory_utilization"))
     # validates the split (names num_gpus) and the memory fraction
     Setup(hardware=hardware, num_gpus=num_gpus, target=target, memory_utilization=utilization)
     methods = tuple(check_method(m) for m in (kw.get("kv_methods") or KV_METHODS))

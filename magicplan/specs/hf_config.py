@@ -54,7 +54,9 @@ def _model_type(cfg: dict[str, Any], source: str) -> str:
     if arch is None:
         classes = cfg.get("architectures")
         names = classes if isinstance(classes, list) else [classes]
-        arch = next((_ARCH_CLASSES[c] for c in names if c in _ARCH_CLASSES), None)
+        arch = next(
+            (_ARCH_CLASSES[c] for c in names if isinstance(c, str) and c in _ARCH_CLASSES), None
+        )
         if arch is None:
             also = [k for k in _REQUIRED if cfg.get(k) is None]
             tail = f"; also missing: {', '.join(also)}" if also else ""

@@ -113,9 +113,10 @@ def test_memory_utilization_on_the_predicting_commands() -> None:
     sweep = json_of("sweep", *one_gpu, "--batches", "32", "--contexts", "8000", "--acceptance",
                     "0.8", "--memory-utilization", "0.5")  # fmt: skip
     assert sweep[0]["fits_in_memory"] is False
-    r = runner.invoke(app, ["estimate", *one_gpu, *work, "--acceptance", "0.8",
-                            "--memory-utilization", "1.5"])  # fmt: skip
-    assert r.exit_code == 2 and "memory_utilization" in r.stderr
+    for bad in ("1.5", "0", "-0.2"):
+        r = runner.invoke(app, ["estimate", *one_gpu, *work, "--acceptance", "0.8",
+                                "--memory-utilization", bad])  # fmt: skip
+        assert r.exit_code == 2 and "memory_utilization" in r.stderr, bad
     help_text = runner.invoke(app, ["plan", "--help"], env={"COLUMNS": "200"}).stdout
     assert f"default {DEFAULT_MEMORY_UTILIZATION:g}" in help_text
 
