@@ -114,7 +114,13 @@ def plan_command(
     draft_num_gpus: Annotated[
         str | None, typer.Option(help="Comma list of draft TP degrees.")
     ] = None,
-    export: Annotated[str | None, typer.Option(help="vllm | sglang: engine config JSON.")] = None,
+    export: Annotated[
+        str | None,
+        typer.Option(help="vllm | sglang: engine config JSON (no --batch: every batch that fits)."),
+    ] = None,
+    gpu_hour_usd: Annotated[
+        float | None, typer.Option(help="One GPU's price per hour: adds $/hour and $/M tokens.")
+    ] = None,
     scenarios: Annotated[
         Path | None,
         typer.Option(
@@ -137,18 +143,26 @@ def plan_command(
         from magicplan.planner.scenarios import plan_scenarios
 
         given = {k: v for k, v in kw.items() if v is not None}  # row columns override these
-        emit_json(plan_scenarios(scenarios, top, slo_ms=slo_ms, **given), output)
+        emit_json(
+            plan_scenarios(scenarios, top, slo_ms=slo_ms, gpu_hour_usd=gpu_hour_usd, **given),
+            output,
+        )
         return
     for name, val in (
         ("hardware", hardware),
         ("model", model),
-        ("batch", batch),
+        ("batch", 1 if export is not None else batch),  # an export without one: every batch
         ("context", context),
     ):
         if val is None:
             raise MagicplanError(f"--{name} is required (or give --scenarios FILE.csv)")
-    assert hardware and model and batch is not None and context is not None
+    assert hardware and model and context is not None
     hw, target = load_hardware(hardware), load_model(model)
+    if batch is None:
+        from magicplan.planner.export import export_batches
+
+        emit_json(export_batches(str(export), hw, num_gpus, target, context, **kw), output)
+        return
     report = plan(
         hw,
         num_gpus,
@@ -159,6 +173,7 @@ def plan_command(
         top=top,
         acceptance_samples=acceptance_samples,
         acceptance_interval=split_list(acceptance_interval, "acceptance-interval", float),
+        gpu_hour_usd=gpu_hour_usd,
         **kw,
     )
     if export is not None:
@@ -198,11 +213,21 @@ def critical_length_command(
     if json_out:
         echo_json(r)
         return
-    crit = r["critical_context"]
-    console().print(
-        f"critical context at batch {batch}: "
+    crit, infl = r["critical_context"], r["inflection_context"]
+    con = console()
+    con.print(
+        f"critical (break-even) context at batch {batch}: "
         + (f"[bold]{crit:,}[/bold] tokens" if crit else f"none ({r['note']})")
     )
+    if r["strategy"] is not None:
+        lo, hi = r["inflection_batches"]
+        con.print(f"strategy: {strategy_label(r['strategy'])}")
+        con.print(
+            f"inflection context (speedup rises with batch, {lo} → {hi}): "
+            + (f"[bold]{infl:,}[/bold] tokens" if infl else "none up to the limit searched")
+        )
+    for w in r["warnings"]:
+        con.print(f"note: {w}")
 
 
 @app.command("break-even")
@@ -232,10 +257,15 @@ def break_even_command(
         echo_json(r)
         return
     a = r["break_even_acceptance"]
-    console().print(
+    con = console()
+    con.print(
         f"break-even acceptance for {target_speedup}×: "
         + (f"[bold]α = {a:.3f}[/bold]" if a is not None else f"none ({r['note']})")
     )
+    if r["strategy"] is not None:
+        con.print(f"strategy: {strategy_label(r['strategy'])}")
+    for w in r["warnings"]:
+        con.print(f"note: {w}")
 
 
 @app.command("sweep")
@@ -276,10 +306,29 @@ def sweep_command(
         emit_json(rows, output)
         return
     cols = ["batch", "context", "draft_model", "kv_method", "kv_budget", "gamma", "speedup"]
-    console().print(
+    con = console()
+    con.print(
         table(
             f"Best strategy: {model} on {num_gpus}× {hardware}",
             cols,
             [[r[c] for c in cols] for r in rows],
         )
     )
+    for w in _sweep_warnings(hardware, num_gpus, model, rows):
+        con.print(f"note: {w}")
+
+
+def _sweep_warnings(hardware: str, num_gpus: int, model: str, rows: list[Any]) -> list[str]:
+    from magicplan.physics import workload_warnings
+    from magicplan.specs import load_hardware, load_model
+
+    longest = max((r["context"] for r in rows), default=0)
+    return workload_warnings(load_hardware(hardware), num_gpus, load_model(model), longest)
+
+
+def strategy_label(strategy: dict[str, Any]) -> str:
+    """'draft llama-3.2-1b (TP 8), streamingllm KV budget 512, γ=3' for a `strategy` object."""
+    from magicplan.planner.records import Strategy
+
+    s = Strategy(**strategy)
+    return s.label() + ("" if s.draft_model == "self" else f", draft TP {s.draft_num_gpus}")

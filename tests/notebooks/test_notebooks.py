@@ -1,5 +1,5 @@
 """Both example notebooks execute headless (nbclient, python3 kernel) without error, are stored
-with outputs stripped, and never import torch."""
+with outputs stripped, never import torch, and every cell that draws a figure shows it."""
 
 from __future__ import annotations
 
@@ -41,3 +41,7 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
         resources={"metadata": {"path": str(tmp_path)}},  # run outside the repository
     )
     client.execute()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "plt.subplots" in cell.source:
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert images, f"{path.name} cell {i} draws a figure but shows no image"
