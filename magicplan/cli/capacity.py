@@ -127,6 +127,8 @@ def _print(r: dict[str, Any]) -> None:
         con.print(line)
     if r["gpus_saved_by_sd"] is not None:
         con.print(f"speculation saves [bold]{r['gpus_saved_by_sd']}[/bold] GPUs")
+    for w in r["warnings"]:
+        con.print(f"note: {w}")
 
 
 def _sd(o: dict[str, Any]) -> str:

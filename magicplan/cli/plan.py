@@ -314,6 +314,9 @@ def sweep_command(
             [[r[c] for c in cols] for r in rows],
         )
     )
+    unfit = sum(not r["fits_in_memory"] for r in rows)
+    if unfit:
+        con.print(f"note: {unfit} of {len(rows)} cells do not fit in memory (None: no strategy)")
     for w in _sweep_warnings(hardware, num_gpus, model, rows):
         con.print(f"note: {w}")
 

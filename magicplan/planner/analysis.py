@@ -81,7 +81,10 @@ def critical_length(
         inflection = inflection_context(
             hardware, num_gpus, target, batch, Strategy(**strategy), top, **kept
         )
-    return _critical_report(hardware, num_gpus, target, batch, gamma, crit, _sd_speedup(at)) | {
+    out = _critical_report(hardware, num_gpus, target, batch, gamma, crit, _sd_speedup(at))
+    if crit is None and (why := _memory_note(at)):
+        out["note"] += f" ({why}: the search stops being meaningful there)"
+    return out | {
         "strategy": strategy,
         "inflection_context": inflection,
         "inflection_batches": list(_batch_pair(batch)),
@@ -138,6 +141,21 @@ def inflection_context(
         return 1.0 if sp[1] > sp[0] else 0.0
 
     return _first_at_least(rises, _contexts(low, max_context))
+
+
+def _memory_note(report: dict[str, Any]) -> str | None:
+    """When no speculative strategy fits in memory, why (else None: the answer is speed)."""
+    fit = report["feasibility"]
+    if fit["speculation_fits"]:
+        return None
+    where = f"batch {report['batch']}, context {report['context']:,}"
+    if not fit["fits"]:
+        return (
+            f"nothing fits in memory at {where}: plain AR needs "
+            f"{fit['memory_needed_per_gpu_gb']:.1f} GB per GPU, "
+            f"{fit['memory_usable_per_gpu_gb']:.1f} GB usable"
+        )
+    return f"no speculative strategy fits in memory at {where}"
 
 
 def _bisect_int(f: Any, lo: int, hi: int) -> int:
@@ -203,7 +221,7 @@ def break_even(
     if _sd_speedup(full) < target_speedup:
         return base | {
             "break_even_acceptance": None,
-            "note": "not reachable even with every drafted token accepted",
+            "note": _memory_note(full) or "not reachable even with every drafted token accepted",
             "speedup_at_full_acceptance": round(_sd_speedup(full), 6),
             "strategy": _strategy(full),
         }

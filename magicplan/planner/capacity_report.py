@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from magicplan.physics import workload_warnings
 from magicplan.planner.report import SECONDS_PER_HOUR, TOKENS_PER_MILLION
 
 if TYPE_CHECKING:
@@ -77,7 +78,16 @@ def capacity_report(
         "recommended": chosen["strategy"] if chosen else None,
         "gpus_saved_by_sd": saved, "gpu_cost_ratio_sd_over_ar": ratio,
         "note": _note(why, ar, sd, saved),
+        "warnings": _warnings(hardware, target, workload, [o for o in (ar, sd) if o]),
     }  # fmt: skip
+
+
+def _warnings(
+    hw: HardwareSpec, target: ModelSpec, w: Workload, options: list[dict[str, Any]]
+) -> list[str]:
+    """Physics warnings for the longest context of the mix and the widest TP degree chosen."""
+    tp = max((o["tensor_parallel"] for o in options), default=1)
+    return workload_warnings(hw, tp, target, float(w.contexts.max()))
 
 
 def _note(why: dict[str, dict[str, Any] | None], ar: Any, sd: Any, saved: int | None) -> str | None:

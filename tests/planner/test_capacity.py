@@ -58,3 +58,8 @@ def test_both_available_has_no_reason(h100: Any) -> None:
     r = capacity(h100, load_model("llama-3.1-8b"), 20000, 15.0, [(8000, 0.5), (32000, 0.5)])
     assert r["autoregressive_unavailable"] is None and r["speculative_unavailable"] is None
     assert r["gpus_saved_by_sd"] == r["autoregressive"]["gpus"] - r["speculative"]["gpus"]
+
+
+def test_capacity_warns_like_plan(h100: Any) -> None:
+    r = capacity(h100, load_model("gemma-2-27b"), 5000, 50.0, [(32000, 1.0)])
+    assert any("max_position_embeddings" in w for w in r["warnings"])

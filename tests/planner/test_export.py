@@ -4,6 +4,7 @@ batch size the table covers every batch that fits (issue 13 item 6)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -66,7 +67,7 @@ def test_export_without_batch_covers_every_batch_that_fits() -> None:
     e = json.loads(out.output)
     table = e["num_speculative_tokens_per_batch_size"]
     assert table[0][0] == 1 and table[-1][1] == 45  # the largest batch plain AR fits
-    assert all(hi + 1 == lo for (_, hi, _), (lo, _, _) in zip(table, table[1:], strict=False))
+    assert all(hi + 1 == lo for (_, hi, _), (lo, _, _) in itertools.pairwise(table))
     assert e["batch"] is None and e["speculative_config"]["num_speculative_tokens_per_batch_size"]
     with_batch = json.loads(
         CliRunner()

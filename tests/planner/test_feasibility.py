@@ -43,7 +43,9 @@ def test_does_not_fit_says_what_it_needs_and_what_fits(h100: Any, llama70b: Any)
     assert _ar_gb(llama70b, 4, 64, s) <= USABLE_GB < _ar_gb(llama70b, 4, 64, s + 1)
     text = r["recommendation"]
     assert "does not fit in memory" in text and f"{fit['memory_needed_per_gpu_gb']:.1f} GB" in text
-    assert f"largest batch that fits is {b}" in text and f"largest context that fits is {s:,}" in text
+    assert (
+        f"largest batch that fits is {b}" in text and f"largest context that fits is {s:,}" in text
+    )
 
 
 def test_weights_alone_too_big(h100: Any, llama70b: Any) -> None:
@@ -75,3 +77,11 @@ def test_table_view_never_prints_an_empty_table() -> None:
     assert out.exit_code == 0 and "no strategy qualifies" in text
     assert "┏" not in text  # no table frame around nothing
     assert "does not fit in memory" in text
+
+
+def test_break_even_blames_memory_not_speed(h100: Any, llama70b: Any) -> None:
+    from magicplan.planner.analysis import break_even
+
+    r = break_even(h100, 4, llama70b, 64, 100000)
+    assert r["break_even_acceptance"] is None and "nothing fits in memory" in r["note"]
+    assert "every drafted token" not in r["note"]
