@@ -16,19 +16,8 @@ from magicplan.planner.analysis import best_speculative, break_even, critical_le
 from magicplan.planner.capacity import capacity
 from magicplan.planner.export import export
 from magicplan.setup import Setup
-from magicplan.specs import load_hardware, load_model
 
 KW = {"drafts": [None], "kv_methods": ["streamingllm"], "kv_budgets": [512]}
-
-
-@pytest.fixture(scope="module")
-def h100() -> object:
-    return load_hardware("h100-sxm")
-
-
-@pytest.fixture(scope="module")
-def llama8b() -> object:
-    return load_model("llama-3.1-8b")
 
 
 def test_critical_length_is_the_crossing(h100: object, llama8b: object) -> None:

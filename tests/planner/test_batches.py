@@ -19,16 +19,6 @@ from magicplan.specs import load_hardware, load_model
 SELF_SL = {"drafts": [None], "kv_methods": ["streamingllm"], "kv_budgets": [512]}
 
 
-@pytest.fixture(scope="module")
-def h100() -> Any:
-    return load_hardware("h100-sxm")
-
-
-@pytest.fixture(scope="module")
-def llama8b() -> Any:
-    return load_model("llama-3.1-8b")
-
-
 @pytest.mark.parametrize(
     ("num_gpus", "context", "batch", "slo_ms"),
     [(8, 32000, 150, 15.0), (1, 32000, 48, 30.0)],  # the SLO binds; memory binds

@@ -11,14 +11,9 @@ import pytest
 from magicplan.cost.mixture import mixed_forward_time
 from magicplan.planner import capacity
 from magicplan.setup import Setup
-from magicplan.specs import load_hardware, load_model
+from magicplan.specs import load_model
 
 LONG = [(32000, 1.0)]
-
-
-@pytest.fixture(scope="module")
-def h100() -> Any:
-    return load_hardware("h100-sxm")
 
 
 def test_slo_out_of_reach_gives_the_fastest_time(h100: Any) -> None:

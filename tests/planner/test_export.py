@@ -19,16 +19,6 @@ from magicplan.specs import load_hardware, load_model
 ISSUE = ["--hardware", "h200-sxm", "--num-gpus", "8", "--model", "llama-3.1-70b"]
 
 
-@pytest.fixture(scope="module")
-def h200() -> Any:
-    return load_hardware("h200-sxm")
-
-
-@pytest.fixture(scope="module")
-def llama70b() -> Any:
-    return load_model("llama-3.1-70b")
-
-
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
 def test_what_the_export_drops_is_said(engine: str, h200: Any, llama70b: Any) -> None:
     # The planner's best is llama-3.2-1b over a StreamingLLM-512 cache (1.97×); the engines

@@ -18,16 +18,6 @@ from magicplan.specs import load_hardware, load_model
 USABLE_GB = 85.9 * 0.9  # h100-sxm memory_gb × vLLM's default utilization
 
 
-@pytest.fixture(scope="module")
-def h100() -> Any:
-    return load_hardware("h100-sxm")
-
-
-@pytest.fixture(scope="module")
-def llama70b() -> Any:
-    return load_model("llama-3.1-70b")
-
-
 def _ar_gb(model: Any, n: int, batch: int, context: int) -> float:
     return float(memory_per_gpu(model, n, batch, context, speculative=False)["total"]) / 1e9
 

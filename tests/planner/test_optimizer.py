@@ -17,7 +17,7 @@ from magicplan.estimate import estimate_arrays
 from magicplan.planner import plan
 from magicplan.planner.analysis import best_speculative
 from magicplan.setup import Setup
-from magicplan.specs import list_hardware, load_hardware, load_model
+from magicplan.specs import load_model
 
 REFERENCE = Path(magicplan.__file__).parent / "data" / "magicdec_measured_steps.csv"
 SELF_SL = {"drafts": [None], "kv_methods": ["streamingllm"], "kv_budgets": [512]}
@@ -28,18 +28,6 @@ ENTRY_KEYS = (
     "draft_to_target_ratio", "verify_to_target_ratio", "memory_per_gpu_gb", "fits_in_memory",
     "bottleneck_fractions", "why",
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def h100() -> Any:
-    if "h100-sxm" not in {h.id for h in list_hardware()}:
-        pytest.skip("h100-sxm profile not shipped yet")
-    return load_hardware("h100-sxm")
-
-
-@pytest.fixture(scope="module")
-def llama8b() -> Any:
-    return load_model("llama-3.1-8b")
 
 
 def test_ar_is_always_present_and_best_is_never_slower(h100: Any, llama8b: Any) -> None:

@@ -26,16 +26,6 @@ REFERENCE = Path(magicplan.__file__).parent / "data" / "magicdec_measured_steps.
 H100_P90 = 0.0377058  # hardware_profiles/h100-sxm.yaml calibration provenance
 
 
-@pytest.fixture(scope="module")
-def h100() -> Any:
-    return load_hardware("h100-sxm")
-
-
-@pytest.fixture(scope="module")
-def llama8b() -> Any:
-    return load_model("llama-3.1-8b")
-
-
 def test_a_gain_within_the_error_is_no_clear_gain(h100: Any, llama8b: Any) -> None:
     # The issue's case: 1.02× at batch 1, 4k context on 8×H100 — inside h100's ±3.8 %.
     r = plan(h100, 8, llama8b, 1, 4000)
