@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from magicplan.cost.memory import max_batch, memory_terms, usable_bytes
+from magicplan.cost.memory import max_batch, memory_terms
 from magicplan.cost.operators import Array
+from magicplan.cost.roofline import Roofline
 from magicplan.cost.steps import autoregressive_time, verify_time
-from magicplan.planner.evaluation import baseline, block, capacity_bytes
+from magicplan.planner.evaluation import baseline, block, capacity_bytes, usable_capacity
 from magicplan.planner.inputs import PlanInputs
 from magicplan.planner.records import Draft
 from magicplan.setup import Setup
@@ -39,10 +40,9 @@ class Largest:
     t_token_s: Array  # (M, K, G)
 
 
-def _verify_s(inp: PlanInputs, batch: Array) -> Array:
-    setup = Setup(inp.hardware, inp.num_gpus, inp.target)
+def _verify_s(inp: PlanInputs, rf: Roofline, batch: Array) -> Array:
     gam = np.array(inp.gammas, dtype=float)
-    return verify_time(inp.target, setup.roofline, inp.num_gpus, batch, inp.context, gam).total_s
+    return verify_time(inp.target, rf, inp.num_gpus, batch, inp.context, gam).total_s
 
 
 def largest(
@@ -59,7 +59,7 @@ def largest(
         t_lo = np.full(shape, np.nan)
         while np.any(active := hi - lo > 1):
             mid = np.where(active, np.floor((lo + hi) / 2), np.maximum(lo, 1.0))
-            blk = block(inp, rf, _verify_s(inp, mid), d, mid)
+            blk = block(inp, rf, _verify_s(inp, rf, mid), d, mid)
             t = blk.t_token_s
             ok = blk.grid.valid & (blk.grid.memory_bytes <= cap) & (t <= slo_s)  # NaN: False
             lo, t_lo = np.where(active & ok, mid, lo), np.where(active & ok, t, t_lo)
@@ -122,7 +122,7 @@ def ar_max_batch(
 ) -> int:
     """Largest batch whose plain-AR memory fits at `context` (0: not even one sequence)."""
     fixed, per_seq = memory_terms(target, num_gpus, context, speculative=False)
-    cap = usable_bytes(hardware.memory_bytes, Setup(hardware, num_gpus, target).memory_utilization)
+    cap = usable_capacity(hardware, num_gpus, target)
     return int(max_batch(cap, sum(fixed.values()), float(sum(per_seq.values(), 0.0))))
 
 

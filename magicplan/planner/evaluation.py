@@ -17,12 +17,19 @@ from magicplan.planner.grid import draft_grid
 from magicplan.planner.inputs import PlanInputs, draft_degrees
 from magicplan.planner.records import Acceptance, Baseline, Block, Draft, Evaluation
 from magicplan.setup import Setup
+from magicplan.specs.hardware import HardwareSpec
+from magicplan.specs.model import ModelSpec
 
 
 def capacity_bytes(inp: PlanInputs) -> float:
     """Bytes an engine may fill on one GPU (device memory × utilization)."""
-    setup = Setup(inp.hardware, inp.num_gpus, inp.target)
-    return usable_bytes(inp.hardware.memory_bytes, setup.memory_utilization)
+    return usable_capacity(inp.hardware, inp.num_gpus, inp.target)
+
+
+def usable_capacity(hardware: HardwareSpec, num_gpus: int, target: ModelSpec) -> float:
+    """Bytes an engine may fill on one GPU of `hardware` serving `target` on `num_gpus`."""
+    setup = Setup(hardware, num_gpus, target)
+    return usable_bytes(hardware.memory_bytes, setup.memory_utilization)
 
 
 def acceptance_grid(inp: PlanInputs, draft_id: str, budgets: np.ndarray) -> Acceptance:

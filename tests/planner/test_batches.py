@@ -85,3 +85,10 @@ def test_capacity_batch_is_the_largest_that_meets_the_slo(h100: Any, llama8b: An
     b = ar["batch"]
     assert t_ms(b) <= 15.0 < t_ms(b + 1)  # the exact largest batch, not a power of two
     assert ar["t_per_token_ms"] == pytest.approx(t_ms(b))
+
+
+def test_an_slo_out_of_reach_says_the_fastest_time(h100: Any, llama8b: Any) -> None:
+    r = plan(h100, 8, llama8b, 64, 32000, slo_ms=1.0)
+    fastest = plan(h100, 8, llama8b, 1, 32000)["best"]["t_spec_per_token_ms"]
+    assert r["best"] is None and fastest > 1.0
+    assert any(f"the fastest per-token time is {fastest:.2f} ms" in n for n in r["notes"])

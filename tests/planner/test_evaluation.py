@@ -72,7 +72,8 @@ def test_one_batch_per_strategy_equals_batch_by_batch(inp: Any) -> None:
     from magicplan.planner.batches import _verify_s
 
     d = drafts_of(inp)[1]
-    many = block(inp, baseline(inp).roofline, _verify_s(inp, per), d, per)
+    rf = baseline(inp).roofline
+    many = block(inp, rf, _verify_s(inp, rf, per), d, per)
     for idx in [(0, 0, 0), (1, 2, 3), (len(inp.kv_methods) - 1, 0, len(inp.gammas) - 1)]:
         one_inp = dataclasses.replace(inp, batch=int(per[idx]))
         one_base = baseline(one_inp)
