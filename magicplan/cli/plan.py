@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from magicplan.cli._analysis_view import print_break_even, print_critical, print_sweep_notes
 from magicplan.cli._app import app
 from magicplan.cli._output import console, echo_json, emit_json, table
 from magicplan.cli._plan_view import print_plan
@@ -213,21 +214,7 @@ def critical_length_command(
     if json_out:
         echo_json(r)
         return
-    crit, infl = r["critical_context"], r["inflection_context"]
-    con = console()
-    con.print(
-        f"critical (break-even) context at batch {batch}: "
-        + (f"[bold]{crit:,}[/bold] tokens" if crit else f"none ({r['note']})")
-    )
-    if r["strategy"] is not None:
-        lo, hi = r["inflection_batches"]
-        con.print(f"strategy: {strategy_label(r['strategy'])}")
-        con.print(
-            f"inflection context (speedup rises with batch, {lo} → {hi}): "
-            + (f"[bold]{infl:,}[/bold] tokens" if infl else "none up to the limit searched")
-        )
-    for w in r["warnings"]:
-        con.print(f"note: {w}")
+    print_critical(r)
 
 
 @app.command("break-even")
@@ -256,16 +243,7 @@ def break_even_command(
     if json_out:
         echo_json(r)
         return
-    a = r["break_even_acceptance"]
-    con = console()
-    con.print(
-        f"break-even acceptance for {target_speedup}×: "
-        + (f"[bold]α = {a:.3f}[/bold]" if a is not None else f"none ({r['note']})")
-    )
-    if r["strategy"] is not None:
-        con.print(f"strategy: {strategy_label(r['strategy'])}")
-    for w in r["warnings"]:
-        con.print(f"note: {w}")
+    print_break_even(r)
 
 
 @app.command("sweep")
@@ -306,32 +284,11 @@ def sweep_command(
         emit_json(rows, output)
         return
     cols = ["batch", "context", "draft_model", "kv_method", "kv_budget", "gamma", "speedup"]
-    con = console()
-    con.print(
+    console().print(
         table(
             f"Best strategy: {model} on {num_gpus}× {hardware}",
             cols,
             [[r[c] for c in cols] for r in rows],
         )
     )
-    unfit = sum(not r["fits_in_memory"] for r in rows)
-    if unfit:
-        con.print(f"note: {unfit} of {len(rows)} cells do not fit in memory (None: no strategy)")
-    for w in _sweep_warnings(hardware, num_gpus, model, rows):
-        con.print(f"note: {w}")
-
-
-def _sweep_warnings(hardware: str, num_gpus: int, model: str, rows: list[Any]) -> list[str]:
-    from magicplan.physics import workload_warnings
-    from magicplan.specs import load_hardware, load_model
-
-    longest = max((r["context"] for r in rows), default=0)
-    return workload_warnings(load_hardware(hardware), num_gpus, load_model(model), longest)
-
-
-def strategy_label(strategy: dict[str, Any]) -> str:
-    """'draft llama-3.2-1b (TP 8), streamingllm KV budget 512, γ=3' for a `strategy` object."""
-    from magicplan.planner.records import Strategy
-
-    s = Strategy(**strategy)
-    return s.label() + ("" if s.draft_model == "self" else f", draft TP {s.draft_num_gpus}")
+    print_sweep_notes(rows, hardware, num_gpus, model)

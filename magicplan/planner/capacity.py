@@ -224,12 +224,14 @@ def _fewest_gpus(
                     "throughput_per_replica_tokens_per_s": per_replica,
                     "throughput_tokens_per_s_per_gpu": per_replica / tp}  # fmt: skip
             cur = best[opt["strategy"]]
-            if cur is None or (opt["gpus"], opt["t_per_token_ms"]) < (
-                cur["gpus"],
-                cur["t_per_token_ms"],
-            ):
+            if cur is None or _fewer(opt) < _fewer(cur):
                 best[opt["strategy"]] = opt
     return best
+
+
+def _fewer(opt: dict[str, Any]) -> tuple[int, float]:
+    """Order of preference: fewer GPUs, then a shorter per-token time."""
+    return opt["gpus"], opt["t_per_token_ms"]
 
 
 def _fastest(

@@ -61,8 +61,9 @@ def capacity_report(
     ok = {n: (found[n] if why[n] is None else None) for n in NAMES}
     ar, sd = ok["autoregressive"], ok["speculative"]
     ar_any = found["autoregressive"]  # its GPU count even beyond max_gpus
-    chosen = min((o for o in (ar, sd) if o), key=lambda o: (o["gpus"], o["t_per_token_ms"]),
-                 default=None)  # fmt: skip
+    chosen = min(
+        (o for o in (ar, sd) if o), key=lambda o: (o["gpus"], o["t_per_token_ms"]), default=None
+    )  # fmt: skip  (fewer GPUs, then a shorter per-token time)
     saved = ratio = None
     if sd is not None and ar_any is not None:
         saved, ratio = ar_any["gpus"] - sd["gpus"], sd["gpus"] / ar_any["gpus"]
