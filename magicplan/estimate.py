@@ -37,6 +37,7 @@ from magicplan.cost.steps import (
     verify_time,
 )
 from magicplan.errors import MagicplanError, shown
+from magicplan.physics import workload_warnings
 from magicplan.setup import Mode, Setup, check_positive
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import Calibration, HardwareSpec
@@ -263,7 +264,7 @@ def estimate(
     )  # fmt: skip
     flat = estimate_arrays(setup, batch, context, gamma, kv_budget, acceptance, accepted_per_step)
     out = nest({key: to_python(v) for key, v in flat.items()})
-    notes = []
+    notes = workload_warnings(hardware, num_gpus, target, context)
     if kv_method != "full" and kv_budget >= context:
         notes.append(
             f"kv_budget {kv_budget} >= context {context}: the draft keeps the whole context"
@@ -277,7 +278,7 @@ def estimate(
         "target": target.id,
         "draft_model": draft.id if draft else "self",
         "kv_method": kv_method,
-        "kv_budget": kv_budget,
+        "kv_budget": 0 if kv_method == "full" else kv_budget,  # a full-KV draft has no budget
         "draft_num_gpus": setup.draft_n,
         "batch": batch,
         "context": context,

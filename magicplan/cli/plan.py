@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from magicplan.cli._analysis_view import print_break_even, print_critical, print_sweep_notes
 from magicplan.cli._app import app
 from magicplan.cli._output import console, echo_json, emit_json, table
 from magicplan.cli._plan_view import print_plan
@@ -114,7 +115,13 @@ def plan_command(
     draft_num_gpus: Annotated[
         str | None, typer.Option(help="Comma list of draft TP degrees.")
     ] = None,
-    export: Annotated[str | None, typer.Option(help="vllm | sglang: engine config JSON.")] = None,
+    export: Annotated[
+        str | None,
+        typer.Option(help="vllm | sglang: engine config JSON (no --batch: every batch that fits)."),
+    ] = None,
+    gpu_hour_usd: Annotated[
+        float | None, typer.Option(help="One GPU's price per hour: adds $/hour and $/M tokens.")
+    ] = None,
     scenarios: Annotated[
         Path | None,
         typer.Option(
@@ -137,18 +144,26 @@ def plan_command(
         from magicplan.planner.scenarios import plan_scenarios
 
         given = {k: v for k, v in kw.items() if v is not None}  # row columns override these
-        emit_json(plan_scenarios(scenarios, top, slo_ms=slo_ms, **given), output)
+        emit_json(
+            plan_scenarios(scenarios, top, slo_ms=slo_ms, gpu_hour_usd=gpu_hour_usd, **given),
+            output,
+        )
         return
     for name, val in (
         ("hardware", hardware),
         ("model", model),
-        ("batch", batch),
+        ("batch", 1 if export is not None else batch),  # an export without one: every batch
         ("context", context),
     ):
         if val is None:
             raise MagicplanError(f"--{name} is required (or give --scenarios FILE.csv)")
-    assert hardware and model and batch is not None and context is not None
+    assert hardware and model and context is not None
     hw, target = load_hardware(hardware), load_model(model)
+    if batch is None:
+        from magicplan.planner.export import export_batches
+
+        emit_json(export_batches(str(export), hw, num_gpus, target, context, **kw), output)
+        return
     report = plan(
         hw,
         num_gpus,
@@ -159,6 +174,7 @@ def plan_command(
         top=top,
         acceptance_samples=acceptance_samples,
         acceptance_interval=split_list(acceptance_interval, "acceptance-interval", float),
+        gpu_hour_usd=gpu_hour_usd,
         **kw,
     )
     if export is not None:
@@ -198,11 +214,7 @@ def critical_length_command(
     if json_out:
         echo_json(r)
         return
-    crit = r["critical_context"]
-    console().print(
-        f"critical context at batch {batch}: "
-        + (f"[bold]{crit:,}[/bold] tokens" if crit else f"none ({r['note']})")
-    )
+    print_critical(r)
 
 
 @app.command("break-even")
@@ -231,11 +243,7 @@ def break_even_command(
     if json_out:
         echo_json(r)
         return
-    a = r["break_even_acceptance"]
-    console().print(
-        f"break-even acceptance for {target_speedup}×: "
-        + (f"[bold]α = {a:.3f}[/bold]" if a is not None else f"none ({r['note']})")
-    )
+    print_break_even(r)
 
 
 @app.command("sweep")
@@ -283,3 +291,4 @@ def sweep_command(
             [[r[c] for c in cols] for r in rows],
         )
     )
+    print_sweep_notes(rows, hardware, num_gpus, model)

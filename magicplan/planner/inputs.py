@@ -12,6 +12,7 @@ from magicplan.cost.operators import shard
 from magicplan.cost.speculative import check_acceptance
 from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
+from magicplan.physics import workload_warnings
 from magicplan.planner import acceptance as acc
 from magicplan.setup import Setup, check_draft_vocab, check_positive
 from magicplan.specs import list_models
@@ -40,6 +41,7 @@ class PlanInputs:
     draft_num_gpus: tuple[int, ...] | None = None
     notes: list[str] = field(default_factory=list)
     acceptance_interval: tuple[float, float] | None = None  # 95 % interval of a scalar α
+    gpu_hour_usd: float | None = None  # one GPU's hourly price, for $/hour and $/M tokens
 
 
 def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
@@ -144,7 +146,7 @@ def plan_inputs(
     for d in ds:
         if d is not None:
             check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"
-    notes: list[str] = []
+    notes = workload_warnings(hardware, int(num_gpus), target, int(context))
     fit = tuple(b for b in budgets if b <= context)
     if len(fit) < len(budgets) and any(m != "full" for m in methods):
         dropped = ", ".join(str(b) for b in budgets if b > context)
@@ -153,4 +155,11 @@ def plan_inputs(
         hardware, int(num_gpus), target, int(batch), int(context), ds, methods,
         fit or (int(context),), gammas, alpha, _table(kw.get("acceptance_table")),
         _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes, interval,
+        _price(kw.get("gpu_hour_usd")),
     )  # fmt: skip
+
+
+def _price(gpu_hour_usd: float | None) -> float | None:
+    if gpu_hour_usd is None:
+        return None
+    return float(check_positive("gpu_hour_usd", gpu_hour_usd, integer=False))
