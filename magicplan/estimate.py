@@ -44,6 +44,7 @@ from magicplan.cost.steps import (
     verify_time,
 )
 from magicplan.errors import MagicplanError, shown
+from magicplan.physics import workload_warnings
 from magicplan.setup import Mode, Setup, check_positive
 from magicplan.specs.hardware import Calibration
 from magicplan.specs.registry import (
@@ -303,7 +304,7 @@ def estimate(
         "target": tgt.id,
         "draft_model": dr.id if dr else "self",
         "kv_method": kv_method,
-        "kv_budget": to_python(kv_budget),
+        "kv_budget": 0 if kv_method == "full" else to_python(kv_budget),  # full KV: no budget
         "draft_num_gpus": setup.draft_n,
         "batch": to_python(batch),
         "context": to_python(context),
@@ -320,8 +321,9 @@ def _notes(
 ) -> list[str]:
     """What a reader of one estimate must know: a draft on fewer GPUs, a budget that keeps the
     whole context, a workload that does not fit."""
-    notes = [n for n in (setup.draft_split_note,) if n]
     k, s = np.asarray(kv_budget), np.asarray(context)
+    notes = workload_warnings(setup.hardware, setup.num_gpus, setup.target, float(np.max(s)))
+    notes += [n for n in (setup.draft_split_note,) if n]
     if setup.kv_method != "full" and np.any(k >= s):
         where = "" if k.ndim == s.ndim == 0 else " (at some points)"
         notes.append(

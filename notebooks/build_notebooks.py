@@ -61,7 +61,7 @@ NOTEBOOK_01 = r'''
 # %% [md]
 # # Reproducing MagicDec with magicplan
 #
-# MagicDec (Chen, Tiwari, Sadhukhan et al., ICLR 2025, arXiv 2408.11049) makes four claims about
+# MagicDec (Sadhukhan, Chen, Chen, Tiwari et al., ICLR 2025, arXiv 2408.11049) makes four claims about
 # speculative decoding (SD) at long context. This notebook checks each one with magicplan's cost
 # model and compares the predictions with the paper's 42 measured rows, which ship with magicplan
 # (`magicplan/data/magicdec_measured_steps.csv`: 8×A100-80GB with Llama-2-7B-32K, 8×H100 with
@@ -111,7 +111,8 @@ print(f"implied acceptance on 8×A100: self-speculation α = {ALPHA_SELF:.3f}, T
 #
 # Share of one autoregressive step of Llama-2-7B-32K on 8×A100 spent reading the KV cache, by
 # batch (columns) and context (rows). Weights are read once per step whatever the batch; the KV
-# cache grows with batch × context.
+# cache grows with batch × context. Cells that do not fit in 8×80 GB are marked "—" (128
+# sequences of 32k tokens would need far more memory than the GPUs have).
 # %% [code]
 setup = Setup(hardware=A100, num_gpus=8, target=LLAMA2)
 batches = np.array([1, 8, 32, 128])
@@ -119,11 +120,15 @@ contexts = np.array([1024, 4096, 16384, 32000])
 r = estimate_arrays(setup, batches[None, :], contexts[:, None], 2, 512, acceptance=ALPHA_SELF)
 kv_share = r["breakdown.autoregressive.kv_ms"] / r["t_autoregressive_ms"]
 w_share = r["breakdown.autoregressive.weights_ms"] / r["t_autoregressive_ms"]
-print("KV-read share of an AR step (weights share in brackets)")
+fits = r["fits_in_memory"]
+print("KV-read share of an AR step (weights share in brackets; — : does not fit in memory)")
 print("context \\ batch " + "".join(f"{b:>14d}" for b in batches))
-for c, kv, w in zip(contexts, kv_share, w_share):
-    print(f"{c:>15d} " + "".join(f"{k:>8.0%} ({x:.0%})" for k, x in zip(kv, w)))
-assert kv_share[-1, -1] > 0.5 > kv_share[0, 0], "KV reads should dominate only at large batch × context"
+for c, kv, w, ok in zip(contexts, kv_share, w_share, fits):
+    print(f"{c:>15d} " + "".join(f"{k:>8.0%} ({x:.0%})" if f else f"{'—':>14s}" for k, x, f in zip(kv, w, ok)))
+# The largest batch that fits at the longest context, against one sequence at the shortest:
+big = max((i for i in range(batches.size) if fits[-1, i]), key=lambda i: batches[i])
+print(f"largest fitting batch at {contexts[-1]} tokens: {batches[big]}")
+assert kv_share[-1, big] > 0.5 > kv_share[0, 0], "KV reads should dominate only at large batch × context"
 # %% [code]
 sc = Scenario(setup, 512, ALPHA_SELF, batches=(1, 8, 32, 64, 128))
 with style():
@@ -156,19 +161,27 @@ from magicplan.plots import best_gamma
 b = np.asarray(sc.batches, dtype=float)
 grid = best_gamma(sc, b[None, :], np.asarray(sc.contexts, dtype=float)[:, None], [2])
 slope = np.diff(np.log(grid.speedup), axis=1).mean(axis=1)
+FLAT = 0.01  # below ±1 % per batch step the line reads as flat
 for c, s_ in zip(sc.contexts, slope):
-    print(f"context {c:>6d}: speedup {'rises' if s_ > 0 else 'falls'} with batch ({s_:+.3f} log-speedup per batch step)")
+    trend = "is flat" if abs(s_) < FLAT else ("rises" if s_ > 0 else "falls")
+    print(f"context {c:>6d}: speedup {trend} with batch ({s_:+.3f} log-speedup per batch step)")
 # %% [md]
-# The planner's `critical_length` finds, per batch size, the smallest context at which this
-# strategy breaks even (speedup ≥ 1); above it, SD pays and its gain grows with batch. The larger
-# the batch, the shorter the context SD needs.
+# At 1k context the line is flat: that is about where the speedup stops falling and starts to
+# rise with batch; from 4k on it rises clearly. MagicDec calls that context the critical sequence
+# length, S_inflection. magicplan's `critical_length` reports it as `inflection_context` (the
+# smallest context at which the speedup at batch B exceeds that at B/2: about 0.9–1.1k tokens
+# here), next to `critical_context`, the context at which this strategy breaks even (speedup ≥ 1)
+# at that batch: the larger the batch, the shorter the context SD needs to pay.
 # %% [code]
 from magicplan.planner import critical_length
 
 only_self = dict(drafts=[None], kv_methods=["streamingllm"], kv_budgets=[512], acceptance=ALPHA_SELF)
 for batch in (8, 32, 128):
     r = critical_length(A100, 8, LLAMA2, batch, gamma=2, **only_self)
-    print(f"batch {batch:>3d}: SD breaks even from {r['critical_context']:>6,d} tokens of context")
+    lo, hi = r["inflection_batches"]
+    print(f"batch {batch:>3d}: breaks even from {r['critical_context']:>6,d} tokens; "
+          f"rises with batch ({lo} → {hi}) from {r['inflection_context']:>6,d} tokens")
+print("strategy:", r["strategy"])
 # %% [md]
 # ## 3. Compressed-KV drafts beat full-KV drafts at large batch
 #
@@ -278,6 +291,10 @@ from magicplan.plots import Scenario, plot_pareto, style
 
 H100 = load_hardware("h100-sxm")
 TARGET = load_model("llama-3.1-8b")
+# Step times come from the H100 profile's calibration: MagicDec's gpt-fast testbed, not vLLM
+# (see the caveat below). Engine profiles are being added; once they ship, set
+# ENGINE = {"engine": "vllm"} and every call below (capacity, plan, export) uses it.
+ENGINE: dict = {}
 CONTEXT = 32_000        # tokens in each KV cache while decoding
 WORKLOAD = [(CONTEXT, 1.0)]  # context mix: (context, fraction of requests)
 SLO_MS = 25.0           # per-token latency each user must see (ms per token)
@@ -287,18 +304,25 @@ cal = H100.calibration
 print(f"{H100.name}: {H100.memory_gb} GB, {H100.hbm_bandwidth_tb_s} TB/s per GPU")
 print(f"calibration: {cal.provenance.method} to {cal.provenance.input_file} "
       f"(median |error| {cal.provenance.median_abs_error:.1%} over {cal.provenance.rows} rows)")
+print(f"engine calibrated: {cal.engine}")
+# %% [md]
+# **Caveat: the engine.** The question is about a vLLM deployment, but the only calibrated H100
+# profile is fitted to MagicDec's own gpt-fast-style testbed (torch.compile, CUDA graphs). vLLM's
+# per-step and per-layer overheads, its attention kernels and its all-reduce differ, so the GPU
+# counts below are those of that testbed's efficiency; treat them as a lower bound for vLLM until
+# an engine profile for vLLM replaces the calibration (`ENGINE` above).
 # %% [md]
 # ## 1. The answer: AR vs the planner's best SD
 #
 # Acceptance rates come from the planner's table of published measurements (MagicDec, TriForce;
 # greedy decoding on PG-19), looked up per draft, KV method, budget and context.
 # %% [code]
-cap = capacity(H100, TARGET, DEMAND, SLO_MS, WORKLOAD, max_gpus=MAX_GPUS)
+cap = capacity(H100, TARGET, DEMAND, SLO_MS, WORKLOAD, max_gpus=MAX_GPUS, **ENGINE)
 
 
-def describe(o):
+def describe(o, why=None):
     if o is None:
-        return "no configuration meets the SLO"
+        return why["text"] if why else "no configuration meets the SLO"
     how = f"{o['replicas']} replicas × TP{o['tensor_parallel']}, batch {o['batch']}, {o['t_per_token_ms']:.1f} ms/token"
     if o["strategy"] == "speculative":
         kv = "full KV" if o["kv_method"] == "full" else f"{o['kv_method']} KV budget {o['kv_budget']}"
@@ -306,8 +330,8 @@ def describe(o):
     return f"{o['gpus']:3d} GPUs = {how}"
 
 
-print("AR:", describe(cap["autoregressive"]))
-print("SD:", describe(cap["speculative"]))
+print("AR:", describe(cap["autoregressive"], cap["autoregressive_unavailable"]))
+print("SD:", describe(cap["speculative"], cap["speculative_unavailable"]))
 print(f"\nSD saves {cap['gpus_saved_by_sd']} GPUs ({1 - cap['gpu_cost_ratio_sd_over_ar']:.0%}).")
 # %% [md]
 # Why: at 32k context an AR step mostly reads the KV cache, so a replica can hold only a modest
@@ -322,11 +346,22 @@ print(f"\nSD saves {cap['gpus_saved_by_sd']} GPUs ({1 - cap['gpu_cost_ratio_sd_o
 # %% [code]
 small_drafts = [d for d in default_drafts(TARGET) if d is not None]  # same vocab, fewer params
 vllm_kw = {"drafts": small_drafts, "kv_methods": ["full"]}
-cap_vllm = capacity(H100, TARGET, DEMAND, SLO_MS, WORKLOAD, max_gpus=MAX_GPUS, **vllm_kw)
-print("SD as vLLM can run it:", describe(cap_vllm["speculative"]))
+cap_vllm = capacity(H100, TARGET, DEMAND, SLO_MS, WORKLOAD, max_gpus=MAX_GPUS, **vllm_kw, **ENGINE)
+print("SD as vLLM can run it:", describe(cap_vllm["speculative"], cap_vllm["speculative_unavailable"]))
 print(f"GPUs: AR {cap['autoregressive']['gpus']}, SD (vLLM) "
       f"{cap_vllm['speculative']['gpus'] if cap_vllm['speculative'] else '-'}, "
       f"SD (compressed-KV draft) {cap['speculative']['gpus']}")
+# Where the full-KV draft's α comes from: no measurement of Llama-3.2-1B with a full cache ships,
+# so the planner gives it the α measured over a 512-token StreamingLLM cache (MagicDec table 6).
+from magicplan.planner.acceptance import load_table, lookup
+
+hit = lookup(load_table(), TARGET.id, "llama-3.2-1b", "full", 0, CONTEXT)
+print(f"full-KV α = {hit.alpha:.3f}: {hit.source}")
+# %% [md]
+# **Caveat: the full-KV draft's α is borrowed.** A draft that sees the whole context is expected to
+# accept at least as often as one over a 512-token window, so the vLLM count above is likely
+# pessimistic, but by how much is not measured. Measure it (`magicplan acceptance measure`) or
+# give a table with full-KV rows (`method: full`, `budget: 0`) via `acceptance_table=`.
 # %% [md]
 # The latency-throughput trade-off on one replica of the chosen SD tensor-parallel degree, with
 # the SLO drawn: every point left of the line meets it; the rightmost AR point that does sets
@@ -352,7 +387,7 @@ chosen = {"drafts": [None if best["draft_model"] == "self" else load_model(best[
 alphas = np.round(np.arange(0.30, 0.96, 0.05), 2)
 gpus = []
 for a in alphas:
-    sd = capacity(H100, TARGET, DEMAND, SLO_MS, WORKLOAD, max_gpus=MAX_GPUS, acceptance=float(a), **chosen)["speculative"]
+    sd = capacity(H100, TARGET, DEMAND, SLO_MS, WORKLOAD, max_gpus=MAX_GPUS, acceptance=float(a), **chosen, **ENGINE)["speculative"]
     gpus.append(sd["gpus"] if sd else np.nan)
 ar_gpus = cap["autoregressive"]["gpus"]
 with style():
@@ -379,8 +414,8 @@ print(f"this SD plan needs fewer GPUs than AR from α = {min(cheaper)} on (lowes
 # do not speculate), and what the planner's overall best would need.
 # %% [code]
 v = cap_vllm["speculative"] or cap["autoregressive"]
-report = plan(H100, v["tensor_parallel"], TARGET, v["batch"], CONTEXT)
-cfg = export("vllm", report, H100, v["tensor_parallel"], TARGET)
+report = plan(H100, v["tensor_parallel"], TARGET, v["batch"], CONTEXT, **ENGINE)
+cfg = export("vllm", report, H100, v["tensor_parallel"], TARGET, **ENGINE)
 print(json.dumps({k: cfg[k] for k in ("target", "batch", "context", "speculative_config")}, indent=1))
 print("γ per batch-size range:", cfg["num_speculative_tokens_per_batch_size"])
 for note in cfg["limitations"]:

@@ -15,6 +15,13 @@ def _strategy(c: dict[str, Any]) -> str:
     return f"{draft}, {kv}"
 
 
+def _money(c: dict[str, Any]) -> str:
+    per_gpu = fmt(c["throughput_tokens_per_s_per_gpu"])
+    if c["usd_per_million_tokens"] is None:
+        return per_gpu
+    return f"{per_gpu} (${c['usd_per_million_tokens']:.2f}/M)"
+
+
 def _speedup(c: dict[str, Any]) -> str:
     lo_hi = c.get("speedup_interval")
     return fmt(c["speedup"]) + (f" [{lo_hi[0]:.2f}–{lo_hi[1]:.2f}]" if lo_hi else "")
@@ -24,16 +31,19 @@ def print_plan(r: dict[str, Any]) -> None:
     """The ranked candidates, why the best wins, the recommendation and the notes."""
     rows = [
         [_strategy(c), c["gamma"], c["acceptance"], _speedup(c), c["t_spec_per_token_ms"],
-         c["throughput_tokens_per_s"], c["memory_per_gpu_gb"]]
+         c["throughput_tokens_per_s"], _money(c), c["memory_per_gpu_gb"]]
         for c in r["candidates"]
     ]  # fmt: skip
-    cols = ["strategy", "γ", "α", "speedup", "ms/token", "tokens/s", "GB/GPU"]
+    cols = ["strategy", "γ", "α", "speedup", "ms/token", "tokens/s", "tok/s/GPU", "GB/GPU"]
     title = (
         f"{r['target']} on {r['num_gpus']}× {r['hardware']}, batch {r['batch']}, context "
         f"{r['context']} ({r['candidates_evaluated']} strategies)"
     )
     con = console()
-    con.print(table(title, cols, rows, whole=("strategy",)))
+    if rows:
+        con.print(table(title, cols, rows, whole=("strategy",)))
+    else:  # no empty table: say that nothing qualifies
+        con.print(f"{title}: [bold]no strategy qualifies[/bold]")
     best = r["best"]
     if best is not None:
         con.print(f"why: {_why_line(best)}")

@@ -83,12 +83,19 @@ def validate_command(
         str | None, typer.Option(help="Model to time (default: the one calibrated).")
     ] = None,
     threads: Annotated[int | None, typer.Option(help=THREADS_HELP)] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Engine id or profile path the predictions assume (default: the profile's own "
+            "calibration, the torch runner's)."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Steps and errors as JSON.")] = False,
 ) -> None:
     """Time AR, draft and verify steps on unseen points; compare with the model's predictions."""
     from magicplan.calibration.torch_runner.validate import validate
 
-    report = validate(device, hardware, model, threads, not json_out)
+    report = validate(device, hardware, model, threads, not json_out, engine=engine)
     if json_out:
         echo_json(report)
         return

@@ -171,13 +171,12 @@ def _plain(col: Any) -> list[Any]:
 
 
 def _print(r: dict[str, Any]) -> None:
+    from magicplan.planner.records import kv_label
+
+    draft_kv = kv_label(r["kv_method"], r["kv_budget"])
     rows = [
         ["AR step (T_T)", r["t_autoregressive_ms"], "ms"],
-        [
-            f"draft step (T_D, {r['draft_model']}, {r['kv_method']} {r['kv_budget']})",
-            r["t_draft_ms"],
-            "ms",
-        ],
+        [f"draft step (T_D, {r['draft_model']}, {draft_kv})", r["t_draft_ms"], "ms"],
         [f"verify step (T_V, γ+1 = {r['gamma'] + 1} tokens)", r["t_verify_ms"], "ms"],
         ["tokens per round (Ω)", r["accepted_per_step"], ""],
         ["per-token time with SD", r["t_spec_per_token_ms"], "ms"],

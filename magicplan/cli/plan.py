@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from magicplan.cli._analysis_view import print_break_even, print_critical, print_sweep_notes
 from magicplan.cli._app import app
 from magicplan.cli._options import (
     Acceptance,
@@ -112,7 +113,13 @@ def plan_command(
     top: Annotated[int, typer.Option(help="Ranked candidates to report.")] = 5,
     draft_num_gpus: DraftGpus = None,
     memory_utilization: MemoryUtilization = None,
-    export: Annotated[str | None, typer.Option(help="vllm | sglang: engine config JSON.")] = None,
+    export: Annotated[
+        str | None,
+        typer.Option(help="vllm | sglang: engine config JSON (no --batch: every batch that fits)."),
+    ] = None,
+    gpu_hour_usd: Annotated[
+        float | None, typer.Option(help="One GPU's price per hour: adds $/hour and $/M tokens.")
+    ] = None,
     scenarios: Annotated[
         Path | None,
         typer.Option(
@@ -138,12 +145,22 @@ def plan_command(
         from magicplan.planner.scenarios import plan_scenarios
 
         given = {k: v for k, v in kw.items() if v is not None}  # row columns override these
-        rows = plan_scenarios(scenarios, top, slo_ms=slo_ms, strict=strict, **given)
+        rows = plan_scenarios(scenarios, top, slo_ms=slo_ms, gpu_hour_usd=gpu_hour_usd,
+                              strict=strict, **given)  # fmt: skip
         emit_json(rows, output)
         return
-    require_workload(hardware=hardware, model=model, batch=batch, context=context)
-    assert hardware and model and batch is not None and context is not None
+    # an export without --batch covers every batch that fits
+    require_workload(hardware=hardware, model=model, batch=1 if export else batch, context=context)
+    assert hardware and model and context is not None
     hw, target = load_hardware(hardware), load_model(model)
+    if batch is None:
+        from magicplan.planner.export import export_batches
+
+        exported = export_batches(
+            str(export), hw, num_gpus, target, count(context, "context"), **kw
+        )
+        emit_json(exported, output)
+        return
     report = plan(
         hw,
         num_gpus,
@@ -154,6 +171,7 @@ def plan_command(
         top=top,
         acceptance_samples=acceptance_samples,
         acceptance_interval=split_list(acceptance_interval, "acceptance-interval", float),
+        gpu_hour_usd=gpu_hour_usd,
         **kw,
     )
     if export is not None:
@@ -208,11 +226,7 @@ def critical_length_command(
     if json_out or output:
         emit_json(r, output)
         return
-    crit = r["critical_context"]
-    console().print(
-        f"critical context at batch {n}: "
-        + (f"[bold]{crit:,}[/bold] tokens" if crit else f"none ({r['note']})")
-    )
+    print_critical(r)
 
 
 @app.command("break-even")
@@ -248,11 +262,7 @@ def break_even_command(
     if json_out or output:
         emit_json(r, output)
         return
-    a = r["break_even_acceptance"]
-    console().print(
-        f"break-even acceptance for {target_speedup}×: "
-        + (f"[bold]α = {a:.3f}[/bold]" if a is not None else f"none ({r['note']})")
-    )
+    print_break_even(r)
 
 
 @app.command("sweep")
@@ -309,3 +319,4 @@ def sweep_command(
             whole=("draft_model", "kv_method"),
         )
     )
+    print_sweep_notes(rows, hardware, num_gpus, model)

@@ -7,7 +7,11 @@ log-budget; above the largest it stays at the largest's value (conservative); be
 there is no evidence and the rate is NaN (the planner skips that budget and says so). Outside
 the measured contexts it is clamped to the nearest and marked "extrapolated". A (target, draft,
 method) with no entry falls back to the nearest entry — same draft kind (self / separate model)
-and method first, else any — with a note naming the entry used.
+and method first, else any — with a note naming the entry used ("borrowed": `borrowed_from`).
+
+A full-KV draft (method `full`, budget 0 in a table) uses its own rows when the table has them;
+otherwise it is given the best compressed entry's α at its largest measured budget, and the
+source says whose.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import numpy.typing as npt
 
 from magicplan.planner.acceptance_data import Entry, load_table, merge, shipped, wilson_interval
 
-__all__ = ["Entry", "Evidence", "Lookup", "load_table", "lookup", "lookup_budgets", "merge",
-           "shipped", "wilson_interval"]  # fmt: skip
+__all__ = ["Entry", "Evidence", "Lookup", "borrowed_from", "load_table", "lookup",
+           "lookup_budgets", "merge", "shipped", "wilson_interval"]  # fmt: skip
 
 COMPRESSED = ("topk", "snapkv", "streamingllm")
 PREFERRED_DATASET = "pg19"  # MagicDec's and TriForce's long-context language-modelling set
 SELF_FULL = "self-draft with full KV is the target itself (greedy: every token accepted)"
+FALLBACK = "fallback to "  # how a source names the entry it borrowed
+FULL_GIVEN = "full KV given the α of "  # how a full-KV draft's borrowed α is named
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Evidence:
     high: np.ndarray
     sources: list[str]
     smallest_budget: float | None  # smallest measured budget (None: nothing measured)
+    key: tuple[str, str, str] | None = None  # the (target, draft, method) whose rows were used
 
 
 def _kind(draft: str) -> str:
@@ -74,7 +81,7 @@ def _candidates(
             best = min(
                 found, key=lambda e: (e.target != target, e.draft != draft, e.method != method)
             )
-            return [e for e in found if e.key == best.key], f"fallback to {'/'.join(best.key)}"
+            return [e for e in found if e.key == best.key], f"{FALLBACK}{'/'.join(best.key)}"
     return [], ""
 
 
@@ -92,6 +99,8 @@ def _by_budget(entries: list[Entry]) -> dict[float, Entry]:
 def _interp_budget(curve: np.ndarray, measured: np.ndarray, budgets: np.ndarray) -> np.ndarray:
     """Log-budget interpolation of a budget-monotone curve; held above, NaN below."""
     mono = np.maximum.accumulate(curve)  # more budget never lowers acceptance
+    if measured.size == 1:  # one budget (a full-KV row's is 0): no log-budget axis
+        return np.where(budgets < measured[0], np.nan, mono[0])
     x = np.log(np.minimum(budgets, measured[-1]))
     return np.where(budgets < measured[0], np.nan, np.interp(x, np.log(measured), mono))
 
@@ -119,13 +128,16 @@ def lookup_budgets(
     """α (and its interval) for every budget of one (target, draft, method) at `context`."""
     k = np.asarray(budgets, dtype=float)
     nan = np.full(k.shape, math.nan)
-    if method == "full":
+    if method == "full" and not any(e.key == (target, draft, "full") for e in table):
         return _full_kv(table, target, draft, k, context)
     entries, note = _candidates(table, target, draft, method)
     if not entries:
         return Evidence(nan, nan, nan, ["no acceptance measurement"] * k.size, None)
     by_budget = _by_budget(entries)
     measured = np.array(list(by_budget))
+    if method == "full":  # the table's own full-KV rows: the budget plays no part
+        by_budget = dict(list(by_budget.items())[-1:])
+        measured, k = measured[-1:], np.full(k.shape, measured[-1])
     es = list(by_budget.values())
     extrap = any(not e.contexts[0] <= context <= e.contexts[-1] for e in es)
     curves = [np.array([_at_context(getattr(e, f), e, context) for e in es])
@@ -133,27 +145,39 @@ def lookup_budgets(
     alpha, low, high = (_interp_budget(c, measured, k) for c in curves)
     src = es[0].source
     sources = [f"{src} ({t})" if (t := _tags(note, extrap, b, measured)) else src for b in k]
-    return Evidence(alpha, low, high, sources, float(measured[0]))
+    return Evidence(alpha, low, high, sources, float(measured[0]), es[0].key)
 
 
 def _full_kv(
     table: Sequence[Entry], target: str, draft: str, k: np.ndarray, context: float
 ) -> Evidence:
-    """A full-KV draft sees everything its best compressed setting sees (at the largest budget)."""
+    """A full-KV draft without rows of its own sees everything its best compressed setting sees
+    (at the largest budget): that entry's α, named as borrowed."""
     if draft == "self":
         one = np.ones(k.shape)
-        return Evidence(one, one, one, [SELF_FULL] * k.size, 0.0)
-    each = {m: lookup_budgets(table, target, draft, m, [math.inf], context) for m in COMPRESSED}
-    found = {m: f for m, f in each.items() if np.isfinite(f.alpha[0])}
-    exact = {m: f for m, f in found.items() if "fallback" not in f.sources[0]} or found
+        return Evidence(one, one, one, [SELF_FULL] * k.size, 0.0, (target, draft, "full"))
+    each = [lookup_budgets(table, target, draft, m, [math.inf], context) for m in COMPRESSED]
+    found = [f for f in each if np.isfinite(f.alpha[0])]
+    exact = [f for f in found if FALLBACK not in f.sources[0]] or found
     if not exact:
         nan = np.full(k.shape, math.nan)
         return Evidence(nan, nan, nan, ["no acceptance measurement"] * k.size, None)
-    m, best = max(exact.items(), key=lambda mf: float(mf[1].alpha[0]))
+    best = max(exact, key=lambda f: float(f.alpha[0]))
     ones = np.ones(k.shape)
-    source = f"full KV taken as {m} at its largest measured budget: {best.sources[0]}"
+    used = "/".join(best.key or ("?",))
+    source = f"{FULL_GIVEN}{used} at its largest measured budget: {best.sources[0]}"
     return Evidence(best.alpha[0] * ones, best.low[0] * ones, best.high[0] * ones,
-                    [source] * k.size, 0.0)  # fmt: skip
+                    [source] * k.size, 0.0, best.key)  # fmt: skip
+
+
+def borrowed_from(source: str) -> str | None:
+    """When an acceptance source (as this module writes it) is not a measurement of the pair
+    itself, the (target/draft/method) whose α was used; else None."""
+    if source.startswith(FULL_GIVEN):
+        return source.removeprefix(FULL_GIVEN).split(" ", 1)[0] + " (a compressed-KV α)"
+    if FALLBACK in source:
+        return source.split(FALLBACK, 1)[1].split(";")[0].rstrip(")")
+    return None
 
 
 def lookup(

@@ -97,7 +97,7 @@ def _point(ctx: float, alpha: float, samples: float | None) -> Point:
     return (ctx, alpha, *lo_hi)
 
 
-def _number(item: dict[str, Any], key: str, where: str) -> float:
+def _number(item: dict[str, Any], key: str, where: str, allow_zero: bool = False) -> float:
     try:
         value = float(item[key])
     except KeyError as exc:
@@ -106,15 +106,25 @@ def _number(item: dict[str, Any], key: str, where: str) -> float:
         raise MagicplanError(
             f"{where}: key '{key}' must be a number; got {str(item[key])[:40]!r}"
         ) from exc
-    if not math.isfinite(value) or not value > 0:
-        raise MagicplanError(f"{where}: key '{key}' must be > 0; got {value:g}")
+    if not math.isfinite(value) or not (value >= 0 if allow_zero else value > 0):
+        bound = ">= 0 (0: full KV)" if allow_zero else "> 0"
+        raise MagicplanError(f"{where}: key '{key}' must be {bound}; got {value:g}")
     return value
+
+
+def _budget(item: dict[str, Any], method: Any, where: str) -> float:
+    """A draft KV budget: > 0 tokens, or 0 for a full-KV draft (method `full`: it keeps the
+    whole context, so its budget plays no part)."""
+    return _number(item, "budget", where, allow_zero=str(method) == "full")
 
 
 def _yaml_item(item: Any, where: str) -> list[Entry]:
     if not isinstance(item, dict) or "target" not in item:
         raise MagicplanError(f"{where}: each entry must be a mapping with target, draft, method")
-    budget = _number(item, "budget", where)
+    method = item.get("method")
+    if isinstance(item.get("alpha_by_method"), dict):
+        method = "full" if set(item["alpha_by_method"]) == {"full"} else None
+    budget = _budget(item, method, where)
     samples = _number(item, "samples", where) if "samples" in item else None
     target, draft = str(item["target"]), str(item.get("draft", "self"))
     dataset = str(item.get("dataset", "unknown"))
@@ -147,7 +157,9 @@ def _csv_entries(path: Path) -> list[Entry]:
     for i, row in enumerate(read_csv_rows(path, CSV_REQUIRED), start=2):
         where = f"{path} row {i}"
         num = {k: row[k] for k in ("budget", "context", "samples") if row.get(k)}
-        vals = {k: _number(num, k, f"{where} column '{k}'") for k in num}
+        vals = {k: _number(num, k, f"{where} column '{k}'") for k in num if k != "budget"}
+        if "budget" in num:
+            vals["budget"] = _budget(num, row["method"], f"{where} column 'budget'")
         if "budget" not in vals or "context" not in vals:
             raise MagicplanError(f"{where}: columns 'budget' and 'context' must not be empty")
         rate = {

@@ -1,5 +1,14 @@
 """The paper's central concepts as first-class answers: critical sequence length, break-even
-acceptance, and the best strategy over a batch × context grid (the data behind the γ map)."""
+acceptance, and the best strategy over a batch × context grid (the data behind the γ map).
+
+"Critical sequence length" has two meanings, reported apart:
+- `critical_context`: the break-even context — the smallest context at which speculation
+  reaches 1× at the given batch (magicplan's `critical-length`, design.md §1);
+- `inflection_context`: MagicDec's S_inflection (Sadhukhan, Chen, Chen, Tiwari et al., ICLR
+  2025, §3) — the context beyond which the speedup *rises with batch size*: the smallest
+  context at which the strategy's speedup at batch B exceeds its speedup at B/2.
+Every answer names the strategy (draft, method, budget, γ, draft TP) it belongs to.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,12 @@ from typing import Any
 import numpy as np
 
 from magicplan.errors import MagicplanError
+from magicplan.physics import workload_warnings
+from magicplan.planner.evaluation import baseline, block, drafts_of
+from magicplan.planner.inputs import plan_inputs
 from magicplan.planner.optimizer import plan
+from magicplan.planner.records import Strategy
+from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 from magicplan.specs.registry import HardwareLike, ModelLike, as_hardware, as_model
@@ -28,6 +42,11 @@ def _sd_speedup(report: dict[str, Any]) -> float:
     return float(sd["speedup"]) if sd else 0.0
 
 
+def _strategy(report: dict[str, Any]) -> dict[str, Any] | None:
+    sd = best_speculative(report)
+    return Strategy.of(sd).as_dict() if sd else None
+
+
 def critical_length(
     hardware: HardwareLike,
     num_gpus: int,
@@ -37,7 +56,8 @@ def critical_length(
     max_context: int | None = None,
     **plan_kw: Any,
 ) -> dict[str, Any]:
-    """Smallest context at which the best (or the given γ's) speculative speedup reaches 1.
+    """Smallest context at which the best (or the given γ's) speculative speedup reaches 1
+    (`critical_context`), the strategy that does, and that strategy's `inflection_context`.
 
     Scans 12 log-spaced contexts from 128 to `max_context` (default: the model's maximum),
     then bisects to the token between the last context below 1 and the first at or above it.
@@ -48,17 +68,96 @@ def critical_length(
         raise MagicplanError(f"max_context must be >= {MIN_CONTEXT}; got {top}")
     kw = plan_kw | ({"gammas": [gamma]} if gamma is not None else {}) | {"top": 3}
 
-    def speedup(s: int) -> float:
-        return _sd_speedup(plan(hardware, num_gpus, target, batch, s, **kw))
+    def report(s: int) -> dict[str, Any]:
+        return plan(hardware, num_gpus, target, batch, s, **kw)
 
-    grid = sorted({*(int(c) for c in np.geomspace(MIN_CONTEXT, top, 12)), top})
+    def speedup(s: int) -> float:
+        return _sd_speedup(report(s))
+
+    crit = _first_at_least(speedup, _contexts(MIN_CONTEXT, top))
+    at = report(crit if crit is not None else top)
+    strategy = _strategy(at)
+    inflection = None
+    if strategy is not None:
+        kept = {k: v for k, v in plan_kw.items() if k in ("acceptance", "acceptance_table")}
+        inflection = inflection_context(
+            hardware, num_gpus, target, batch, Strategy(**strategy), top, **kept
+        )
+    out = _critical_report(hardware, num_gpus, target, batch, gamma, crit, _sd_speedup(at))
+    if crit is None and (why := _memory_note(at)):
+        out["note"] += f" ({why}: the search stops being meaningful there)"
+    return out | {
+        "strategy": strategy,
+        "inflection_context": inflection,
+        "inflection_batches": list(_batch_pair(batch)),
+        "warnings": workload_warnings(hardware, num_gpus, target, top),
+    }
+
+
+def _contexts(low: int, top: int) -> list[int]:
+    return sorted({*(int(c) for c in np.geomspace(low, top, 12)), top})
+
+
+def _first_at_least(f: Any, grid: list[int]) -> int | None:
+    """Smallest integer context with f >= 1: the first grid point that reaches it, bisected
+    to the token against the grid point before (None when none does)."""
     prev = None
     for s in grid:
-        if speedup(s) >= 1.0:
-            crit = s if prev is None else _bisect_int(speedup, prev, s)
-            return _critical_report(hardware, num_gpus, target, batch, gamma, crit, speedup(crit))
+        if f(s) >= 1.0:
+            return s if prev is None else _bisect_int(f, prev, s)
         prev = s
-    return _critical_report(hardware, num_gpus, target, batch, gamma, None, speedup(top))
+    return None
+
+
+def _batch_pair(batch: int) -> tuple[int, int]:
+    """The two batch sizes whose speedups say whether it rises with batch: B/2 and B (1, 2)."""
+    return (max(batch // 2, 1), batch) if batch > 1 else (1, 2)
+
+
+def inflection_context(
+    hardware: HardwareSpec,
+    num_gpus: int,
+    target: ModelSpec,
+    batch: int,
+    strategy: Strategy,
+    max_context: int,
+    **plan_kw: Any,
+) -> int | None:
+    """MagicDec's S_inflection for one strategy: the smallest context (up to `max_context`) at
+    which its speedup at `batch` exceeds its speedup at `batch`/2 (it rises with batch there).
+    A property of the cost curves: memory is not applied (the larger batch may not fit)."""
+    low = max(MIN_CONTEXT, strategy.kv_budget)
+    if low > max_context:
+        return None
+    draft = None if strategy.draft_model == "self" else load_model(strategy.draft_model)
+    only = {"drafts": [draft], "kv_methods": [strategy.kv_method],
+            "kv_budgets": [strategy.kv_budget or MIN_CONTEXT], "gammas": [strategy.gamma],
+            "draft_num_gpus": None if draft is None else [strategy.draft_num_gpus]}  # fmt: skip
+    pair = np.array(_batch_pair(batch), dtype=float)[:, None, None, None]
+
+    def rises(s: int) -> float:
+        inp = plan_inputs(hardware, num_gpus, target, batch, s, **(plan_kw | only))
+        base = baseline(inp, pair)
+        t = block(inp, base.roofline, base.t_verify_s, drafts_of(inp)[0], pair).t_token_s
+        sp = base.t_ar_s.reshape(-1) / t.reshape(2, -1)[:, 0]
+        return 1.0 if sp[1] > sp[0] else 0.0
+
+    return _first_at_least(rises, _contexts(low, max_context))
+
+
+def _memory_note(report: dict[str, Any]) -> str | None:
+    """When no speculative strategy fits in memory, why (else None: the answer is speed)."""
+    fit = report["feasibility"]
+    if fit["speculation_fits"]:
+        return None
+    where = f"batch {report['batch']}, context {report['context']:,}"
+    if not fit["fits"]:
+        return (
+            f"nothing fits in memory at {where}: plain AR needs "
+            f"{fit['memory_needed_per_gpu_gb']:.1f} GB per GPU, "
+            f"{fit['memory_usable_per_gpu_gb']:.1f} GB usable"
+        )
+    return f"no speculative strategy fits in memory at {where}"
 
 
 def _bisect_int(f: Any, lo: int, hi: int) -> int:
@@ -119,12 +218,15 @@ def break_even(
         "batch": batch,
         "context": context,
         "target_speedup": target_speedup,
+        "warnings": workload_warnings(hardware, num_gpus, target, context),
     }
-    if speedup(1.0) < target_speedup:
+    full = plan(hardware, num_gpus, target, batch, context, acceptance=1.0, top=3, **plan_kw)
+    if _sd_speedup(full) < target_speedup:
         return base | {
             "break_even_acceptance": None,
-            "note": "not reachable even with every drafted token accepted",
-            "speedup_at_full_acceptance": round(speedup(1.0), 6),
+            "note": _memory_note(full) or "not reachable even with every drafted token accepted",
+            "speedup_at_full_acceptance": round(_sd_speedup(full), 6),
+            "strategy": _strategy(full),
         }
     lo, hi = 0.0, 1.0
     if speedup(0.0) >= target_speedup:
@@ -134,7 +236,13 @@ def break_even(
             break
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if speedup(mid) >= target_speedup else (mid, hi)
-    return base | {"break_even_acceptance": round(hi, 6), "note": None}
+    return base | {
+        "break_even_acceptance": round(hi, 6),
+        "note": None,
+        "strategy": _strategy(
+            plan(hardware, num_gpus, target, batch, context, acceptance=hi, top=3, **plan_kw)
+        ),
+    }
 
 
 def sweep(

@@ -2,37 +2,43 @@
 tokens/s at a per-token latency SLO, with and without speculative decoding, and what SD saves.
 
 A workload is a context-length mix [(context, fraction), ...] or [(context, fraction, budget)]
-with a per-request draft KV budget for that group. The strategy for each (TP degree, batch) is
-chosen by the planner at the mix's mean context (KV bytes are linear in context, so the mean
-gives the mix's memory); its step times then come from the mix itself (`cost.mixture`: each
-group attends its own context and keeps its own min(K, S) draft cache), and Ω is the
-fraction-weighted Ω of the groups, each at its own acceptance rate.
+with a per-request draft KV budget for that group. Per TP degree, every batch up to the largest
+that fits is searched (`planner.batches`: per-token time grows with the batch, so bisection):
+the speculative strategy and batch with the most tokens/s under the SLO are chosen at the mix's
+mean context (KV bytes are linear in context, so the mean gives the mix's memory); its step
+times then come from the mix itself (`cost.mixture`: each group attends its own context and
+keeps its own min(K, S) draft cache), and Ω is the fraction-weighted Ω of the groups, each at
+its own acceptance rate. The batch is lowered where the mix misses the SLO.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from magicplan.cost.memory import memory_per_gpu, usable_bytes
 from magicplan.cost.mixture import check_mix, mixed_forward_time
 from magicplan.cost.operators import Array, shard
-from magicplan.cost.speculative import expected_tokens, expected_tokens_positional
+from magicplan.cost.speculative import expected_tokens, expected_tokens_positional, round_time
 from magicplan.errors import MagicplanError
 from magicplan.planner import acceptance as acc
+from magicplan.planner.analysis import best_speculative
+from magicplan.planner.batches import ar_max_batch, most_tokens
+from magicplan.planner.capacity_report import capacity_report
+from magicplan.planner.evaluation import drafts_of
+from magicplan.planner.inputs import plan_inputs
 from magicplan.planner.optimizer import plan
-from magicplan.setup import Setup, check_positive, memory_fraction
+from magicplan.setup import Setup, check_positive
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 from magicplan.specs.registry import HardwareLike, ModelLike, as_hardware, as_model
 from magicplan.units import MS
 
-BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)  # batch sizes tried per replica
+MAX_BATCH = 4096  # largest batch searched per replica (memory usually binds far earlier)
 TENSOR_PARALLEL = (1, 2, 4, 8)  # degrees tried (one NVLink/NVSwitch node at most)
 
 
@@ -84,33 +90,76 @@ def _group_omega(
     return float(np.dot(w.fractions, expected_tokens(g, alphas))), notes
 
 
-def _option(
-    hw: HardwareSpec, target: ModelSpec, tp: int, b: int, w: Workload, kw: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The AR and (when it pays and fits) the best SD option for one TP degree and batch."""
+def _mixed_ar_ms(hw: HardwareSpec, target: ModelSpec, tp: int, b: float, w: Workload) -> float:
+    """One AR step over the mix, in ms (the per-token time of plain AR)."""
     rf = Setup(hardware=hw, num_gpus=tp, target=target).roofline
-    out = []
-    ar_mem = memory_per_gpu(target, tp, b, w.mean_context, speculative=False)["total"]
-    utilization = memory_fraction(kw.get("memory_utilization"))
-    if float(ar_mem) <= usable_bytes(hw.memory_bytes, utilization):
-        t = mixed_forward_time(target, rf, tp, b, 1.0, w.contexts, w.fractions)
-        out.append({"strategy": "autoregressive", "t_per_token_ms": t / MS})
-    best = plan(hw, tp, target, b, w.mean_context, top=1, **kw)["best"]
-    if best is None or best["draft_model"] == "none":
-        return out
+    return mixed_forward_time(target, rf, tp, b, 1.0, w.contexts, w.fractions) / MS
+
+
+def _bisect(ok: Callable[[int], bool], high: int) -> int:
+    """Largest b in [1, high] with ok(b), for ok true up to some batch and false beyond (0:
+    none)."""
+    lo, hi = 0, high + 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo
+
+
+def _ar_option(
+    hw: HardwareSpec, target: ModelSpec, tp: int, w: Workload, slo_ms: float, high: int
+) -> dict[str, Any] | None:
+    """AR on one TP-`tp` replica at the largest batch that fits and meets the SLO on the mix."""
+    b = _bisect(lambda b: _mixed_ar_ms(hw, target, tp, b, w) <= slo_ms, high)
+    if not b:
+        return None
+    return {"strategy": "autoregressive", "batch": b,
+            "t_per_token_ms": _mixed_ar_ms(hw, target, tp, b, w)}  # fmt: skip
+
+
+def _sd_option(
+    hw: HardwareSpec, target: ModelSpec, tp: int, w: Workload, slo_ms: float, high: int,
+    kw: dict[str, Any],
+) -> dict[str, Any] | None:  # fmt: skip
+    """SD on one TP-`tp` replica: the most tokens/s under the SLO at the mix's mean context
+    (every strategy, every batch up to `high`), then its step times on the mix itself."""
+    inp = plan_inputs(hw, tp, target, high, w.mean_context, **kw)
+    pick = most_tokens(inp, drafts_of(inp), high, slo_ms * MS)
+    if pick is None:
+        return None
+    best = best_speculative(
+        plan(hw, tp, target, pick.batch, w.mean_context, top=2, **(kw | pick.restrict(inp)))
+    )
+    assert best is not None  # the pick fits and has an α at this batch
+    t_ms, omega, notes = _mixed_sd_ms(hw, target, tp, w, best, kw)
+    b = _bisect(lambda b: t_ms(b) <= slo_ms, pick.batch)
+    if not b:
+        return None
+    keep = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "acceptance")
+    return ({"strategy": "speculative", "batch": b, "t_per_token_ms": t_ms(b),
+             "accepted_per_step": omega} | {key: best[key] for key in keep}
+            | {"notes": notes})  # fmt: skip
+
+
+def _mixed_sd_ms(
+    hw: HardwareSpec, target: ModelSpec, tp: int, w: Workload, best: dict[str, Any],
+    kw: dict[str, Any],
+) -> tuple[Callable[[int], float], float, list[str]]:  # fmt: skip
+    """Per-token ms of `best` on the mix as a function of the batch, its Ω and notes."""
     g, m = best["gamma"], best["kv_method"]
     k = np.where(np.isnan(w.budgets), float(best["kv_budget"]), w.budgets)
-    d_len = w.contexts if m == "full" else np.minimum(k, w.contexts)
-    draft = target if best["draft_model"] == "self" else load_model(best["draft_model"])
-    t_d = mixed_forward_time(draft, rf, best["draft_num_gpus"], b, 1.0, d_len + (g - 1) / 2,
-                             w.fractions, w.contexts if m == "topk" else None)  # fmt: skip
-    t_v = mixed_forward_time(target, rf, tp, b, g + 1.0, w.contexts, w.fractions)
     omega, notes = _group_omega(target, best, w, k, kw)
-    t = (g * t_d + t_v + rf.round_overhead_s) / omega
-    keep = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "acceptance")
-    out.append({"strategy": "speculative", "t_per_token_ms": t / MS, "accepted_per_step": omega}
-               | {key: best[key] for key in keep} | {"notes": notes})  # fmt: skip
-    return out
+    draft = target if best["draft_model"] == "self" else load_model(best["draft_model"])
+    rf = Setup(hardware=hw, num_gpus=tp, target=target).roofline
+    d_len = w.contexts if m == "full" else np.minimum(k, w.contexts)
+
+    def t_ms(b: int) -> float:
+        t_d = mixed_forward_time(draft, rf, best["draft_num_gpus"], b, 1.0, d_len + (g - 1) / 2,
+                                 w.fractions, w.contexts if m == "topk" else None)  # fmt: skip
+        t_v = mixed_forward_time(target, rf, tp, b, g + 1.0, w.contexts, w.fractions)
+        return float(round_time(t_d, t_v, g, rf.round_overhead_s)) / omega / MS
+
+    return t_ms, omega, notes
 
 
 def capacity(
@@ -128,6 +177,8 @@ def capacity(
 
     `workload`: [(context, fraction[, kv_budget]), ...]; `plan_kw`: the planner's options
     (drafts, kv_methods, acceptance, ...). With `gpu_hour_usd`, the hourly cost of each.
+    A strategy that cannot meet the SLO, or needs more than `max_gpus`, is None, and
+    `autoregressive_unavailable` / `speculative_unavailable` say why, with the numbers.
     `hardware`, `target`: specs, ids or paths.
     """
     hardware, target = as_hardware(hardware), as_model(target, "target")
@@ -147,58 +198,67 @@ def capacity(
         raise MagicplanError(
             f"tensor_parallel: no degree <= max_gpus={max_gpus} can split {target.id}"
         )
-    best = _fewest_gpus(hardware, target, tokens_per_s, slo_ms, w, degrees, max_gpus, plan_kw)
-    return _capacity_report(hardware, target, tokens_per_s, slo_ms, w, best, max_gpus, gpu_hour_usd)
+    found = _fewest_gpus(hardware, target, tokens_per_s, slo_ms, w, degrees, plan_kw)
+    fastest = _fastest(hardware, target, w, degrees, found, plan_kw)
+    return capacity_report(
+        hardware=hardware, target=target, tokens_per_s=tokens_per_s, slo_ms=slo_ms,
+        workload=w, found=found, fastest=fastest, max_gpus=max_gpus, usd=gpu_hour_usd,
+    )  # fmt: skip
 
 
 def _fewest_gpus(
     hw: HardwareSpec, target: ModelSpec, tokens_per_s: float, slo_ms: float, w: Workload,
-    degrees: list[int], max_gpus: int, kw: dict[str, Any],
+    degrees: list[int], kw: dict[str, Any],
 ) -> dict[str, dict[str, Any] | None]:  # fmt: skip
-    """Per strategy, the (TP degree, batch) that meets the SLO with the fewest GPUs."""
+    """Per strategy, the (TP degree, batch) that meets the SLO with the fewest GPUs (however
+    many: the report holds them against max_gpus)."""
     best: dict[str, dict[str, Any] | None] = {"autoregressive": None, "speculative": None}
     for tp in degrees:
-        for b in BATCHES:
-            opts = _option(hw, target, tp, b, w, kw)
-            if not opts:
-                break  # AR no longer fits: no larger batch will
-            for opt in (o for o in opts if o["t_per_token_ms"] <= slo_ms):
-                per_replica = b / (opt["t_per_token_ms"] * MS)
-                replicas = math.ceil(tokens_per_s / per_replica)
-                opt |= {"tensor_parallel": tp, "batch": b, "replicas": replicas,
-                        "gpus": replicas * tp,
-                        "throughput_per_replica_tokens_per_s": per_replica}  # fmt: skip
-                cur = best[opt["strategy"]]
-                key = (opt["gpus"], opt["t_per_token_ms"])
-                if opt["gpus"] <= max_gpus and (
-                    cur is None or key < (cur["gpus"], cur["t_per_token_ms"])
-                ):
-                    best[opt["strategy"]] = opt
+        fits = ar_max_batch(hw, tp, target, w.mean_context, kw.get("memory_utilization"))
+        high = min(MAX_BATCH, fits)
+        if high < 1:
+            continue  # not even one sequence fits on this many GPUs
+        for opt in (_ar_option(hw, target, tp, w, slo_ms, high),
+                    _sd_option(hw, target, tp, w, slo_ms, high, kw)):  # fmt: skip
+            if opt is None:
+                continue
+            per_replica = opt["batch"] / (opt["t_per_token_ms"] * MS)
+            replicas = math.ceil(tokens_per_s / per_replica)
+            opt |= {"tensor_parallel": tp, "replicas": replicas, "gpus": replicas * tp,
+                    "throughput_per_replica_tokens_per_s": per_replica,
+                    "throughput_tokens_per_s_per_gpu": per_replica / tp}  # fmt: skip
+            cur = best[opt["strategy"]]
+            if cur is None or _fewer(opt) < _fewer(cur):
+                best[opt["strategy"]] = opt
     return best
 
 
-def _capacity_report(
-    hw: HardwareSpec, target: ModelSpec, tokens_per_s: float, slo_ms: float, w: Workload,
-    best: dict[str, dict[str, Any] | None], max_gpus: int, usd: float | None,
-) -> dict[str, Any]:  # fmt: skip
-    ar, sd = best["autoregressive"], best["speculative"]
-    for opt in (o for o in (ar, sd) if o):
-        if usd is not None:
-            opt["cost_per_hour_usd"] = opt["gpus"] * usd
-    chosen = min(
-        (o for o in (ar, sd) if o), key=lambda o: (o["gpus"], o["t_per_token_ms"]), default=None
-    )
-    both = ar is not None and sd is not None
-    return {
-        "hardware": hw.id, "target": target.id, "tokens_per_s": tokens_per_s, "slo_ms": slo_ms,
-        "workload": [[float(c), float(f), None if math.isnan(k) else float(k)]
-                     for c, f, k in zip(w.contexts, w.fractions, w.budgets, strict=True)],
-        "autoregressive": ar, "speculative": sd,
-        "recommended": chosen["strategy"] if chosen else None,
-        "gpus_saved_by_sd": (ar["gpus"] - sd["gpus"]) if both else None,  # type: ignore[index]
-        "gpu_cost_ratio_sd_over_ar": (sd["gpus"] / ar["gpus"]) if both else None,  # type: ignore[index]
-        "note": None if chosen else f"no configuration within {max_gpus} GPUs meets the SLO",
-    }  # fmt: skip
+def _fewer(opt: dict[str, Any]) -> tuple[int, float]:
+    """Order of preference: fewer GPUs, then a shorter per-token time."""
+    return opt["gpus"], opt["t_per_token_ms"]
+
+
+def _fastest(
+    hw: HardwareSpec, target: ModelSpec, w: Workload, degrees: list[int],
+    found: dict[str, dict[str, Any] | None], kw: dict[str, Any],
+) -> dict[str, dict[str, Any] | None]:  # fmt: skip
+    """For a strategy that meets the SLO nowhere: the fastest per-token time it reaches (batch
+    1, the widest TP that fits) — None where it fits nowhere at all."""
+    out: dict[str, dict[str, Any] | None] = {"autoregressive": None, "speculative": None}
+    utilization = kw.get("memory_utilization")
+    for tp in (d for d in degrees if ar_max_batch(hw, d, target, w.mean_context, utilization)):
+        t_ar = _mixed_ar_ms(hw, target, tp, 1, w)
+        if found["autoregressive"] is None and (
+            out["autoregressive"] is None or t_ar < out["autoregressive"]["t_per_token_ms"]
+        ):
+            out["autoregressive"] = {"t_per_token_ms": t_ar, "tensor_parallel": tp}
+        if found["speculative"] is None:
+            sd = best_speculative(plan(hw, tp, target, 1, w.mean_context, top=3, **kw))
+            cur = out["speculative"]
+            t_sd = None if sd is None else sd["t_spec_per_token_ms"]
+            if t_sd is not None and (cur is None or t_sd < cur["t_per_token_ms"]):
+                out["speculative"] = {"t_per_token_ms": t_sd, "tensor_parallel": tp}
+    return out
 
 
 def _splits(model: ModelSpec, tp: int) -> bool:

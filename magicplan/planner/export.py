@@ -1,17 +1,25 @@
 """Engine export: a ready-to-use speculative config for vLLM or SGLang, plus the
-`num_speculative_tokens_per_batch_size` table [[start_bs, end_bs, K], ...] planned across batch
-sizes at the given context with the exported draft (K = 0 where speculation does not pay).
-See docs/engines.md for what each engine can and cannot express."""
+`num_speculative_tokens_per_batch_size` table [[start_bs, end_bs, K], ...] planned at every
+batch size that fits in memory at the given context with the exported draft (K = 0 where
+speculation does not pay). Whatever the planner's best strategy needs that the engine cannot
+express is said in `limitations` and `dropped`, with the speedup given up.
+See docs/engines.md for what each engine can and cannot express.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from magicplan.cost.memory import max_batch, memory_per_gpu, usable_bytes
+import numpy as np
+
 from magicplan.errors import MagicplanError
 from magicplan.planner.analysis import best_speculative
-from magicplan.planner.optimizer import default_drafts, plan
-from magicplan.setup import memory_fraction
+from magicplan.planner.batches import Curve, ar_max_batch, curves
+from magicplan.planner.evaluation import drafts_of
+from magicplan.planner.inputs import default_drafts, plan_inputs
+from magicplan.planner.optimizer import plan
+from magicplan.planner.records import Strategy
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
@@ -20,33 +28,41 @@ ENGINES = ("vllm", "sglang")
 MAX_EXPORT_BATCH = 1024  # largest batch size planned for the table
 
 
-def gamma_table(
-    hardware: HardwareSpec, num_gpus: int, target: ModelSpec, context: int, **plan_kw: Any
-) -> list[list[int]]:
-    """[[start_bs, end_bs, K], ...]: the best γ for each batch range (0: do not speculate),
-    from planning every power of two up to the largest batch that fits (AR memory)."""
-    fixed = float(memory_per_gpu(target, num_gpus, 0, context, speculative=False)["total"])
-    per_seq = (
-        float(memory_per_gpu(target, num_gpus, 1, context, speculative=False)["total"]) - fixed
-    )
-    utilization = memory_fraction(plan_kw.get("memory_utilization"))
-    fit = float(max_batch(usable_bytes(hardware.memory_bytes, utilization), fixed, per_seq))
-    top = int(min(fit, MAX_EXPORT_BATCH))
+def _top(
+    hardware: HardwareSpec, num_gpus: int, target: ModelSpec, context: int, plan_kw: dict[str, Any]
+) -> int:
+    fits = ar_max_batch(hardware, num_gpus, target, context, plan_kw.get("memory_utilization"))
+    top = min(fits, MAX_EXPORT_BATCH)
     if top < 1:
         raise MagicplanError(
             f"context {context}: batch 1 does not fit on {num_gpus}× {hardware.id}"
         )
-    sizes = sorted({*(2**i for i in range(11) if 2**i <= top), top})
+    return top
+
+
+def ranges(gamma: np.ndarray) -> list[list[int]]:
+    """[[start_bs, end_bs, K], ...] from K per batch size 1..N (equal neighbours merged)."""
     table: list[list[int]] = []
-    for i, b in enumerate(sizes):
-        best = plan(hardware, num_gpus, target, b, context, top=1, **plan_kw)["best"]
-        pays = best is not None and best["draft_model"] != "none" and best["speedup"] > 1
-        k = int(best["gamma"]) if best is not None and pays else 0
+    for b, k in enumerate(gamma.astype(int).tolist(), start=1):
         if table and table[-1][2] == k:
             table[-1][1] = b
         else:
-            table.append([sizes[i - 1] + 1 if i else 1, b, k])
+            table.append([b, b, k])
     return table
+
+
+def gamma_table(
+    hardware: HardwareSpec, num_gpus: int, target: ModelSpec, context: int, **plan_kw: Any
+) -> list[list[int]]:
+    """[[start_bs, end_bs, K], ...]: the best γ at every batch size (0: do not speculate) up to
+    the largest that fits with plain AR, in one array pass. `plan_kw` fixes the draft; with
+    several, each batch takes the fastest."""
+    top = _top(hardware, num_gpus, target, context, plan_kw)
+    inp = plan_inputs(hardware, num_gpus, target, 1, context, **plan_kw)
+    found = curves(inp, drafts_of(inp), top)
+    speedups = np.stack([np.nan_to_num(c.speedup, nan=0.0) for c in found])
+    best = np.argmax(speedups, axis=0)
+    return ranges(np.stack([c.gamma for c in found])[best, np.arange(top)])
 
 
 def expressible_kwargs(
@@ -60,6 +76,11 @@ def expressible_kwargs(
                       "draft_num_gpus": tp}  # fmt: skip
 
 
+def _check(engine: str) -> None:
+    if engine not in ENGINES:
+        raise MagicplanError(f"export must be one of {', '.join(ENGINES)}; got '{engine}'")
+
+
 def export(
     engine: str,
     report: dict[str, Any],
@@ -70,47 +91,128 @@ def export(
 ) -> dict[str, Any]:
     """Engine JSON for the workload of `report` (a `plan` result): the best strategy the engine
     can express, its per-batch-size γ table, and what the planner's overall best would need."""
-    if engine not in ENGINES:
-        raise MagicplanError(f"export must be one of {', '.join(ENGINES)}; got '{engine}'")
+    _check(engine)
     kw = expressible_kwargs(engine, target, num_gpus, plan_kw)
-    limits = _limits(engine, report["best"])
+    limits = _sglang(engine)
     if not kw["drafts"]:
         limits.append(f"no shipped draft model shares {target.id}'s vocab: nothing to configure")
         return _result(engine, report, target, None, [], limits)
     at_batch = plan(hardware, num_gpus, target, report["batch"], report["context"], top=3, **kw)
     chosen = best_speculative(at_batch)
     if chosen is None:
-        limits.append("no separate-draft strategy fits in memory: run without a draft")
+        limits.append(_nothing_fits(report, at_batch))
         return _result(engine, report, target, None, [], limits)
     fixed = kw | {"drafts": [load_model(chosen["draft_model"])],
                   "draft_num_gpus": [chosen["draft_num_gpus"]]}  # fmt: skip
     table = gamma_table(hardware, num_gpus, target, report["context"], **fixed)
+    dropped = _dropped(engine, report["best"], chosen)
+    if dropped is not None:
+        limits.insert(0, dropped["text"])
     if chosen["speedup"] <= 1:
         limits.append(f"speculation does not pay at batch {report['batch']} (K = 0 in its range)")
+    config = _engine_config(engine, _hf(chosen["draft_model"]), chosen, table)
+    return _result(engine, report, target, config, table, limits, chosen, dropped)
+
+
+def _nothing_fits(report: dict[str, Any], at_batch: dict[str, Any]) -> str:
+    """Why no draft is configured: the drafts do not fit (AR does), or nothing fits at all."""
+    fit = at_batch["feasibility"]
+    if fit["fits"]:
+        return (
+            f"no separate-draft strategy fits in memory at batch {report['batch']}: run without a "
+            f"draft (plain AR fits: {fit['memory_needed_per_gpu_gb']:.1f} of "
+            f"{fit['memory_usable_per_gpu_gb']:.1f} GB per GPU)"
+        )
+    return f"nothing fits: {at_batch['recommendation']}"
+
+
+def _dropped(
+    engine: str, best: dict[str, Any] | None, chosen: dict[str, Any]
+) -> dict[str, Any] | None:
+    """What the planner's best needs that `engine` cannot express, and the speedup given up."""
+    if best is None or best["draft_model"] == "none" or Strategy.of(best) == Strategy.of(chosen):
+        return None
+    reasons = []
+    if best["draft_model"] == "self":
+        reasons.append(f"{engine} cannot draft with the target itself (self-speculation)")
+    if best["kv_method"] != "full":
+        reasons.append(
+            f"{engine} keeps a draft's full KV cache: it cannot run a compressed draft cache "
+            f"({best['kv_method']} budget {best['kv_budget']})"
+        )
+    allowed = "1 or all" if engine == "vllm" else "all"
+    if best["draft_model"] != "self" and best["draft_num_gpus"] != chosen["draft_num_gpus"]:
+        reasons.append(f"{engine} runs a draft on {allowed} of the target's GPUs")
+    given_up = best["speedup"] - chosen["speedup"]
+    text = (
+        f"the planner's best ({Strategy.of(best).label()}, {best['speedup']:.2f}×) is not "
+        f"expressible: {'; '.join(reasons) or 'not in the engine'}; the config is the best "
+        f"separate-draft, full-KV strategy ({Strategy.of(chosen).label()}, "
+        f"{chosen['speedup']:.2f}×), giving up {given_up:.2f}× "
+        f"({1 - chosen['speedup'] / best['speedup']:.0%} of the per-token speed)"
+    )
+    return {"planner_best": Strategy.of(best).as_dict(), "reasons": reasons,
+            "planner_best_speedup": best["speedup"], "exported_speedup": chosen["speedup"],
+            "speedup_given_up": given_up, "text": text}  # fmt: skip
+
+
+def _sglang(engine: str) -> list[str]:
+    if engine != "sglang":
+        return []
+    return [
+        "SGLang runs one speculative_num_steps per server: the per-batch-size table is for "
+        "a router (send each batch-size range to a server started with its K)"
+    ]
+
+
+def export_batches(
+    engine: str,
+    hardware: HardwareSpec,
+    num_gpus: int,
+    target: ModelSpec,
+    context: int,
+    **plan_kw: Any,
+) -> dict[str, Any]:
+    """Engine JSON without a batch size: the γ table over every batch size that fits in
+    memory, with the expressible draft (and TP degree) that gains most on average over them
+    (the mean of max(speedup, 1): 1 where K = 0)."""
+    _check(engine)
+    kw = expressible_kwargs(engine, target, num_gpus, plan_kw)
+    limits = [
+        *_sglang(engine),
+        f"{engine} cannot draft with the target itself or over a compressed draft KV cache: "
+        "`magicplan plan --batch B` says what that gives up at a batch size",
+    ]
+    report = {"batch": None, "context": context, "best": None}
+    if not kw["drafts"]:
+        limits.append(f"no shipped draft model shares {target.id}'s vocab: nothing to configure")
+        return _result(engine, report, target, None, [], limits)
+    top = _top(hardware, num_gpus, target, context, kw)
+    inp = plan_inputs(hardware, num_gpus, target, 1, context, **kw)
+    found = curves(inp, drafts_of(inp), top)
+    best = max(found, key=lambda c: float(np.mean(np.where(c.gamma > 0, c.speedup, 1.0))))
+    table = ranges(best.gamma)
+    chosen = _batch_strategy(best)
+    if not np.any(best.gamma > 0):
+        limits.append(f"speculation pays at no batch size up to {top}: K = 0 everywhere")
     config = _engine_config(engine, _hf(chosen["draft_model"]), chosen, table)
     return _result(engine, report, target, config, table, limits, chosen)
 
 
-def _limits(engine: str, overall: dict[str, Any] | None) -> list[str]:
-    out = []
-    if overall and overall["draft_model"] == "self" and overall["kv_method"] != "full":
-        out.append(
-            f"{engine} cannot draft with the target over a compressed KV cache: the planner's "
-            f"best ({overall['kv_method']} budget {overall['kv_budget']}, γ={overall['gamma']}, "
-            f"{overall['speedup']:.2f}×) is not expressible; the config is the best "
-            "separate-draft, full-KV strategy"
-        )
-    if engine == "sglang":
-        out.append(
-            "SGLang runs one speculative_num_steps per server: the per-batch-size table is for "
-            "a router (send each batch-size range to a server started with its K)"
-        )
-    return out
+def _batch_strategy(c: Curve) -> dict[str, Any]:
+    """The exported draft over a batch range: its K where most batch sizes speculate."""
+    pays = c.gamma[c.gamma > 0]
+    gamma = Counter(pays.tolist()).most_common(1)[0][0] if pays.size else 0
+    gain = np.where(c.gamma > 0, c.speedup, 1.0)
+    return {"draft_model": c.draft.draft_id, "kv_method": "full", "kv_budget": 0,
+            "gamma": int(gamma), "draft_num_gpus": c.draft.draft_num_gpus,
+            "batches": [1, int(c.batches[-1])], "mean_speedup_over_batches": float(gain.mean()),
+            "max_speedup": float(np.nanmax(c.speedup)) if np.any(c.fits) else None}  # fmt: skip
 
 
 def _result(
     engine: str, report: dict[str, Any], target: ModelSpec, config: Any,
-    table: list[list[int]], limits: list[str], chosen: Any = None,
+    table: list[list[int]], limits: list[str], chosen: Any = None, dropped: Any = None,
 ) -> dict[str, Any]:  # fmt: skip
     return {
         "engine": engine,
@@ -122,6 +224,7 @@ def _result(
         "limitations": limits,
         "exported_strategy": chosen,
         "planner_best": report["best"],
+        "dropped": dropped,
     }
 
 

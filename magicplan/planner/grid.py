@@ -1,5 +1,8 @@
 """Vectorized evaluation of every speculative candidate of one draft on one workload:
-methods × budgets × γ in two `forward_time` calls (static methods together, top-k apart)."""
+methods × budgets × γ in two `forward_time` calls (static methods together, top-k apart).
+
+The batch may be a number or an array that broadcasts against (M, K, G): (N, 1, 1, 1) evaluates
+N batch sizes in one pass, (M, K, G) gives every strategy its own batch (the SLO search)."""
 
 from __future__ import annotations
 
@@ -18,23 +21,24 @@ from magicplan.specs.model import ModelSpec
 
 @dataclass(frozen=True)
 class DraftGrid:
-    """Draft-step seconds, their split by class, and memory: methods (0) × budgets (1) × γ (2)."""
+    """Draft-step seconds, their split by class, and memory: methods × budgets × γ (the last
+    three axes; leading axes are the batch array's)."""
 
     methods: tuple[str, ...]
     budgets: Array  # (K,)
     gammas: Array  # (G,)
-    t_draft_s: Array  # (M, K, G)
-    memory_bytes: Array  # (M, K, G)
+    t_draft_s: Array  # (..., M, K, G)
+    memory_bytes: Array  # (..., M, K, G)
     valid: npt.NDArray[np.bool_]  # (M, K, 1): budget meaningful for that method
     steps: tuple[tuple[list[int], StepTime], ...] = field(repr=False)  # method rows, their step
 
     @cached_property
     def breakdown(self) -> dict[str, Array]:
-        """Class → (M, K, G) seconds (worked out when a report first asks)."""
+        """Class → (..., M, K, G) seconds (worked out when a report first asks)."""
         parts: dict[str, Array] = {}
         for idx, st in self.steps:
             for cls, val in st.parts.items():
-                parts.setdefault(cls, np.zeros(self.t_draft_s.shape))[idx] = val
+                parts.setdefault(cls, np.zeros(self.t_draft_s.shape))[..., idx, :, :] = val
         return parts
 
 
@@ -44,7 +48,7 @@ def draft_grid(
     rf: Roofline,
     num_gpus: int,
     draft_num_gpus: int,
-    batch: float,
+    batch: npt.ArrayLike,
     context: float,
     methods: tuple[str, ...],
     budgets: Array,
@@ -52,30 +56,44 @@ def draft_grid(
 ) -> DraftGrid:
     """Draft step time of `draft` (None: the target itself) for every method, budget and γ."""
     model = draft or target
-    shape = (len(methods), budgets.size, gammas.size)
+    b = np.asarray(batch, dtype=np.float64)
+    grid = (len(methods), budgets.size, gammas.size)
+    shape = np.broadcast_shapes(b.shape, grid)
     k, g = budgets[:, None], gammas[None, :]
     t = np.zeros(shape)
     steps = []
     groups = ([m for m in methods if m != "topk"], [m for m in methods if m == "topk"])
     for group in (grp for grp in groups if grp):
         lens = [draft_kv_len(m, context, k, g) for m in group]
-        kv_len = np.stack([np.broadcast_to(kv, shape[1:]) for kv, _ in lens])
-        st = forward_time(model, rf, draft_num_gpus, batch, 1.0, kv_len, select_len=lens[0][1])
+        kv_len = np.stack([np.broadcast_to(kv, grid[1:]) for kv, _ in lens])
         idx = [methods.index(m) for m in group]
-        t[idx] = st.total_s
+        st = forward_time(
+            model, rf, draft_num_gpus, _rows(b, idx), 1.0, kv_len, select_len=lens[0][1]
+        )
+        t[..., idx, :, :] = st.total_s
         steps.append((idx, st))
     mem = np.stack(
         [
             np.broadcast_to(
                 total_bytes(
-                    *memory_terms(target, num_gpus, context, g, draft, draft_num_gpus, m, k), batch
+                    *memory_terms(target, num_gpus, context, g, draft, draft_num_gpus, m, k),
+                    _rows(b, i)[..., 0, :, :] if b.ndim >= 3 else b,
                 ),
-                shape[1:],
+                shape[:-3] + grid[1:],
             )
-            for m in methods
-        ]
+            for i, m in enumerate(methods)
+        ],
+        axis=-3,
     )
     valid = np.stack(
         [(budgets == budgets[0]) if m == "full" else (budgets <= context) for m in methods]
     )[:, :, None]
     return DraftGrid(methods, budgets, gammas, t, mem, valid, tuple(steps))
+
+
+def _rows(b: Array, idx: list[int] | int) -> Array:
+    """The batch of the method rows `idx` (a batch array's method axis is its third-last)."""
+    if b.ndim < 3 or b.shape[-3] == 1:
+        return b
+    i = [idx] if isinstance(idx, int) else idx
+    return b[..., i, :, :]

@@ -12,6 +12,7 @@ from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
 from magicplan.cost.speculative import check_acceptance
 from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
+from magicplan.physics import workload_warnings
 from magicplan.planner import acceptance as acc
 from magicplan.setup import (
     Setup,
@@ -49,6 +50,7 @@ class PlanInputs:
     notes: list[str] = field(default_factory=list)
     acceptance_interval: tuple[float, float] | None = None  # 95 % interval of a scalar α
     memory_utilization: float = DEFAULT_MEMORY_UTILIZATION  # fraction of memory engines fill
+    gpu_hour_usd: float | None = None  # one GPU's hourly price, for $/hour and $/M tokens
 
 
 def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
@@ -154,7 +156,7 @@ def plan_inputs(
     for d in ds:
         if d is not None:
             check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"
-    notes: list[str] = []
+    notes = workload_warnings(hardware, int(num_gpus), target, int(context))
     fit = tuple(b for b in budgets if b <= context)
     if len(fit) < len(budgets) and any(m != "full" for m in methods):
         dropped = ", ".join(str(b) for b in budgets if b > context)
@@ -165,4 +167,11 @@ def plan_inputs(
         gammas=gammas, acceptance=alpha, acceptance_table=_table(kw.get("acceptance_table")),
         draft_num_gpus=_draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes=notes,
         acceptance_interval=interval, memory_utilization=utilization,
+        gpu_hour_usd=_price(kw.get("gpu_hour_usd")),
     )  # fmt: skip
+
+
+def _price(gpu_hour_usd: float | None) -> float | None:
+    if gpu_hour_usd is None:
+        return None
+    return float(check_positive("gpu_hour_usd", gpu_hour_usd, integer=False))

@@ -54,11 +54,23 @@ RC: dict[str, Any] = {
 
 @contextmanager
 def style() -> Iterator[None]:
-    """Apply magicplan's figure style within the block (e.g. around a notebook cell)."""
+    """Apply magicplan's figure style within the block (e.g. around a notebook cell).
+
+    Only the look is scoped: matplotlib's interactive flag keeps the state the block leaves it
+    in. The first figure of a notebook selects the inline backend, which turns the flag on;
+    rc_context alone would restore it to off on exit, and no later figure would render.
+    """
     import matplotlib as mpl
 
-    with mpl.rc_context(RC):  # type: ignore[arg-type]
-        yield
+    interactive = mpl.is_interactive()
+    try:
+        with mpl.rc_context(RC):  # type: ignore[arg-type]
+            try:
+                yield
+            finally:
+                interactive = mpl.is_interactive()
+    finally:
+        mpl.interactive(interactive)
 
 
 def set_title(ax: Axes, headline: str, subtitle: str) -> None:

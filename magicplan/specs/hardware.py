@@ -80,6 +80,14 @@ class HardwareSpec(_Frozen):
         lt=1e3,
         description="bandwidth a streaming benchmark reaches (BabelStream, bandwidthTest), TB/s",
     )
+    gpus_per_node: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        lt=10**5,
+        description="devices the scale-up link joins (one HGX/DGX node, an NVLink-bridged pair); "
+        "tensor parallelism beyond it crosses the slower inter-node network",
+    )
     tdp_w: float | None = Field(default=None, gt=0)
     notes: str | None = None
     sources: list[Source] = Field(min_length=1)

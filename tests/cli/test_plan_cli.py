@@ -177,3 +177,14 @@ def test_scenario_row_errors_name_the_row(tmp_path: Path) -> None:
     assert good["best"] is not None and "vocab" in bad["error"] and bad["batch"] == 16
     r = run("plan", "--scenarios", str(csv), "--json", "--strict")
     assert r.exit_code == 2 and "row 3" in r.output and "vocab" in r.output
+
+
+def test_critical_length_and_break_even_text_name_their_strategy() -> None:
+    only = ["--drafts", "self", "--kv-methods", "streamingllm", "--kv-budgets", "512"]
+    r = run("critical-length", *BASE, "--batch", "64", "--gamma", "3", *only)
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0 and "critical (break-even) context at batch 64" in text
+    assert "strategy: self-speculation, streamingllm KV budget 512, γ=3" in text
+    assert "inflection context (speedup rises with batch, 32 → 64)" in text
+    r = run("break-even", *BASE, "--batch", "64", "--context", "32000", *only)
+    assert r.exit_code == 0 and "strategy: self-speculation" in " ".join(r.output.split())

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from magicplan.errors import MagicplanError
-from magicplan.planner.acceptance import load_table, lookup, lookup_budgets, wilson_interval
+from magicplan.planner.acceptance import (
+    borrowed_from,
+    load_table,
+    lookup,
+    lookup_budgets,
+    wilson_interval,
+)
 
 HEAD = "target,draft,method,budget,context,alpha"
 
@@ -132,3 +138,77 @@ def test_yaml_user_table(tmp_path: Path) -> None:
     p.write_text("- {target: m, method: snapkv, budget: -3, alpha_by_context: {1000: 0.9}}\n")
     with pytest.raises(MagicplanError, match="budget"):
         load_table(p)
+
+
+# --- full-KV rows and where α comes from (issue 15 item 6) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{HEAD}\nllama-3.1-8b,llama-3.2-1b,full,0,8000,0.7\nllama-3.1-8b,llama-3.2-1b,full,0,32000,0.6\n",
+        "- {target: llama-3.1-8b, draft: llama-3.2-1b, method: full, budget: 0,\n"
+        "   alpha_by_context: {8000: 0.7, 32000: 0.6}}\n",
+    ],
+)
+def test_full_kv_rows_are_writable_and_used(tmp_path: Path, text: str) -> None:
+    p = tmp_path / ("t.csv" if text.startswith("target") else "t.yaml")
+    p.write_text(text)
+    hit = lookup(load_table(p), "llama-3.1-8b", "llama-3.2-1b", "full", 0, 20000)
+    assert hit is not None and hit.alpha == pytest.approx(0.65)  # halfway in context
+    assert hit.source.startswith(str(p)) and borrowed_from(hit.source) is None
+
+
+def test_budget_zero_is_only_for_full_kv(tmp_path: Path) -> None:
+    p = tmp_path / "t.csv"
+    p.write_text(f"{HEAD}\nm,self,streamingllm,0,1000,0.8\n")
+    with pytest.raises(MagicplanError, match="budget"):
+        load_table(p)
+
+
+def test_a_full_kv_draft_names_the_compressed_alpha_it_borrows() -> None:
+    hit = lookup(load_table(), "llama-3.1-8b", "llama-3.2-1b", "full", 0, 32000)
+    assert hit is not None
+    assert borrowed_from(hit.source) == "llama-3.1-8b/llama-3.2-1b/streamingllm (a compressed-KV α)"
+    exact = lookup(load_table(), "llama-3.1-8b", "llama-3.2-1b", "streamingllm", 512, 32000)
+    assert exact is not None and borrowed_from(exact.source) is None
+
+
+@pytest.mark.parametrize(
+    ("hardware", "num_gpus", "target", "drafts", "methods", "borrowed"),
+    [
+        # Qwen drafts have no measurement: a Llama-2/TinyLlama α is used.
+        ("h100-sxm", 4, "qwen2.5-32b", None, None, "llama-2-7b-32k/tinyllama-1.1b/streamingllm"),
+        # A full-KV draft given its StreamingLLM-512 α.
+        ("h100-sxm", 8, "llama-3.1-8b", ["llama-3.2-1b"], ["full"], "(a compressed-KV α)"),
+    ],
+)
+def test_a_borrowed_alpha_is_in_the_headline(
+    hardware: str, num_gpus: int, target: str, drafts: list[str] | None,
+    methods: list[str] | None, borrowed: str,
+) -> None:  # fmt: skip
+    from magicplan.planner import plan
+    from magicplan.specs import load_hardware, load_model
+
+    kw = {} if drafts is None else {"drafts": [load_model(d) for d in drafts]}
+    r = plan(load_hardware(hardware), num_gpus, load_model(target), 16, 32000,
+             kv_methods=methods, **kw)  # fmt: skip
+    best = r["best"]
+    assert best["draft_model"] != "none" and borrowed in best["acceptance_borrowed_from"]
+    assert "is borrowed" in r["recommendation"] and borrowed in r["recommendation"]
+
+
+def test_one_scalar_alpha_for_every_budget_is_said() -> None:
+    from magicplan.planner import plan
+    from magicplan.specs import load_hardware, load_model
+
+    hw, target = load_hardware("h100-sxm"), load_model("llama-3.1-8b")
+    kw = {"drafts": [None], "kv_methods": ["streamingllm"]}
+    r = plan(hw, 8, target, 64, 32000, acceptance=0.8, **kw)
+    assert r["best"]["kv_budget"] == 128  # the smallest budget wins on cost alone
+    assert "ranked by cost alone" in r["recommendation"]
+    assert any("per-budget" in n for n in r["notes"])
+    one = plan(hw, 8, target, 64, 32000, acceptance=0.8, kv_budgets=[512], **kw)
+    assert "cost alone" not in one["recommendation"]
+    table = plan(hw, 8, target, 64, 32000, **kw)  # per-budget α from the table: nothing to say
+    assert "cost alone" not in table["recommendation"]

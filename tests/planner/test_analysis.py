@@ -17,19 +17,8 @@ from magicplan.planner.analysis import best_speculative, break_even, critical_le
 from magicplan.planner.capacity import capacity
 from magicplan.planner.export import export
 from magicplan.setup import Setup
-from magicplan.specs import load_hardware, load_model
 
 KW = {"drafts": [None], "kv_methods": ["streamingllm"], "kv_budgets": [512]}
-
-
-@pytest.fixture(scope="module")
-def h100() -> object:
-    return load_hardware("h100-sxm")
-
-
-@pytest.fixture(scope="module")
-def llama8b() -> object:
-    return load_model("llama-3.1-8b")
 
 
 def test_critical_length_is_the_crossing(h100: object, llama8b: object) -> None:
@@ -189,3 +178,34 @@ def test_memory_utilization_bounds_the_export_table(h100: object, llama8b: objec
         ar_fit = estimate(h100, 1, llama8b, 1, 8000, acceptance=0.8, memory_utilization=u)  # type: ignore[arg-type]
         table = gamma_table(h100, 1, llama8b, 8000, memory_utilization=u, **KW, acceptance=0.8)  # type: ignore[arg-type]
         assert table[-1][1] == ar_fit["max_batch"]
+
+
+def test_critical_length_reports_both_meanings_and_the_strategy(
+    h100: object, llama8b: object
+) -> None:
+    # critical_context: break-even at one batch; inflection_context: MagicDec's S_inflection,
+    # where the speedup starts to rise with batch (64 against 32), checked with `estimate`.
+    from magicplan.estimate import estimate_arrays
+
+    r = critical_length(h100, 8, llama8b, 64, gamma=3, **KW)  # type: ignore[arg-type]
+    assert r["strategy"] == {"draft_model": "self", "kv_method": "streamingllm",
+                             "kv_budget": 512, "gamma": 3, "draft_num_gpus": 8}  # fmt: skip
+    s, pair = r["inflection_context"], r["inflection_batches"]
+    assert isinstance(s, int) and pair == [32, 64] and s != r["critical_context"]
+
+    def speedups(ctx: int) -> np.ndarray:
+        setup = Setup(hardware=h100, num_gpus=8, target=llama8b)  # type: ignore[arg-type]
+        out = estimate_arrays(setup, np.array(pair), ctx, 3, 512, 0.8)
+        return out["speedup"]
+
+    lo, hi = speedups(s)
+    assert hi > lo  # rises with batch at the inflection context
+    lo, hi = speedups(s - 1)
+    assert hi <= lo  # and not one token below it
+
+
+def test_break_even_names_its_strategy(h100: object, llama8b: object) -> None:
+    r = break_even(h100, 8, llama8b, 64, 32000, 1.2, **KW)  # type: ignore[arg-type]
+    assert r["strategy"]["draft_model"] == "self" and r["strategy"]["kv_budget"] == 512
+    assert set(r["strategy"]) == {"draft_model", "kv_method", "kv_budget", "gamma",
+                                  "draft_num_gpus"}  # fmt: skip

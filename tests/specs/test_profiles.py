@@ -20,7 +20,8 @@ MODEL_IDS = [
     "llama-2-7b", "llama-2-7b-32k", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b",
     "llama-3.2-1b", "llama-3.2-3b", "llama-3.3-70b", "tinyllama-1.1b", "qwen2.5-0.5b",
     "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b", "qwen2.5-72b",
-    "qwen3-8b", "qwen3-32b", "mistral-7b-v0.3", "mixtral-8x7b", "gemma-2-9b", "phi-3-mini",
+    "qwen3-8b", "qwen3-32b", "mistral-7b-v0.3", "mixtral-8x7b", "gemma-2-9b", "gemma-2-27b",
+    "phi-3-mini",
 ]  # fmt: skip
 
 # Dense (no 2:4 sparsity) BF16 tensor peak of every NVIDIA profile, TFLOP/s: half the '*'

@@ -9,6 +9,7 @@ import os
 import platform
 import re
 from pathlib import Path
+from typing import Any
 
 from magicplan.calibration.torch_runner.microbench import MicroResult
 from magicplan.specs.hardware import PEAK_FIELD, HardwareSpec, Source
@@ -75,7 +76,7 @@ def measured_hardware(
         vendor=_vendor(name, device),
         memory_gb=_sig(memory_bytes(device) / GB),
         hbm_bandwidth_tb_s=_sig(micro.bandwidth_bytes_per_s / TERA),
-        **{peak: _sig(micro.peak_flops_per_s / TERA)},
+        **dict[str, Any]({peak: _sig(micro.peak_flops_per_s / TERA)}),
         notes=f"Datasheet-style figures measured with {runs}: they describe this machine as the "
         "runner drives it, not a vendor specification.",
         sources=[

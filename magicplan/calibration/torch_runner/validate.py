@@ -25,7 +25,7 @@ from magicplan.calibration.torch_runner.steps import (
 from magicplan.calibration.torch_runner.timing import check_device, require_torch, setup_device
 from magicplan.cost.defaults import calibration_for
 from magicplan.errors import MagicplanError
-from magicplan.specs import load_hardware, load_model
+from magicplan.specs import load_engine, load_hardware, load_model
 from magicplan.specs.model import ModelSpec
 
 
@@ -51,12 +51,15 @@ def validate(
     model: str | None = None,
     threads: int | None = None,
     show_progress: bool = True,
+    engine: str | None = None,
 ) -> dict[str, Any]:
-    """Measured vs predicted step times over the validation grid, with error statistics."""
+    """Measured vs predicted step times over the validation grid, with error statistics;
+    `engine` (id or path) replaces the profile's own calibration in the predictions."""
     check_device(device)
     hw = load_hardware(hardware)
-    cal = calibration_for(hw)
-    spec, settings = validation_spec(cal.provenance.notes, device, model)
+    own = calibration_for(hw)
+    cal = own if engine is None else calibration_for(hw, load_engine(engine))
+    spec, settings = validation_spec(own.provenance.notes, device, model)
     n_threads = setup_device(device, threads or settings.get("threads"))
     rp = run_plan(device, "validate", spec, memory_bytes(device))
     points = rp.grid.points()
@@ -71,6 +74,7 @@ def validate(
     stats = error_stats(rows)
     return {
         "hardware": hw.id,
+        "engine": cal.engine,
         "device": device_name(device),
         "model": spec.id,
         "threads": n_threads if device == "cpu" else None,

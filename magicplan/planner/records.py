@@ -1,0 +1,122 @@
+"""The planner's intermediate records: what `baseline`, `evaluate` and `candidate_rows` hand on,
+as frozen dataclasses (arrays inside, never mutated after construction).
+
+Shapes: a block's grid is methods (M) × budgets (K) × γ (G); with a batch array the leading axes
+of that array come first (e.g. N × M × K × G over N batch sizes, or M × K × G when every
+strategy has its own batch, as in the SLO search).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from magicplan.cost.operators import Array
+from magicplan.cost.roofline import Roofline
+from magicplan.planner.grid import DraftGrid
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """α per (method, budget) of one draft (NaN: no evidence), its interval and sources."""
+
+    alpha: np.ndarray  # (M, K)
+    low: np.ndarray  # (M, K), NaN where unknown
+    high: np.ndarray
+    sources: list[list[str]]  # [M][K]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Baseline:
+    """The target alone at the workload: one AR step, one verify step per γ, AR memory."""
+
+    roofline: Roofline
+    t_ar_s: Array  # () or the batch array's shape
+    ar_breakdown: dict[str, Any]
+    t_verify_s: Array  # (G,), or the batch array's shape broadcast with (G,)
+    verify_breakdown: dict[str, Any]
+    ar_memory_bytes: Array
+    capacity_bytes: float  # what an engine may fill on one GPU
+
+
+@dataclass(frozen=True, kw_only=True)
+class Draft:
+    """One categorical choice of draft: the model (None: self-speculation) and its TP degree,
+    with its acceptance grid and Ω per (method, budget, γ)."""
+
+    draft_id: str  # "self" or the draft model's id
+    model: Any  # ModelSpec | None
+    draft_num_gpus: int
+    acceptance: Acceptance
+    omega: Array  # (M, K, G); NaN where α is unknown
+
+
+@dataclass(frozen=True, kw_only=True)
+class Block:
+    """Every method × budget × γ of one draft choice: step times, Ω and the round's seconds."""
+
+    draft: Draft
+    grid: DraftGrid
+    t_round_s: Array  # γ·T_D + T_V + round overhead (`cost.speculative.round_time`)
+
+    @property
+    def t_token_s(self) -> Array:
+        """Seconds per emitted token: the round over Ω."""
+        return self.t_round_s / self.draft.omega
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The AR baseline and one block per (draft, draft TP degree)."""
+
+    baseline: Baseline
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Candidates:
+    """Every speculative candidate with known Ω as flat arrays, one index per strategy."""
+
+    baseline: Baseline
+    blocks: tuple[Block, ...]
+    block: Array  # index into `blocks`
+    m: Array  # method index
+    k: Array  # budget index
+    g: Array  # γ index
+    t_token_s: Array
+    memory_bytes: Array
+
+
+@dataclass(frozen=True, kw_only=True)
+class Strategy:
+    """What a speculative answer belongs to: draft, KV method, budget (0: full KV), γ, draft TP."""
+
+    draft_model: str
+    kv_method: str
+    kv_budget: int
+    gamma: int
+    draft_num_gpus: int
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> Strategy:
+        """The strategy of a plan entry (a candidate dict)."""
+        return cls(**{k: entry[k] for k in STRATEGY_KEYS})
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: {draft_model, kv_method, kv_budget, gamma, draft_num_gpus}."""
+        return {k: getattr(self, k) for k in STRATEGY_KEYS}
+
+    def label(self) -> str:
+        """'draft llama-3.2-1b, streamingllm KV budget 512, γ=3' (full KV: 'full KV')."""
+        draft = "self-speculation" if self.draft_model == "self" else f"draft {self.draft_model}"
+        return f"{draft}, {kv_label(self.kv_method, self.kv_budget)}, γ={self.gamma}"
+
+
+STRATEGY_KEYS = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus")
+
+
+def kv_label(method: str, budget: float) -> str:
+    """How a draft's KV cache reads: 'full KV' (never a budget), else 'snapkv KV budget 2048'."""
+    return "full KV" if method == "full" else f"{method} KV budget {int(budget)}"

@@ -1,0 +1,67 @@
+"""Engine export: what the engine cannot express is said with the speedup given up (issue 15
+item 2), an infeasible workload is never told to "run without a draft" (item 3), and without a
+batch size the table covers every batch that fits (issue 13 item 6)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from magicplan.cli import app
+from magicplan.planner import plan
+from magicplan.planner.export import export
+from magicplan.specs import load_hardware, load_model
+
+ISSUE = ["--hardware", "h200-sxm", "--num-gpus", "8", "--model", "llama-3.1-70b"]
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_what_the_export_drops_is_said(engine: str, h200: Any, llama70b: Any) -> None:
+    # The planner's best is llama-3.2-1b over a StreamingLLM-512 cache (1.97×); the engines
+    # keep a draft's full KV cache, so the config is the full-KV strategy (1.67×).
+    r = plan(h200, 8, llama70b, 32, 64000)
+    e = export(engine, r, h200, 8, llama70b)
+    best, chosen, dropped = r["best"], e["exported_strategy"], e["dropped"]
+    assert best["kv_method"] == "streamingllm" and chosen["kv_method"] == "full"
+    assert dropped["planner_best"]["kv_method"] == "streamingllm"
+    assert dropped["speedup_given_up"] == pytest.approx(best["speedup"] - chosen["speedup"])
+    text = e["limitations"][0]
+    assert "not expressible" in text and "compressed" in text
+    assert f"{best['speedup']:.2f}×" in text and f"{chosen['speedup']:.2f}×" in text
+    assert f"giving up {best['speedup'] - chosen['speedup']:.2f}×" in text
+
+
+def test_nothing_to_drop_when_the_best_is_expressible(h200: Any, llama70b: Any) -> None:
+    kw = {"drafts": [load_model("llama-3.2-1b")], "kv_methods": ["full"]}
+    r = plan(h200, 8, llama70b, 32, 64000, **kw)
+    e = export("vllm", r, h200, 8, llama70b, **kw)
+    assert e["dropped"] is None and not any("not expressible" in x for x in e["limitations"])
+
+
+def test_export_never_says_run_without_a_draft_when_nothing_fits() -> None:
+    h100, target = load_hardware("h100-sxm"), load_model("llama-3.1-70b")
+    r = plan(h100, 4, target, 64, 100000)
+    e = export("vllm", r, h100, 4, target)
+    assert e["speculative_config"] is None
+    assert not any("run without a draft" in x for x in e["limitations"])
+    assert any("does not fit in memory" in x and "largest batch" in x for x in e["limitations"])
+
+
+def test_export_without_batch_covers_every_batch_that_fits() -> None:
+    out = CliRunner().invoke(app, ["plan", *ISSUE, "--context", "64000", "--export", "vllm"])
+    assert out.exit_code == 0, out.output
+    e = json.loads(out.output)
+    table = e["num_speculative_tokens_per_batch_size"]
+    assert table[0][0] == 1 and table[-1][1] == 45  # the largest batch plain AR fits
+    assert all(hi + 1 == lo for (_, hi, _), (lo, _, _) in itertools.pairwise(table))
+    assert e["batch"] is None and e["speculative_config"]["num_speculative_tokens_per_batch_size"]
+    with_batch = json.loads(
+        CliRunner()
+        .invoke(app, ["plan", *ISSUE, "--context", "64000", "--batch", "32", "--export", "vllm"])
+        .output
+    )
+    assert with_batch["num_speculative_tokens_per_batch_size"] == table  # same draft, same table
