@@ -28,7 +28,7 @@ from magicplan.calibration.measurements import Measurement, select
 from magicplan.calibration.preset_table import PRESETS, EnginePreset
 from magicplan.calibration.screening import samples, screen
 from magicplan.cost.defaults import calibration_for
-from magicplan.specs import load_engine
+from magicplan.specs import load_engine, load_hardware
 from magicplan.specs.calibration import Calibration, Rates, set_values
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
@@ -91,12 +91,12 @@ def engine_calibration(
     return base.model_copy(update=on_hw)
 
 
-def _start(name: str, engine: EngineSpec, rows: list[Measurement]) -> float:
+def _start(name: str, engine: EngineSpec) -> float:
+    """Where a fitted parameter starts: a per-GPU one at the engine's value on that GPU, an
+    engine-level one at fit.START (or _NEUTRAL), a kernel parameter at the profile's value."""
     if "@" in name:
         param, gpu = name.split("@")
-        hw = next(s.hardware for m, s in zip(rows, samples(rows, {}), strict=True) if m.gpu == gpu)
-        assert hw is not None
-        return float(getattr(calibration_for(hw, engine), param))
+        return float(getattr(calibration_for(load_hardware(gpu), engine), param))
     value = _NEUTRAL.get(name, getattr(START, name, None))
     if value is None:  # a kernel parameter: its cited value in the profile
         value = getattr(engine.parameters, name)
@@ -124,7 +124,7 @@ def fit_engine(preset: EnginePreset, rows: list[Measurement] | None = None) -> E
     names = fitted_names(preset, rows)
     for n in names:  # per-hardware names share their parameter's bounds
         BOUNDS.setdefault(n, BOUNDS[n.split("@")[0]])
-    start = {n: _start(n, engine, rows) for n in names}
+    start = {n: _start(n, engine) for n in names}
     fitted = fit_values(
         samples(rows, preset.kv_formats), None,
         lambda hw, v: engine_calibration(engine, hw, v), start, names,
@@ -145,7 +145,7 @@ def row_errors(
         assert s.hardware is not None
         cal = engine_calibration(engine, s.hardware, values or {})
         out.append(float(predict(s.hardware, cal, s)[0] / m.measured_s - 1))
-    return out  # fmt: skip
+    return out
 
 
 def held_out(preset: EnginePreset, by: Literal["gpu", "model"]) -> list[tuple[Measurement, float]]:

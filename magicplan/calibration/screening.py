@@ -23,6 +23,8 @@ from magicplan.calibration.fit import START, StepSample
 from magicplan.calibration.measurements import Measurement, decode_samples, served_model
 from magicplan.cost.memory import kv_cache_bytes_per_gpu, weight_bytes_per_gpu
 from magicplan.cost.operators import shard
+from magicplan.cost.roofline import make_roofline
+from magicplan.cost.steps import autoregressive_time
 from magicplan.errors import MagicplanError
 from magicplan.specs import load_hardware
 from magicplan.specs.model import ModelSpec
@@ -55,12 +57,8 @@ def samples(rows: Sequence[Measurement], kv_formats: KvFormats) -> list[StepSamp
 def ideal_step_s(sample: StepSample) -> float:
     """The row's step with every byte and FLOP at the datasheet peak and no overheads."""
     assert sample.hardware is not None
-    ideal = START.model_copy(update={"memory_efficiency": 1.0, "compute_efficiency": 1.0})
-    from magicplan.cost.roofline import make_roofline
-    from magicplan.cost.steps import autoregressive_time
-
     model = sample.target
-    rf = make_roofline(sample.hardware, ideal, model.compute_dtype, ideal=True)
+    rf = make_roofline(sample.hardware, START, model.compute_dtype, ideal=True)
     t = autoregressive_time(model, rf, sample.num_gpus, sample.batch, sample.context)
     return float(t.total_s[0])
 
