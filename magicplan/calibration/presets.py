@@ -1,10 +1,16 @@
-"""How the shipped hardware `achieved` blocks and engine profiles were fitted, so that anyone can
-re-run the fits and see the errors (`python -m magicplan.calibration.presets [ID ...]`).
+"""How the shipped engine profiles were fitted, so that anyone can re-run the fits and see the
+errors, in sample and held out (`python -m magicplan.calibration.presets [ID ...]`).
 
-Each preset names the published rows it is fitted to (ids in magicplan/data/
-engine_measurements.csv, whose every row carries its source), the parameters that move, and
-those held at cited kernel measurements. Fits use the library's own least squares
-(`calibration.fit.fit_values`) on log time.
+Each preset names the published decode rows it is fitted to (ids in magicplan/data/
+engine_measurements*.csv, whose every row carries its source), the engine-level parameters that
+move, and those fitted per GPU (only on a GPU with at least MIN_ROWS_PER_GPU of the rows). The
+rest keep the profile's cited values (attention kernel, documented defaults). Rows that cannot
+be a steady decode step of their batch are left out with their reason (`screening`). Fits use
+the library's least squares (`calibration.fit.fit_values`) on log time, starting from, and
+weakly held to, `fit.START`: a parameter the rows cannot see stays there.
+
+Generalization is measured, not assumed: `held_out` refits without one GPU's (or one model's)
+rows and predicts them, so a GPU's own calibration never predicts it.
 """
 
 from __future__ import annotations
@@ -12,119 +18,65 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 import numpy as np
 
-from magicplan.calibration.fit import (
-    BOUNDS,
-    PRIOR_WEIGHT,
-    StepSample,
-    error_stats,
-    fit_values,
-    predict,
-)
-from magicplan.calibration.measurements import (
-    Measurement,
-    attention_call_s,
-    decode_samples,
-    linear_layer_s,
-    select,
-)
-from magicplan.cost.defaults import achieved_rates, calibration_for
-from magicplan.cost.roofline import make_roofline
+from magicplan.calibration import kernels
+from magicplan.calibration.fit import BOUNDS, START, error_stats, fit_values, predict
+from magicplan.calibration.measurements import Measurement, select
+from magicplan.calibration.preset_table import PRESETS, EnginePreset
+from magicplan.calibration.screening import samples, screen
+from magicplan.cost.defaults import calibration_for
 from magicplan.specs import load_engine, load_hardware
-from magicplan.specs.calibration import Calibration, Provenance
+from magicplan.specs.calibration import Calibration, Rates, set_values
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
+from magicplan.units import MS
 
-ACHIEVED = ("memory_efficiency", "compute_efficiency", "ridge_overlap")
-ATTENTION = ("attention_efficiency", "attention_floor_us", "attention_half_length_tokens")
-_ZERO_LATENCIES = {
-    "step_overhead_us": 0.0,
-    "layer_overhead_us": 0.0,
-    "allreduce_latency_us": 0.0,
-    "link_efficiency": 1.0,
+__all__ = ["PRESETS", "EngineFit", "EnginePreset", "fit_engine", "held_out", "preset_rows"]
+
+MIN_ROWS_PER_GPU = 3  # a per-GPU calibration needs at least this many of the engine's rows there
+# Where a parameter that fit.START does not set starts (and what the prior holds it to): an
+# integer weight-only kernel at the bandwidth of the dense one; no sampler or per-doubling cost.
+_NEUTRAL = {
+    "int8_weight_efficiency": 1.0,
+    "int4_weight_efficiency": 1.0,
+    "sampling_us": 0.0,
+    "sampling_ns_per_logit": 0.0,
+    "allreduce_latency_per_doubling_us": 0.0,
 }
 
 
-def _rates_calibration(values: dict[str, float]) -> Calibration:
-    return Calibration(
-        engine="kernels", **(_ZERO_LATENCIES | values),
-        provenance=Provenance(method="fit", source="magicplan.calibration.presets"),
-    )  # fmt: skip
+@dataclass(frozen=True)
+class EngineFit:
+    """Fitted values ('name' engine-level, 'name@hardware' per GPU), the rows, each row's
+    relative error, and the parameters the rows left unconstrained."""
+
+    values: dict[str, float]
+    rows: list[Measurement]
+    errors: list[float]
+    unconstrained: list[str] = field(default_factory=list)
 
 
-def _least_squares(
-    residuals: Any, names: Sequence[str], start: dict[str, float]
-) -> dict[str, float]:
-    from scipy.optimize import least_squares
-
-    b = np.array([BOUNDS[n] for n in names])
-    x0 = np.clip([start[n] for n in names], b[:, 0], b[:, 1])
-    sol = least_squares(residuals, x0, bounds=(b[:, 0], b[:, 1]), x_scale=b[:, 2])
-    return dict(zip(names, map(float, sol.x), strict=True))
+def preset_rows(preset: EnginePreset) -> tuple[list[Measurement], dict[str, str]]:
+    """The preset's decode rows that pass screening, and why the others were left out."""
+    return screen(
+        select(preset.rows, "decode_step"), preset.kv_formats, preset.left_out, preset.kv_budget
+    )
 
 
-def achieved_errors(rows: list[Measurement], values: dict[str, float]) -> list[float]:
-    """Relative errors of one decoder layer's GEMMs (Vidur rows) under achieved rates."""
-    out = []
-    for m in rows:
-        hw = load_hardware(m.gpu)
-        rf = make_roofline(hw, _rates_calibration(values), "float16")
-        out.append(linear_layer_s(m, rf) / m.measured_s - 1)
-    return out
-
-
-def fit_achieved(gpu: str) -> tuple[dict[str, float], list[float]]:
-    """A GPU's achieved rates from its linear-layer rows (the `achieved` block)."""
-    rows = [m for m in select(".*", "linear_layer") if m.gpu == gpu]
-    start = {"memory_efficiency": 0.75, "compute_efficiency": 0.75, "ridge_overlap": 0.6}
-
-    def residuals(x: np.ndarray) -> np.ndarray:
-        return np.log1p(achieved_errors(rows, dict(zip(ACHIEVED, x, strict=True))))
-
-    values = _least_squares(residuals, ACHIEVED, start)
-    return values, achieved_errors(rows, values)
-
-
-def attention_errors(rows: list[Measurement], values: dict[str, float]) -> list[float]:
-    """Relative errors of decode-attention calls under kernel parameters `values`."""
-    out = []
-    for m in rows:
-        hw = load_hardware(m.gpu)
-        rates, _ = achieved_rates(hw)
-        rf = make_roofline(hw, _rates_calibration(rates | values))
-        out.append(attention_call_s(m, rf, hw) / m.measured_s - 1)
-    return out
-
-
-def fit_attention(kernel: str) -> tuple[dict[str, float], list[float]]:
-    """A decode-attention kernel's bandwidth fraction, per-call floor and per-sequence term
-    from its rows (`engine` column of the decode_attention rows)."""
-    rows = [m for m in select(".*", "decode_attention") if m.engine == kernel]
-    start = {"attention_efficiency": 0.7, "attention_floor_us": 10.0,
-             "attention_half_length_tokens": 32.0}  # fmt: skip
-
-    def residuals(x: np.ndarray) -> np.ndarray:
-        return np.log1p(attention_errors(rows, dict(zip(ATTENTION, x, strict=True))))
-
-    values = _least_squares(residuals, ATTENTION, start)
-    return values, attention_errors(rows, values)
-
-
-@dataclass(frozen=True, kw_only=True)
-class EnginePreset:
-    """Which rows an engine profile is fitted to, and what moves."""
-
-    engine: str
-    rows: str  # regular expression over row ids (decode_step rows)
-    free: tuple[str, ...]  # engine-level parameters
-    per_hardware: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-def _key(hw: str, name: str) -> str:
-    return f"{name}@{hw}"
+def bare_engine(preset: EnginePreset) -> EngineSpec:
+    """The preset's engine without the per-GPU values the preset fits (so that a fit, and a
+    held-out prediction, never sees the shipped fitted values)."""
+    engine = load_engine(preset.engine)
+    kept = []
+    for cal in engine.calibrations:
+        drop = set(preset.per_hardware.get(cal.hardware, ()))
+        values = {k: v for k, v in set_values(cal.values).items() if k not in drop}
+        if values:
+            kept.append(cal.model_copy(update={"values": Rates(**values)}))
+    return engine.model_copy(update={"calibrations": kept})
 
 
 def engine_calibration(
@@ -139,79 +91,159 @@ def engine_calibration(
     return base.model_copy(update=on_hw)
 
 
-def fit_engine(preset: EnginePreset) -> tuple[dict[str, float], list[StepSample], list[float]]:
-    """Fit an engine profile's parameters to its decode rows; returns the values, the samples
-    and each row's relative error."""
-    engine = load_engine(preset.engine)
-    samples = decode_samples(select(preset.rows, "decode_step"))
-    names = list(preset.free) + [_key(h, p) for h, ps in preset.per_hardware.items() for p in ps]
-    start_cal = {s.hardware.id: calibration_for(s.hardware, engine) for s in samples if s.hardware}
-    start = {n: float(getattr(next(iter(start_cal.values())), n) or 0.0) for n in preset.free}
-    for h, ps in preset.per_hardware.items():
-        cal = start_cal.get(h) or calibration_for(load_hardware(h), engine)
-        start |= {_key(h, p): float(getattr(cal, p) or cal.memory_efficiency) for p in ps}
-    _bounds_for(names)
+def _start(name: str, engine: EngineSpec) -> float:
+    """Where a fitted parameter starts: a per-GPU one at the engine's value on that GPU, an
+    engine-level one at fit.START (or _NEUTRAL), a kernel parameter at the profile's value."""
+    if "@" in name:
+        param, gpu = name.split("@")
+        return float(getattr(calibration_for(load_hardware(gpu), engine), param))
+    value = _NEUTRAL.get(name, getattr(START, name, None))
+    if value is None:  # a kernel parameter: its cited value in the profile
+        value = getattr(engine.parameters, name)
+    if value is None:
+        raise ValueError(f"no starting value for '{name}'")
+    return float(value)
+
+
+def fitted_names(preset: EnginePreset, rows: list[Measurement]) -> list[str]:
+    """The preset's engine-level parameters, and its per-GPU ones on GPUs with enough rows."""
+    count = {g: sum(m.gpu == g for m in rows) for g in preset.per_hardware}
+    per_gpu = [
+        f"{p}@{g}"
+        for g, ps in preset.per_hardware.items()
+        if count[g] >= MIN_ROWS_PER_GPU
+        for p in ps
+    ]
+    return [*preset.free, *per_gpu]
+
+
+def fit_engine(preset: EnginePreset, rows: list[Measurement] | None = None) -> EngineFit:
+    """Fit the preset's parameters to its rows (or to `rows`, a subset)."""
+    rows = preset_rows(preset)[0] if rows is None else rows
+    engine = bare_engine(preset)
+    names = fitted_names(preset, rows)
+    for n in names:  # per-hardware names share their parameter's bounds
+        BOUNDS.setdefault(n, BOUNDS[n.split("@")[0]])
+    start = {n: _start(n, engine) for n in names}
     fitted = fit_values(
-        samples, None, lambda hw, v: engine_calibration(engine, hw, v), start, names
-    )
-    errors = [float(p[0] / s.measured_s[0] - 1) for s, p in zip(samples, fitted.predicted_s,
-                                                                  strict=True)]  # fmt: skip
-    return fitted.values, samples, errors
+        samples(rows, preset.kv_formats), None,
+        lambda hw, v: engine_calibration(engine, hw, v), start, names,
+    )  # fmt: skip
+    errors = [float(p[0] / m.measured_s - 1) for m, p in zip(rows, fitted.predicted_s, strict=True)]
+    return EngineFit(fitted.values, rows, errors, fitted.unconstrained)
 
 
-def _bounds_for(names: list[str]) -> None:
-    """Per-hardware names ('p@hw') share their parameter's bounds."""
-    for n in names:
-        if "@" in n:
-            BOUNDS.setdefault(n, BOUNDS[n.split("@")[0]])
-
-
-def shipped_errors(engine_id: str, rows: str) -> list[tuple[Measurement, float]]:
-    """Each decode row's relative error under the shipped engine profile."""
-    engine = load_engine(engine_id)
-    ms = select(rows, "decode_step")
+def row_errors(
+    engine: EngineSpec,
+    rows: Sequence[Measurement],
+    kv_formats: dict[str, str] | None = None,
+    values: dict[str, float] | None = None,
+) -> list[float]:
+    """Each row's relative error under `engine` (with fitted `values` laid over it)."""
     out = []
-    for m, s in zip(ms, decode_samples(ms), strict=True):
+    for m, s in zip(rows, samples(list(rows), kv_formats or {}), strict=True):
         assert s.hardware is not None
-        pred = predict(s.hardware, calibration_for(s.hardware, engine), s)
-        out.append((m, float(pred[0] / s.measured_s[0] - 1)))
+        cal = engine_calibration(engine, s.hardware, values or {})
+        out.append(float(predict(s.hardware, cal, s)[0] / m.measured_s - 1))
     return out
 
 
-# Decode rows whose derivation the reference marks LOW-CONFIDENCE (the prefill estimate is over
-# 30 % of the whole run) are left out of every fit.
-PRESETS: dict[str, EnginePreset] = {
-    "gpt-fast": EnginePreset(
-        engine="gpt-fast",
-        rows="gf0[1-7]",
-        free=("layer_overhead_us", "allreduce_latency_us", "allreduce_latency_per_doubling_us"),
-        per_hardware={"a100-80gb-sxm": ("memory_efficiency",)},
-    ),
-    "vllm": EnginePreset(
-        engine="vllm",
-        rows="vp0[1-3]|vp0[5-7]|vo01",
-        free=("step_overhead_us", "layer_overhead_us", "allreduce_latency_us"),
-    ),
-}
+def held_out(preset: EnginePreset, by: Literal["gpu", "model"]) -> list[tuple[Measurement, float]]:
+    """Leave-one-GPU-out (or -model-out): for each GPU (model) of the preset's rows, refit
+    without its rows and predict them; a GPU left out is predicted without any calibration of
+    its own. Groups whose removal leaves fewer rows than parameters to fit are skipped."""
+    rows = preset_rows(preset)[0]
+    out: list[tuple[Measurement, float]] = []
+    for key in sorted({getattr(m, by) for m in rows}):
+        train = [m for m in rows if getattr(m, by) != key]
+        test = [m for m in rows if getattr(m, by) == key]
+        if len(train) < max(len(fitted_names(preset, train)), 1):
+            continue
+        fit = fit_engine(preset, train)
+        errors = row_errors(bare_engine(preset), test, preset.kv_formats, fit.values)
+        out += list(zip(test, errors, strict=True))
+    return out
 
 
-def _show(title: str, values: dict[str, float], errors: Sequence[float]) -> None:
+def shipped_errors(preset: EnginePreset) -> list[tuple[Measurement, float]]:
+    """Each of the preset's rows' relative error under the shipped engine profile."""
+    rows = preset_rows(preset)[0]
+    errors = row_errors(load_engine(preset.engine), rows, preset.kv_formats)
+    return list(zip(rows, errors, strict=True))
+
+
+def all_decode_errors(fitted_only: bool = False) -> list[tuple[Measurement, float]]:
+    """Every usable decode row (screened for flags, shipped profiles and physics, with its
+    engine's KV formats and budget), predicted by the shipped profile named in its `engine`
+    column, or by the default engine where no profile has that id: what a user of each engine
+    would get. `fitted_only`: only the rows each preset was fitted to."""
+    if fitted_only:
+        return [pair for p in PRESETS.values() for pair in shipped_errors(p)]
+    out = []
+    rows = select(".*", "decode_step")
+    presets = {p.engine: p for p in PRESETS.values()}
+    for name in sorted({m.engine for m in rows}):
+        p = presets.get(name, EnginePreset(engine=name, rows="", free=()))
+        kept, _ = screen([m for m in rows if m.engine == name], p.kv_formats, None, p.kv_budget)
+        engine = load_engine(name if name in presets else None)
+        out += list(zip(kept, row_errors(engine, kept, p.kv_formats), strict=True))
+    return out
+
+
+def _stats(errors: Sequence[float]) -> str:
+    if not len(errors):
+        return "no rows"
     s = error_stats(np.asarray(errors))
-    print(f"{title}: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()))
-    print(f"  median |err| {100 * s['median_abs_error']:.1f} %, max {100 * s['max_abs_error']:.1f}"
-          f" % over {s['steps']} rows; prior weight {PRIOR_WEIGHT}")  # fmt: skip
+    return (f"median {100 * s['median_abs_error']:.1f} %, p90 {100 * s['p90_abs_error']:.1f} %, "
+            f"max {100 * s['max_abs_error']:.1f} % over {s['steps']} rows")  # fmt: skip
+
+
+def show_engine(name: str, verbose: bool = False) -> None:
+    """Print an engine preset's fit, its held-out errors and the rows it left out."""
+    preset = PRESETS[name]
+    fit = fit_engine(preset)
+    print(f"engine {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in fit.values.items()))
+    print(f"  in sample: {_stats(fit.errors)}; unconstrained: {fit.unconstrained or 'none'}")
+    for by in ("gpu", "model"):
+        errs = held_out(preset, by)
+        print(f"  leave-one-{by}-out: {_stats([e for _, e in errs])}")
+    shipped = shipped_errors(preset)
+    print(f"  shipped profile: {_stats([e for _, e in shipped])}")
+    if verbose:
+        for m, e in shipped:
+            print(
+                f"    {m.id:7} {m.gpu:14} tp{m.num_gpus} {m.model:16} {m.dtype:16} B={m.batch:<4} "
+                f"L={m.context:<6} {m.measured_s / MS:8.2f} ms {100 * e:+6.1f} %"
+            )
+        for row, why in preset_rows(preset)[1].items():
+            print(f"    left out {row}: {why}")
 
 
 def main(argv: Sequence[str]) -> None:
-    """Print the fits named in `argv` (hardware ids, attention kernels, engine ids)."""
-    for name in argv:
+    """Print the fits named in `argv`: engine presets (`-v` lists rows), attention kernels,
+    hardware ids, or `all` (every usable decode row under the shipped profiles)."""
+    verbose = "-v" in argv
+    for name in (a for a in argv if a != "-v"):
         if name in PRESETS:
-            values, _, errors = fit_engine(PRESETS[name])
-            _show(f"engine {name}", values, errors)
-        elif any(m.engine == name for m in select(".*", "decode_attention")):
-            _show(f"attention kernel {name}", *fit_attention(name))
+            show_engine(name, verbose)
+        elif name == "all":
+            fitted = all_decode_errors(fitted_only=True)
+            print(f"all presets' rows, shipped profiles: {_stats([e for _, e in fitted])}")
+            errs = all_decode_errors()
+            print(f"every usable decode row by its engine column: {_stats([e for _, e in errs])}")
+            if verbose:
+                for m, e in sorted(errs, key=lambda p: -abs(p[1])):
+                    print(f"    {m.id:7} {m.engine:15} {m.gpu:14} {100 * e:+6.1f} %")
+        elif kernels.attention_rows(name):
+            values, errors = kernels.fit_attention(name)
+            print(
+                f"attention kernel {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+            )
+            print(f"  {_stats(errors)}")
         else:
-            _show(f"hardware {name}", *fit_achieved(name))
+            values, errors = kernels.fit_achieved(name)
+            print(f"hardware {name}: " + ", ".join(f"{k}={v:.4g}" for k, v in values.items()))
+            print(f"  {_stats(errors)}")
 
 
 if __name__ == "__main__":
