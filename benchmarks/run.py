@@ -83,7 +83,7 @@ def _setup() -> Any:
     from magicplan.setup import Setup
     from magicplan.specs import load_hardware, load_model
 
-    return Setup(load_hardware("h100-sxm"), 8, load_model("llama-3.1-8b"))
+    return Setup(hardware=load_hardware("h100-sxm"), num_gpus=8, target=load_model("llama-3.1-8b"))
 
 
 def scenarios_per_s(repeats: int = 5) -> float:

@@ -7,6 +7,8 @@ The Python API mirrors the CLI. Names resolve lazily so that `import magicplan` 
 from __future__ import annotations
 
 import importlib
+import sys
+from types import ModuleType
 from typing import Any
 
 __version__ = "0.1.0"
@@ -38,9 +40,25 @@ __all__ = ["__version__", *sorted(_API)]
 
 def __getattr__(name: str) -> Any:
     if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
+        value = getattr(importlib.import_module(_API[name]), name)
+        globals()[name] = value  # bound once: later lookups never reach __getattr__
+        return value
     raise AttributeError(f"module 'magicplan' has no attribute '{name}'")
 
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Package(ModuleType):
+    """The package module. Importing a submodule binds it on its parent (`magicplan.estimate`
+    the module); an exported name must stay the exported object, so that binding is skipped
+    for exported names (the submodule stays in sys.modules and importable by its path)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _API and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -19,7 +19,13 @@ from magicplan.columns import (
     Column,
     check_columns,
 )
-from magicplan.cost.memory import max_batch, memory_terms, total_bytes, usable_bytes
+from magicplan.cost.memory import (
+    DEFAULT_MEMORY_UTILIZATION,
+    max_batch,
+    memory_terms,
+    total_bytes,
+    usable_bytes,
+)
 from magicplan.cost.operators import Array
 from magicplan.cost.roofline import BREAKDOWN_CLASSES
 from magicplan.cost.speculative import (
@@ -30,6 +36,7 @@ from magicplan.cost.speculative import (
     throughput_tokens_per_s,
 )
 from magicplan.cost.steps import (
+    KvMethod,
     autoregressive_time,
     draft_time,
     prefill_time,
@@ -39,9 +46,16 @@ from magicplan.cost.steps import (
 from magicplan.errors import MagicplanError, shown
 from magicplan.physics import workload_warnings
 from magicplan.setup import Mode, Setup, check_positive
-from magicplan.specs.engine import EngineSpec
-from magicplan.specs.hardware import Calibration, HardwareSpec
-from magicplan.specs.model import ModelSpec
+from magicplan.specs.hardware import Calibration
+from magicplan.specs.registry import (
+    EngineLike,
+    HardwareLike,
+    ModelLike,
+    as_draft,
+    as_engine,
+    as_hardware,
+    as_model,
+)
 from magicplan.units import GB, MS
 
 __all__ = ["COLUMNS", "SUMMARY_COLUMNS", "Setup", "check_columns", "estimate", "estimate_arrays"]
@@ -229,10 +243,14 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_python(value: Any) -> Any:
-    """numpy scalars and 0-d arrays → float/bool/int for JSON."""
+    """numpy scalars and arrays → float/bool/int (nested lists for arrays) for JSON."""
     arr = np.asarray(value)
+    if arr.ndim:
+        return [to_python(v) for v in arr]
     if arr.dtype == bool:
         return bool(arr)
+    if arr.dtype == object or arr.dtype.kind in "US":
+        return arr.item()
     f = float(arr)
     if f.is_integer() and abs(f) < 2**53:
         return int(f)
@@ -240,55 +258,91 @@ def to_python(value: Any) -> Any:
 
 
 def estimate(
-    hardware: HardwareSpec,
+    hardware: HardwareLike,
     num_gpus: int,
-    target: ModelSpec,
-    batch: int,
-    context: int,
-    gamma: int = 2,
-    draft: ModelSpec | None = None,
-    kv_method: str = "streamingllm",
-    kv_budget: int = 512,
-    acceptance: float | None = None,
-    accepted_per_step: float | None = None,
+    target: ModelLike,
+    batch: npt.ArrayLike,
+    context: npt.ArrayLike,
+    gamma: npt.ArrayLike = 2,
+    *,
+    draft: ModelLike | None = None,
+    kv_method: KvMethod = "streamingllm",
+    kv_budget: npt.ArrayLike = 512,
+    acceptance: npt.ArrayLike | None = None,
+    accepted_per_step: npt.ArrayLike | None = None,
     draft_num_gpus: int | None = None,
     mode: Mode = "calibrated",
     calibration: Calibration | None = None,
-    engine: EngineSpec | None = None,
+    memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
+    engine: EngineLike | None = None,
 ) -> dict[str, Any]:
-    """One scenario → a JSON-ready dict (the `magicplan estimate --json` object); `engine`
-    (None: the hardware's own calibration, else the default engine) names how it is served."""
+    """One scenario → a JSON-ready dict (the `magicplan estimate --json` object).
+
+    `hardware`, `target` and `draft` are specs, ids (a Hugging Face repo id of a shipped model
+    too) or paths; `draft` None or 'self' is self-speculation. batch, context, γ, kv_budget and
+    the rate broadcast: given arrays, every figure is a (nested) list over their shape.
+    `memory_utilization`: the fraction of device memory an engine may fill. `engine` (a spec,
+    an id or a path; None: the hardware's own calibration, else the default engine) names how
+    it is served.
+    """
+    hw, tgt = as_hardware(hardware), as_model(target, "target")
+    dr = as_draft(draft)
     setup = Setup(
-        hardware, num_gpus, target, draft, kv_method, draft_num_gpus, mode, calibration,
-        engine=engine,
+        hardware=hw, num_gpus=num_gpus, target=tgt, draft=dr, kv_method=kv_method,
+        draft_num_gpus=draft_num_gpus, mode=mode, calibration=calibration,
+        memory_utilization=memory_utilization, engine=as_engine(engine),
     )  # fmt: skip
-    flat = estimate_arrays(setup, batch, context, gamma, kv_budget, acceptance, accepted_per_step)
+    flat = estimate_arrays(
+        setup, batch, context, gamma, kv_budget, acceptance=acceptance,
+        accepted_per_step=accepted_per_step,
+    )  # fmt: skip
     out = nest({key: to_python(v) for key, v in flat.items()})
-    notes = workload_warnings(hardware, num_gpus, target, context)
-    if kv_method != "full" and kv_budget >= context:
-        notes.append(
-            f"kv_budget {kv_budget} >= context {context}: the draft keeps the whole context"
-        )
-    if not out["fits_in_memory"]:
-        notes.append(f"does not fit: {out['memory_per_gpu_gb']:.1f} GB per GPU needed")
     header = {
-        "hardware": hardware.id,
+        "hardware": hw.id,
         "engine": setup.engine_id,
         "num_gpus": num_gpus,
-        "target": target.id,
-        "draft_model": draft.id if draft else "self",
+        "target": tgt.id,
+        "draft_model": dr.id if dr else "self",
         "kv_method": kv_method,
-        "kv_budget": 0 if kv_method == "full" else kv_budget,  # a full-KV draft has no budget
+        "kv_budget": 0 if kv_method == "full" else to_python(kv_budget),  # full KV: no budget
         "draft_num_gpus": setup.draft_n,
-        "batch": batch,
-        "context": context,
-        "gamma": gamma,
+        "batch": to_python(batch),
+        "context": to_python(context),
+        "gamma": to_python(gamma),
         "mode": mode,
-        "bottleneck": bottleneck(out["breakdown"]["autoregressive"]),
+        "memory_utilization": memory_utilization,
+        "bottleneck": bottleneck(flat),
     }
-    return header | out | {"notes": notes}
+    return header | out | {"notes": _notes(setup, flat, kv_budget, context)}
 
 
-def bottleneck(breakdown_ms: dict[str, float]) -> str:
-    """The class that takes the largest share of a step ('kv', 'weights', 'compute', ...)."""
-    return max(breakdown_ms, key=lambda k: breakdown_ms[k]).removesuffix("_ms")
+def _notes(
+    setup: Setup, flat: dict[str, Array], kv_budget: npt.ArrayLike, context: npt.ArrayLike
+) -> list[str]:
+    """What a reader of one estimate must know: a draft on fewer GPUs, a budget that keeps the
+    whole context, a workload that does not fit."""
+    k, s = np.asarray(kv_budget), np.asarray(context)
+    notes = workload_warnings(setup.hardware, setup.num_gpus, setup.target, float(np.max(s)))
+    notes += [n for n in (setup.draft_split_note,) if n]
+    if setup.kv_method != "full" and np.any(k >= s):
+        where = "" if k.ndim == s.ndim == 0 else " (at some points)"
+        notes.append(
+            f"kv_budget {to_python(k)} >= context {to_python(s)}{where}: the draft keeps the "
+            "whole context"
+        )
+    fits = np.asarray(flat["fits_in_memory"])
+    if not fits.all():
+        need = np.max(np.asarray(flat["memory_per_gpu_gb"]))
+        where = "" if fits.ndim == 0 else " at some points (see fits_in_memory)"
+        notes.append(f"does not fit{where}: {need:.1f} GB per GPU needed")
+    return notes
+
+
+def bottleneck(flat: dict[str, Any]) -> Any:
+    """The class that takes the largest share of the AR step ('kv', 'weights', 'compute', ...),
+    per point when the workload axes are arrays."""
+    prefix = "breakdown.autoregressive."
+    keys = [k for k in flat if k.startswith(prefix)]
+    parts = np.broadcast_arrays(*(np.asarray(flat[k]) for k in keys))
+    names = np.array([k.removeprefix(prefix).removesuffix("_ms") for k in keys])
+    return to_python(names[np.argmax(np.stack(parts), axis=0)])

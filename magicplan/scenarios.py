@@ -10,96 +10,22 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from magicplan.csv_columns import (
+    Columns,
+    RowErrors,
+    at_row,
+    check_whole_numbers,
+    groups,
+    read_columns,
+    record_problem,
+)
 from magicplan.errors import MagicplanError
-from magicplan.io import read_csv_rows
 
-NUMERIC = (
-    "num_gpus", "draft_num_gpus", "kv_budget", "context", "batch", "gamma", "alpha",
-    "accepted_per_step", "gamma_t_draft_ms", "t_verify_ms", "t_autoregressive_ms",
-    "t_spec_per_token_ms", "speedup",
-)  # fmt: skip
-Columns = dict[str, npt.NDArray[Any]]
-
-
-def read_columns(
-    path: str | Path, required: Iterable[str], optional: Iterable[str] = ()
-) -> Columns:
-    """Read a CSV into columns: numeric ones as float64 (blank → NaN where optional), others as str.
-
-    A missing required column, or a cell that is not a number, is a MagicplanError naming the
-    column (and the row, counting the header as row 1).
-    """
-    req = tuple(required)
-    rows = read_csv_rows(path, req)
-    present = set(rows[0])
-    cols: Columns = {}
-    for name in (*req, *(o for o in optional if o in present)):
-        raw = [r.get(name, "") for r in rows]
-        cols[name] = _numeric(path, name, raw, name in req) if name in NUMERIC else np.array(raw)
-        if name not in NUMERIC and name in req:
-            blank = [i for i, v in enumerate(raw) if not v]
-            if blank:
-                raise MagicplanError(f"{path}: row {blank[0] + 2} column '{name}' is empty")
-    return cols
-
-
-def _numeric(path: str | Path, name: str, raw: list[str], required: bool) -> npt.NDArray[Any]:
-    cells = [v if v else "nan" for v in raw]
-    try:
-        arr = np.array(cells, dtype=np.float64)
-    except ValueError:
-        arr = None
-    bad = [i for i, v in enumerate(cells) if not _is_number(v)] if arr is None else []
-    if bad:
-        raise MagicplanError(
-            f"{path}: row {bad[0] + 2} column '{name}': '{raw[bad[0]]}' is not a number"
-        )
-    assert arr is not None
-    if required and np.isnan(arr).any():
-        row = int(np.flatnonzero(np.isnan(arr))[0])
-        raise MagicplanError(f"{path}: row {row + 2} column '{name}' is empty")
-    return arr
-
-
-def check_whole_numbers(path: str | Path, cols: Columns, counts: Iterable[tuple[str, int]]) -> None:
-    """Each (column, smallest) in `counts` holds whole numbers >= smallest, below 2^53 (blank
-    cells of optional columns are NaN and pass); else a MagicplanError naming row and column."""
-    for name, low in counts:
-        if name not in cols:
-            continue
-        v = cols[name]
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isnan(v) & (~np.isfinite(v) | (v < low) | (v >= 2.0**53) | (v != np.round(v)))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise MagicplanError(
-                f"{path}: row {i + 2} column '{name}' must be a whole number >= {low} "
-                f"(below 2^53); got {v[i]:g}"
-            )
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def groups(
-    cols: Columns, keys: Iterable[str]
-) -> list[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
-    """Row indices of each distinct combination of the categorical `keys`, in first-seen order."""
-    keys = [k for k in keys if k in cols]
-    n = len(next(iter(cols.values())))
-    if not keys:
-        return [((), np.arange(n))]
-    stacked = np.stack([cols[k].astype(str) for k in keys], axis=1)
-    uniq, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    inverse = inverse.ravel()
-    return [(tuple(uniq[i]), np.flatnonzero(inverse == i)) for i in order]
-
+__all__ = [  # with the table readers, re-exported from their historic home here
+    "SCENARIO_COLUMNS", "SCENARIO_COUNTS", "SCENARIO_KEYS", "Columns", "RowErrors", "at_row",
+    "check_whole_numbers", "estimate_scenarios", "groups", "read_columns",
+    "read_scenarios", "use_omega",
+]  # fmt: skip
 
 SCENARIO_COLUMNS = (
     "gpu", "num_gpus", "target", "draft_model", "kv_method", "kv_budget", "context", "batch",
@@ -115,85 +41,175 @@ SCENARIO_KEYS = (
 )  # fmt: skip
 
 
-def read_scenarios(path: str | Path) -> Columns:
-    """A scenarios CSV: the reference columns plus `accepted_per_step` or `alpha`."""
-    cols = read_columns(
-        path,
-        SCENARIO_COLUMNS,
-        ("accepted_per_step", "alpha", "draft_num_gpus", "engine", "weight_dtype", "kv_dtype"),
+def read_scenarios(path: str | Path, *, strict: bool = True) -> Columns:
+    """A scenarios CSV: the reference columns plus `accepted_per_step` or `alpha`.
+
+    strict: the first bad row is a MagicplanError naming file, row and column. Otherwise each
+    bad row's one-line reason is in the `error` column (None on good rows) and the other rows
+    are kept; a file-level fault (missing column, no rates at all) still raises.
+    """
+    errors: RowErrors | None = None if strict else {}
+    optional = (
+        "accepted_per_step",
+        "alpha",
+        "draft_num_gpus",
+        "engine",
+        "weight_dtype",
+        "kv_dtype",
     )
-    check_whole_numbers(path, cols, SCENARIO_COUNTS)
+    cols = read_columns(path, SCENARIO_COLUMNS, optional, errors)
+    check_whole_numbers(path, cols, SCENARIO_COUNTS, errors)
     for name, lo, hi in (("alpha", 0.0, 1.0), ("accepted_per_step", 1.0, np.inf)):
         v = cols.get(name, np.array([]))
-        bad = np.flatnonzero(~np.isnan(v) & ~(np.isfinite(v) & (v >= lo) & (v <= hi)))
-        if bad.size:
-            raise MagicplanError(
-                f"{path}: row {bad[0] + 2} column '{name}' must lie in [{lo:g}, {hi:g}]; "
-                f"got {v[bad[0]]:g}"
-            )
-    has_omega = "accepted_per_step" in cols and not np.isnan(cols["accepted_per_step"]).any()
-    has_alpha = "alpha" in cols and not np.isnan(cols["alpha"]).any()
-    if not (has_omega or has_alpha):
+        for i in np.flatnonzero(~np.isnan(v) & ~(np.isfinite(v) & (v >= lo) & (v <= hi))):
+            message = f"column '{name}' must lie in [{lo:g}, {hi:g}]; got {v[i]:g}"
+            record_problem(path, errors, int(i), message)
+    n = len(cols["batch"])
+    alpha = cols.get("alpha", np.full(n, np.nan))
+    lacking = np.isnan(alpha) & np.isnan(cols.get("accepted_per_step", np.full(n, np.nan)))
+    if not use_omega(cols) and (errors is None or lacking.all()) and np.isnan(alpha).any():
         raise MagicplanError(
             f"{path}: missing column 'accepted_per_step' or 'alpha' "
             "(one of them must be filled on every row)"
         )
+    if errors is None:
+        return cols
+    for i in np.flatnonzero(lacking):
+        record_problem(path, errors, int(i), "column 'alpha' or 'accepted_per_step' is empty")
+    cols["error"] = np.array([errors.get(i) for i in range(n)], dtype=object)
+    if not use_omega(cols):  # then every row needs α (Ω counts only when filled on every row)
+        for i in np.flatnonzero(np.isnan(alpha)):
+            record_problem(path, errors, int(i), "column 'alpha' is empty")
+        cols["error"] = np.array([errors.get(i) for i in range(n)], dtype=object)
     return cols
 
 
+def use_omega(cols: Columns) -> bool:
+    """Whether the rates are Ω (`accepted_per_step` filled on every good row), else α."""
+    if "accepted_per_step" not in cols:
+        return False
+    good = np.array([e is None for e in cols["error"]]) if "error" in cols else slice(None)
+    return not np.isnan(cols["accepted_per_step"][good]).any()
+
+
 def estimate_scenarios(
-    cols: Columns, columns: Iterable[str] | None = None, engine: str | None = None
+    cols: Columns,
+    columns: Iterable[str] | None = None,
+    *,
+    strict: bool = True,
+    source: str | Path = "",
+    memory_utilization: float | None = None,
+    engine: str | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
     """Estimate every row (all figures, or `columns`), vectorized within each group of equal
     categorical columns. A row's `engine` (blank or absent: `engine`, else the default engine),
-    `weight_dtype` and `kv_dtype` columns say how it is served."""
-    from magicplan.estimate import estimate_arrays
-    from magicplan.setup import Setup
+    `weight_dtype` and `kv_dtype` columns say how it is served. Also per row: `draft_num_gpus`
+    (a separate draft that cannot split over the target's GPUs runs on the largest group that
+    can) and `note` (None, or why).
+
+    A row that cannot be estimated (a model that does not load, a split that cannot work, a
+    value out of range) raises, naming `source` and the row (strict); otherwise its reason goes
+    to the `error` column (None on good rows; rows already marked in `cols['error']` are
+    skipped) and the other rows are computed. `memory_utilization`: fraction of device memory
+    an engine may fill (default 0.9).
+    """
+    n = len(cols["batch"])
+    errors = list(cols["error"]) if "error" in cols else [None] * n
+    out: dict[str, npt.NDArray[Any]] = {}
+    meta = {"draft_num_gpus": np.full(n, np.nan), "note": np.full(n, None, dtype=object)}
+    omega = use_omega(cols)
+    good = np.flatnonzero([e is None for e in errors])
+    live = {k: v[good] for k, v in cols.items()}
+    for key, sub in groups(live, SCENARIO_KEYS) if good.size else []:
+        idx = good[sub]
+        g = dict(zip([k for k in SCENARIO_KEYS if k in cols], key, strict=True))
+        try:
+            setup = _setup(g, memory_utilization, engine)
+        except MagicplanError as exc:
+            _fail(errors, idx, str(exc), strict, source)
+            continue
+        done = _estimate_rows(setup, cols, idx, omega, columns, errors, strict, source)
+        for name, val in done.items():
+            if name not in out:
+                out[name] = np.zeros(n, bool) if val.dtype == bool else np.full(n, np.nan)
+            out[name][idx] = val
+        meta["draft_num_gpus"][idx] = setup.draft_n
+        meta["note"][idx] = setup.draft_split_note
+    result = out | meta
+    if not strict:
+        result["error"] = np.array(errors, dtype=object)
+    return result
+
+
+def _setup(g: dict[str, str], memory_utilization: float | None, engine: str | None) -> Any:
+    """The Setup of one group of rows (its categorical columns)."""
+    from magicplan.setup import Setup, memory_fraction
     from magicplan.specs import load_engine, load_hardware, load_model
     from magicplan.specs.quantization import with_kv_format, with_weight_format
 
-    n = len(cols["batch"])
-    out: dict[str, npt.NDArray[Any]] = {}
-    hw_cache: dict[str, Any] = {}
-    model_cache: dict[str, Any] = {}
-    use_omega = "accepted_per_step" in cols and not np.isnan(cols["accepted_per_step"]).any()
-    for key, idx in groups(cols, SCENARIO_KEYS):
-        g = dict(zip([k for k in SCENARIO_KEYS if k in cols], key, strict=True))
-        hw = hw_cache.setdefault(g["gpu"], load_hardware(g["gpu"]))
-        formats = (g.get("weight_dtype", ""), g.get("kv_dtype", ""))
-        target = with_kv_format(
-            with_weight_format(model_cache.setdefault(g["target"], load_model(g["target"])),
-                               formats[0]),
-            formats[1],
-        )  # fmt: skip
-        draft = None
-        if g["draft_model"] not in ("self", ""):
-            draft = model_cache.setdefault(g["draft_model"], load_model(g["draft_model"]))
-        dn = g.get("draft_num_gpus", "nan")
-        setup = Setup(
-            hw,
-            _as_int("num_gpus", g["num_gpus"]),
-            target,
-            draft,
-            g["kv_method"],
-            None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
-            engine=load_engine(named) if (named := g.get("engine") or engine) else None,
-        )
-        res = estimate_arrays(
-            setup,
-            cols["batch"][idx],
-            cols["context"][idx],
-            cols["gamma"][idx],
-            cols["kv_budget"][idx],
-            acceptance=None if use_omega else cols["alpha"][idx],
-            accepted_per_step=cols["accepted_per_step"][idx] if use_omega else None,
+    draft = g["draft_model"]
+    dn = g.get("draft_num_gpus", "nan")
+    target = load_model(g["target"])
+    target = with_kv_format(with_weight_format(target, g.get("weight_dtype", "")),
+                            g.get("kv_dtype", ""))  # fmt: skip
+    named = g.get("engine") or engine
+    return Setup(
+        hardware=load_hardware(g["gpu"]),
+        num_gpus=_as_int("num_gpus", g["num_gpus"]),
+        target=target,
+        draft=None if draft in ("self", "") else load_model(draft),
+        kv_method=g["kv_method"],
+        draft_num_gpus=None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
+        memory_utilization=memory_fraction(memory_utilization),
+        engine=load_engine(named) if named else None,
+    )
+
+
+def _estimate_rows(
+    setup: Any, cols: Columns, idx: npt.NDArray[np.intp], omega: bool,
+    columns: Iterable[str] | None, errors: list[str | None], strict: bool, source: str | Path,
+) -> dict[str, npt.NDArray[Any]]:  # fmt: skip
+    """`estimate_arrays` over rows `idx` at once; when that fails, row by row, so that only the
+    bad rows fail (NaN figures there)."""
+    from magicplan.estimate import estimate_arrays
+
+    def run(rows: npt.NDArray[np.intp]) -> dict[str, npt.NDArray[Any]]:
+        return estimate_arrays(
+            setup, cols["batch"][rows], cols["context"][rows], cols["gamma"][rows],
+            cols["kv_budget"][rows],
+            acceptance=None if omega else cols["alpha"][rows],
+            accepted_per_step=cols["accepted_per_step"][rows] if omega else None,
             columns=columns,
-        )
-        for name, val in res.items():
-            if name not in out:
-                out[name] = np.zeros(n, dtype=val.dtype)
-            out[name][idx] = val
-    return out
+        )  # fmt: skip
+
+    try:
+        return run(idx)
+    except MagicplanError:
+        pass  # some row is bad: find which
+    rows = []
+    for i in idx:
+        try:
+            rows.append(run(np.array([i])))
+        except MagicplanError as exc:
+            _fail(errors, np.array([i]), str(exc), strict, source)
+            rows.append({})
+    first = next((r for r in rows if r), {})
+    return {
+        k: np.array([r[k][0] if r else (v.dtype.type(0) if v.dtype == bool else np.nan)
+                     for r in rows], dtype=v.dtype)
+        for k, v in first.items()
+    }  # fmt: skip
+
+
+def _fail(
+    errors: list[str | None], rows: npt.NDArray[np.intp], message: str, strict: bool,
+    source: str | Path,
+) -> None:  # fmt: skip
+    """Rows that cannot be estimated: raise naming the first (strict), else record why."""
+    if strict:
+        raise MagicplanError(at_row(source, int(rows[0]), message))
+    for i in rows:
+        errors[int(i)] = message
 
 
 def _as_int(name: str, text: str) -> int:

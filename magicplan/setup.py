@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from magicplan.choices import Mode
 from magicplan.cost.defaults import calibration_for
 from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
 from magicplan.cost.operators import Array, shard
@@ -20,13 +20,16 @@ from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.specs.model import ModelSpec
 
-Mode = Literal["calibrated", "ideal"]
 MAX_INTEGER = 2.0**53  # largest integer float64 holds exactly
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Setup:
-    """The categorical part of a scenario: where it runs and which draft it uses."""
+    """The categorical part of a scenario: where it runs and which draft it uses.
+
+    A separate draft without `draft_num_gpus` runs on the largest tensor-parallel group that
+    divides `num_gpus` and can split it (all of the target's GPUs when it can).
+    """
 
     hardware: HardwareSpec
     num_gpus: int
@@ -59,18 +62,34 @@ class Setup:
                     f"draft_num_gpus={self.draft_n} must not exceed num_gpus={self.num_gpus}"
                 )
             shard(self.draft, self.draft_n)
-        if not 0 < self.memory_utilization <= 1:
-            raise MagicplanError("memory_utilization must be in (0, 1]")
+        memory_fraction(self.memory_utilization)
 
     @property
     def draft_model(self) -> ModelSpec:
         """The model that drafts: the small draft, or the target itself."""
         return self.draft or self.target
 
-    @property
+    @cached_property
     def draft_n(self) -> int:
-        """Tensor-parallel degree of the draft (the target's unless given)."""
-        return self.draft_num_gpus or self.num_gpus
+        """Tensor-parallel degree of the draft: `draft_num_gpus`, else the largest group of the
+        target's GPUs that can split it."""
+        if self.draft_num_gpus is not None:
+            return self.draft_num_gpus
+        if self.draft is None:
+            return self.num_gpus
+        return largest_split(self.draft, self.num_gpus)
+
+    @property
+    def draft_split_note(self) -> str | None:
+        """Why a separate draft runs on fewer GPUs than the target (None when it does not)."""
+        d = self.draft
+        if d is None or self.draft_num_gpus is not None or self.draft_n == self.num_gpus:
+            return None
+        return (
+            f"draft {d.id} cannot split over num_gpus={self.num_gpus} ({d.num_attention_heads} "
+            f"heads, {d.num_kv_heads} KV heads): it runs on draft_num_gpus={self.draft_n}, the "
+            "largest tensor-parallel group that divides both"
+        )
 
     @cached_property
     def resolved_calibration(self) -> Calibration:
@@ -109,13 +128,67 @@ class Setup:
         return self.roofline_for(self.draft)
 
 
-def check_draft_vocab(target: ModelSpec, draft: ModelSpec) -> None:
-    """A draft must share the target's tokenizer; a different vocab size is refused."""
-    if draft.vocab_size != target.vocab_size:
-        raise MagicplanError(
-            f"draft '{draft.id}' has vocab {draft.vocab_size} but target '{target.id}' has "
-            f"vocab {target.vocab_size}: a draft must share the target's tokenizer"
+def memory_fraction(value: float | None) -> float:
+    """`memory_utilization` (the fraction of device memory an engine may fill), or the default
+    when None; a MagicplanError unless it lies in (0, 1]."""
+    if value is None:
+        return DEFAULT_MEMORY_UTILIZATION
+    if not 0 < value <= 1:
+        raise MagicplanError(f"memory_utilization must be in (0, 1]; got {shown(value)}")
+    return float(value)
+
+
+def splits(model: ModelSpec, num_gpus: int) -> bool:
+    """Whether tensor parallelism over `num_gpus` can split `model` (heads, KV heads, MLP)."""
+    try:
+        shard(model, num_gpus)
+    except MagicplanError:
+        return False
+    return True
+
+
+def largest_split(model: ModelSpec, num_gpus: int) -> int:
+    """The largest divisor of `num_gpus` over which `model` splits (1 always does)."""
+    return max(d for d in range(1, num_gpus + 1) if num_gpus % d == 0 and splits(model, d))
+
+
+def draft_mismatch(target: ModelSpec, draft: ModelSpec) -> str | None:
+    """Why `draft` cannot draft for `target` (None when it can): the two must share a tokenizer.
+
+    Known families compare by family and real vocabulary (`tokenizer_vocab_size`), so drafts
+    whose embeddings are padded differently (Qwen2.5-0.5B's 151,936 rows, Qwen2.5-7B's 152,064)
+    pass. Where either family is unknown, the embedding sizes must be equal.
+    """
+    t, d = target, draft
+    if t.tokenizer is not None and d.tokenizer is not None:
+        same_size = None in (t.tokenizer_vocab_size, d.tokenizer_vocab_size) or (
+            t.tokenizer_vocab_size == d.tokenizer_vocab_size
         )
+        if t.tokenizer == d.tokenizer and same_size:
+            return None
+        return (
+            f"draft '{d.id}' uses the {d.tokenizer} tokenizer (vocab {_vocab(d)}) but target "
+            f"'{t.id}' uses {t.tokenizer} (vocab {_vocab(t)}): a draft must share the target's "
+            "tokenizer"
+        )
+    if d.vocab_size == t.vocab_size:
+        return None
+    return (
+        f"draft '{d.id}' has vocab {d.vocab_size} but target '{t.id}' has vocab {t.vocab_size} "
+        "(tokenizer family unknown, so the vocab sizes must be equal): a draft must share the "
+        "target's tokenizer"
+    )
+
+
+def _vocab(m: ModelSpec) -> int:
+    return m.tokenizer_vocab_size or m.vocab_size
+
+
+def check_draft_vocab(target: ModelSpec, draft: ModelSpec) -> None:
+    """A draft must share the target's tokenizer (`draft_mismatch`); else a MagicplanError."""
+    reason = draft_mismatch(target, draft)
+    if reason is not None:
+        raise MagicplanError(reason)
 
 
 def check_positive(

@@ -114,7 +114,7 @@ print(f"implied acceptance on 8×A100: self-speculation α = {ALPHA_SELF:.3f}, T
 # cache grows with batch × context. Cells that do not fit in 8×80 GB are marked "—" (128
 # sequences of 32k tokens would need far more memory than the GPUs have).
 # %% [code]
-setup = Setup(A100, 8, LLAMA2)
+setup = Setup(hardware=A100, num_gpus=8, target=LLAMA2)
 batches = np.array([1, 8, 32, 128])
 contexts = np.array([1024, 4096, 16384, 32000])
 r = estimate_arrays(setup, batches[None, :], contexts[:, None], 2, 512, acceptance=ALPHA_SELF)
@@ -195,8 +195,8 @@ LLAMA31, LLAMA32_1B = load_model("llama-3.1-8b"), load_model("llama-3.2-1b")
 m1b = measured(draft_model="llama-3.2-1b")
 ALPHA_1B = implied_alpha(m1b["accepted_per_step"], 3)
 batches = (1, 4, 16, 32, 64, 128, 256)
-full = Scenario(Setup(H100, 8, LLAMA31, LLAMA32_1B, "full"), 0, 0.75, batches=batches, contexts=(32000,))
-compressed = Scenario(Setup(H100, 8, LLAMA31, LLAMA32_1B, "streamingllm"), 512, ALPHA_1B, batches=batches, contexts=(32000,))
+full = Scenario(Setup(hardware=H100, num_gpus=8, target=LLAMA31, draft=LLAMA32_1B, kv_method="full"), 0, 0.75, batches=batches, contexts=(32000,))
+compressed = Scenario(Setup(hardware=H100, num_gpus=8, target=LLAMA31, draft=LLAMA32_1B, kv_method="streamingllm"), 512, ALPHA_1B, batches=batches, contexts=(32000,))
 b = np.asarray(batches, dtype=float)
 with style():
     fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
@@ -224,7 +224,7 @@ ctx = np.round(np.geomspace(1024, 32000, 30))
 with style():
     fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
     for draft, alpha, color, name in ((None, ALPHA_SELF, "#C44E52", "self"), (TINY, ALPHA_TINY, "#4C72B0", "tinyllama-1.1b")):
-        pred = estimate_arrays(Setup(A100, 8, LLAMA2, draft), 32, ctx, 2, 512, acceptance=alpha)["speedup"]
+        pred = estimate_arrays(Setup(hardware=A100, num_gpus=8, target=LLAMA2, draft=draft), 32, ctx, 2, 512, acceptance=alpha)["speedup"]
         ax.plot(ctx, pred, lw=2, color=color, label=f"predicted, draft {name} (α = {alpha:.2f})")
         m = measured(draft_model=name, batch=32, gpu="a100-80gb-sxm")
         ax.scatter(m["context"], m["speedup"], marker="s", s=50, color=color, edgecolor="black", zorder=3, label=f"measured, draft {name}")
@@ -368,7 +368,7 @@ print(f"full-KV α = {hit.alpha:.3f}: {hit.source}")
 # AR's throughput per replica, and SD's points sit higher at the same latency.
 # %% [code]
 tp = cap["speculative"]["tensor_parallel"]
-sc = Scenario(Setup(H100, tp, TARGET), batches=(1, 4, 16, 32, 64, 128))
+sc = Scenario(Setup(hardware=H100, num_gpus=tp, target=TARGET), batches=(1, 4, 16, 32, 64, 128))
 with style():
     fig, ax = plt.subplots(figsize=(8, 5.6), layout="constrained")
     plot_pareto(ax, sc, CONTEXT)

@@ -41,7 +41,7 @@ def print_plan(r: dict[str, Any]) -> None:
     )
     con = console()
     if rows:
-        con.print(table(title, cols, rows))
+        con.print(table(title, cols, rows, whole=("strategy",)))
     else:  # no empty table: say that nothing qualifies
         con.print(f"{title}: [bold]no strategy qualifies[/bold]")
     best = r["best"]

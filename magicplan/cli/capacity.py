@@ -3,18 +3,33 @@ with plain AR and with speculative decoding, and what speculation saves."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from magicplan.cli._app import app
+from magicplan.cli._options import (
+    Acceptance,
+    AcceptanceTable,
+    DraftGpus,
+    Drafts,
+    Gammas,
+    Hardware,
+    Json,
+    KvBudgets,
+    KvMethods,
+    MemoryUtilization,
+    Model,
+    Out,
+)
 from magicplan.cli._output import console, emit_json, table
+from magicplan.counts import parse_count
 from magicplan.errors import MagicplanError
 
 
 def parse_workload(text: str) -> list[tuple[float, ...]]:
-    """'8k:0.5,32000:0.5' (CONTEXT:FRACTION[:KV_BUDGET], k = 1000) → [(8000, 0.5), ...]."""
+    """'8k:0.5,32000:0.5' (CONTEXT:FRACTION[:KV_BUDGET], contexts as `magicplan.counts`
+    reads them) → [(8000, 0.5), ...]."""
     items = [t.strip() for t in text.split(",") if t.strip()]
     out = []
     for item in items:
@@ -22,11 +37,9 @@ def parse_workload(text: str) -> list[tuple[float, ...]]:
         try:
             if len(parts) not in (2, 3):
                 raise ValueError(item)
-            ctx = float(parts[0].lower().removesuffix("k")) * (
-                1000 if parts[0].lower().endswith("k") else 1
-            )
+            ctx = float(parse_count("--workload context", parts[0]))
             out.append((ctx, *(float(p) for p in parts[1:])))
-        except ValueError as exc:
+        except (ValueError, MagicplanError) as exc:
             raise MagicplanError(
                 f"--workload: '{item}' is not CONTEXT:FRACTION[:KV_BUDGET] (e.g. 8k:0.5,32k:0.5)"
             ) from exc
@@ -37,8 +50,8 @@ def parse_workload(text: str) -> list[tuple[float, ...]]:
 
 @app.command("capacity")
 def capacity_command(
-    hardware: Annotated[str, typer.Option(help="Hardware id or profile path.")],
-    model: Annotated[str, typer.Option(help="Target model id, YAML or config.json.")],
+    hardware: Hardware,
+    model: Model,
     tokens_per_s: Annotated[
         float, typer.Option(help="Generated tokens/s the whole service must sustain.")
     ],
@@ -56,34 +69,28 @@ def capacity_command(
     tensor_parallel: Annotated[
         str | None, typer.Option(help="Comma list of TP degrees per replica (default 1,2,4,8).")
     ] = None,
-    drafts: Annotated[
-        str | None, typer.Option(help="Comma list: self and/or draft model ids.")
-    ] = None,
-    kv_methods: Annotated[
-        str | None, typer.Option(help="Comma list of full,streamingllm,snapkv,topk.")
-    ] = None,
-    kv_budgets: Annotated[str | None, typer.Option(help="Comma list of draft KV budgets.")] = None,
-    gammas: Annotated[
-        str | None, typer.Option(help="Comma list of γ values (default 1..12).")
-    ] = None,
-    acceptance: Annotated[str | None, typer.Option(help="α, or per-position α_1,...,α_n.")] = None,
-    acceptance_table: Annotated[
-        Path | None, typer.Option(help="YAML or CSV of measured α.")
-    ] = None,
-    draft_num_gpus: Annotated[
-        str | None, typer.Option(help="Comma list of draft TP degrees.")
-    ] = None,
-    output: Annotated[Path | None, typer.Option(help="Write the JSON here (atomically).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+    drafts: Drafts = None,
+    kv_methods: KvMethods = None,
+    kv_budgets: KvBudgets = None,
+    gammas: Gammas = None,
+    acceptance: Acceptance = None,
+    acceptance_table: AcceptanceTable = None,
+    draft_num_gpus: DraftGpus = None,
+    memory_utilization: MemoryUtilization = None,
+    output: Out = None,
+    json_out: Json = False,
 ) -> None:
     """Fewest GPUs (replicas × TP) for a tokens/s demand at a latency SLO: AR vs speculation."""
-    from magicplan.cli.plan import planner_kwargs, split_list
+    from magicplan.cli._options import split_list
+    from magicplan.cli.plan import planner_kwargs
     from magicplan.planner.capacity import capacity
     from magicplan.specs import load_hardware, load_model
 
     kw = planner_kwargs(
-        drafts, kv_methods, kv_budgets, gammas, acceptance, acceptance_table, draft_num_gpus
-    )
+        drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
+        acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
+        memory_utilization=memory_utilization,
+    )  # fmt: skip
     result = capacity(
         load_hardware(hardware),
         load_model(model),
@@ -120,7 +127,7 @@ def _print(r: dict[str, Any]) -> None:
     )
     con = console()
     if rows:
-        con.print(table(title, cols, rows))
+        con.print(table(title, cols, rows, whole=("",)))
     else:
         con.print(f"{title}: [bold]no configuration meets the SLO[/bold]")
     for line in lines:

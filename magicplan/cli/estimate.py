@@ -4,26 +4,51 @@ row of a scenarios CSV (vectorized)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
 from magicplan.cli._app import app
+from magicplan.cli._options import (
+    KV_METHOD_CHOICES,
+    MODE_CHOICES,
+    MODEL_HELP,
+    BatchOpt,
+    ContextOpt,
+    HardwareOpt,
+    MemoryUtilization,
+    ModelOpt,
+    NumGpus,
+    Strict,
+    check_mode,
+    count,
+    one,
+    require_workload,
+)
 from magicplan.cli._output import console, emit_json, fmt, table
+from magicplan.cost.methods import KvMethod
 from magicplan.errors import MagicplanError
 
 
 @app.command("estimate")
 def estimate_command(
-    hardware: Annotated[str | None, typer.Option(help="Hardware id or profile path.")] = None,
-    num_gpus: Annotated[int, typer.Option(help="Tensor-parallel degree of the target.")] = 1,
-    model: Annotated[str | None, typer.Option(help="Target model id, YAML or config.json.")] = None,
-    batch: Annotated[int | None, typer.Option(help="Sequences decoded together.")] = None,
-    context: Annotated[int | None, typer.Option(help="Tokens already in each KV cache.")] = None,
-    draft: Annotated[str, typer.Option(help="'self' or a draft model id/path.")] = "self",
-    kv_method: Annotated[str, typer.Option(help="full|streamingllm|snapkv|topk")] = "streamingllm",
-    kv_budget: Annotated[int, typer.Option(help="Draft KV budget in tokens.")] = 512,
-    gamma: Annotated[int, typer.Option(help="Tokens drafted per round (γ).")] = 2,
+    hardware: HardwareOpt = None,
+    num_gpus: NumGpus = 1,
+    model: ModelOpt = None,
+    batch: BatchOpt = None,
+    context: ContextOpt = None,
+    draft: Annotated[
+        str, typer.Option("--draft", "--drafts", help=f"'self' or one draft model: {MODEL_HELP}.")
+    ] = "self",
+    kv_method: Annotated[
+        str, typer.Option("--kv-method", "--kv-methods", help=f"One of {KV_METHOD_CHOICES}.")
+    ] = "streamingllm",
+    kv_budget: Annotated[
+        str, typer.Option("--kv-budget", "--kv-budgets", help="Draft KV budget in tokens.")
+    ] = "512",
+    gamma: Annotated[
+        str, typer.Option("--gamma", "--gammas", help="Tokens drafted per round (γ).")
+    ] = "2",
     acceptance: Annotated[
         float | None, typer.Option(help="Per-token acceptance α in [0, 1].")
     ] = None,
@@ -31,11 +56,13 @@ def estimate_command(
         float | None, typer.Option(help="Measured tokens per round Ω in [1, γ+1].")
     ] = None,
     draft_num_gpus: Annotated[
-        int | None, typer.Option(help="Draft TP degree (<= num-gpus).")
+        int | None,
+        typer.Option(help="Draft TP degree (default: the largest that divides num-gpus)."),
     ] = None,
     mode: Annotated[
-        str, typer.Option(help="calibrated | ideal (peaks, no overheads).")
+        str, typer.Option(help=f"One of {MODE_CHOICES} (ideal: peaks, no overheads).")
     ] = "calibrated",
+    memory_utilization: MemoryUtilization = None,
     scenarios: Annotated[
         Path | None, typer.Option(help="CSV of scenarios (reference columns).")
     ] = None,
@@ -43,52 +70,45 @@ def estimate_command(
         str | None,
         typer.Option(help="With --scenarios: comma-separated figures to report (default: all)."),
     ] = None,
+    strict: Strict = False,
     output: Annotated[Path | None, typer.Option(help="Write the JSON here (atomically).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
 ) -> None:
     """Estimate AR, draft and verify step times, SD speedup, throughput and memory."""
-    if mode not in ("calibrated", "ideal"):
-        raise MagicplanError(f"mode must be calibrated or ideal; got '{mode}'")
+    check_mode(mode)
     if scenarios is not None:
         wanted = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
         if wanted == []:
             raise MagicplanError("--columns must name at least one figure, e.g. speedup")
-        emit_json(_scenario_objects(scenarios, wanted), output)
+        emit_json(_scenario_objects(scenarios, wanted, strict, memory_utilization), output)
         return
     if columns is not None:
         raise MagicplanError("--columns applies to --scenarios FILE.csv")
-    missing = [
-        n
-        for n, v in (
-            ("hardware", hardware),
-            ("model", model),
-            ("batch", batch),
-            ("context", context),
-        )
-        if v is None
-    ]
-    if missing:
-        raise MagicplanError(f"--{missing[0]} is required (or give --scenarios FILE.csv)")
+    require_workload(hardware=hardware, model=model, batch=batch, context=context)
     if acceptance is None and accepted_per_step is None:
         raise MagicplanError("give --acceptance A (α in [0, 1]) or --accepted-per-step OMEGA")
     from magicplan.estimate import estimate
-    from magicplan.specs import load_hardware, load_model
+    from magicplan.setup import memory_fraction
 
     assert hardware and model and batch is not None and context is not None
+    for name, value in (("draft", draft), ("kv-method", kv_method), ("kv-budget", kv_budget),
+                        ("gamma", gamma)):  # fmt: skip
+        one(value, name, "estimate")
     result = estimate(
-        load_hardware(hardware),
+        hardware,
         num_gpus,
-        load_model(model),
-        batch,
-        context,
-        gamma,
-        None if draft == "self" else load_model(draft),
-        kv_method,
-        kv_budget,
-        acceptance,
-        accepted_per_step,
-        draft_num_gpus,
-        mode,  # type: ignore[arg-type]
+        model,
+        count(batch, "batch"),
+        count(context, "context"),
+        count(gamma, "gamma"),
+        draft=draft,
+        kv_method=cast(KvMethod, kv_method),  # Setup names it when it is not one
+        kv_budget=count(kv_budget, "kv-budget"),
+        acceptance=acceptance,
+        accepted_per_step=accepted_per_step,
+        draft_num_gpus=draft_num_gpus,
+        mode=check_mode(mode),
+        memory_utilization=memory_fraction(memory_utilization),
     )
     if json_out or output:
         emit_json(result, output)
@@ -96,24 +116,48 @@ def estimate_command(
     _print(result)
 
 
-def _scenario_objects(path: Path, columns: list[str] | None = None) -> list[dict[str, Any]]:
+def _scenario_objects(
+    path: Path,
+    columns: list[str] | None = None,
+    strict: bool = False,
+    memory_utilization: float | None = None,
+) -> list[dict[str, Any]]:
+    """One JSON object per row: its inputs, then its figures, `draft_num_gpus` and any notes;
+    a row that cannot be estimated has `error` (one line) instead of figures (strict: the
+    first such row is a MagicplanError naming file and row). A file with no good row fails."""
     from magicplan.estimate import check_columns, nest
     from magicplan.scenarios import (
         SCENARIO_COLUMNS,
+        at_row,
         estimate_scenarios,
         read_columns,
         read_scenarios,
     )
 
     wanted = None if columns is None else check_columns(columns)  # before reading the file
-    cols = read_scenarios(path)
-    res = estimate_scenarios(cols, wanted)
+    cols = read_scenarios(path, strict=strict)
+    res = estimate_scenarios(
+        cols, wanted, strict=strict, source=path, memory_utilization=memory_utilization
+    )
+    errors = list(res.pop("error", [None] * len(cols["batch"])))
+    notes, draft_n = res.pop("note"), res.pop("draft_num_gpus")
+    if all(e is not None for e in errors):
+        raise MagicplanError(f"no row could be estimated; {at_row(path, 0, errors[0])}")
     cols |= read_columns(path, (), ("id",))
     # Each object echoes its row's inputs, then the estimate (keys as for one scenario).
     inputs = [k for k in ("id", *SCENARIO_COLUMNS, "draft_num_gpus") if k in cols]
-    keys = inputs + list(res)
-    values = [_plain(cols[k]) for k in inputs] + [res[k].tolist() for k in res]
-    return [nest(dict(zip(keys, row, strict=True))) for row in zip(*values, strict=True)]
+    echo = list(zip(*[_plain(cols[k]) for k in inputs], strict=True))
+    figures = list(zip(*[res[k].tolist() for k in res], strict=True)) or [()] * len(echo)
+    out = []
+    for i, (row, values) in enumerate(zip(echo, figures, strict=True)):
+        obj = dict(zip(inputs, row, strict=True))
+        if errors[i] is not None:
+            out.append(obj | {"error": errors[i]})
+            continue
+        obj |= nest(dict(zip(res, values, strict=True)))
+        obj["draft_num_gpus"] = int(draft_n[i])
+        out.append(obj | ({"notes": [notes[i]]} if notes[i] else {}))
+    return out
 
 
 def _plain(col: Any) -> list[Any]:
@@ -148,7 +192,7 @@ def _print(r: dict[str, Any]) -> None:
         f"context {r['context']}"
     )
     con = console()
-    con.print(table(title, ["quantity", "value", "unit"], rows))
+    con.print(table(title, ["quantity", "value", "unit"], rows, whole=("quantity",)))
     bd = r["breakdown"]["autoregressive"]
     total = sum(bd.values()) or 1.0
     shares = ", ".join(

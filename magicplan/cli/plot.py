@@ -8,6 +8,15 @@ from typing import Annotated, Any
 import typer
 
 from magicplan.cli._app import app
+from magicplan.cli._options import (
+    KV_METHOD_CHOICES,
+    MODE_CHOICES,
+    ModelOpt,
+    check_mode,
+    count,
+    one,
+)
+from magicplan.counts import EXAMPLE
 from magicplan.errors import MagicplanError
 
 KINDS_HELP = "speedup | breakdown | pareto | gamma-map | validation"
@@ -19,23 +28,31 @@ def plot_command(
     output: Annotated[Path, typer.Option(help="Figure file: .png, .svg or .pdf.")],
     hardware: Annotated[str | None, typer.Option(help="Hardware id or profile path.")] = None,
     num_gpus: Annotated[int, typer.Option(help="Tensor-parallel degree of the target.")] = 1,
-    model: Annotated[str | None, typer.Option(help="Target model id, YAML or config.json.")] = None,
+    model: ModelOpt = None,
     draft: Annotated[
         str | None,
         typer.Option(
+            "--draft",
+            "--drafts",
             help="'self' or a draft id/path (speedup, breakdown: default self; "
-            "pareto, gamma-map: default every draft the planner knows)."
+            "pareto, gamma-map: default every draft the planner knows).",
         ),
     ] = None,
     kv_method: Annotated[
         str | None,
         typer.Option(
-            help="full|streamingllm|snapkv|topk (default streamingllm; pareto, gamma-map: all)."
+            "--kv-method",
+            "--kv-methods",
+            help=f"One of {KV_METHOD_CHOICES} (default streamingllm; pareto, gamma-map: all).",
         ),
     ] = None,
     kv_budget: Annotated[
-        int | None,
-        typer.Option(help="Draft KV budget in tokens (default 512; pareto, gamma-map: all)."),
+        str | None,
+        typer.Option(
+            "--kv-budget",
+            "--kv-budgets",
+            help="Draft KV budget in tokens (default 512; pareto, gamma-map: all).",
+        ),
     ] = None,
     acceptance: Annotated[
         float | None,
@@ -48,14 +65,20 @@ def plot_command(
         str | None, typer.Option(help="Context lengths, comma-separated (e.g. 4k,32k).")
     ] = None,
     context: Annotated[
-        int, typer.Option(help="Context length for breakdown and pareto (tokens).")
-    ] = 32768,
-    gamma: Annotated[int | None, typer.Option(help="Fix γ (default: the best per point).")] = None,
+        str, typer.Option(help=f"Context length for breakdown and pareto ({EXAMPLE}).")
+    ] = "32768",
+    gamma: Annotated[
+        int | None,
+        typer.Option("--gamma", "--gammas", help="Fix γ (default: the best per point)."),
+    ] = None,
     draft_num_gpus: Annotated[
         int | None, typer.Option(help="Draft TP degree (<= num-gpus).")
     ] = None,
     mode: Annotated[
-        str, typer.Option(help="calibrated | ideal (peaks, no overheads; speedup, breakdown).")
+        str,
+        typer.Option(
+            help=f"One of {MODE_CHOICES} (ideal: peaks, no overheads; speedup, breakdown)."
+        ),
     ] = "calibrated",
     measurements: Annotated[
         Path | None,
@@ -68,13 +91,16 @@ def plot_command(
 
     check_kind(kind)
     check_output(output)
+    one(draft, "draft", "plot")
+    one(kv_method, "kv-method", "plot")
+    one(kv_budget, "kv-budget", "plot")
     opts = dict(
         hardware=hardware,
         num_gpus=num_gpus,
         model=model,
         draft=draft,
         kv_method=kv_method,
-        kv_budget=kv_budget,
+        kv_budget=count(kv_budget, "kv-budget"),
         acceptance=acceptance,
         batches=batches,
         contexts=contexts,
@@ -85,7 +111,8 @@ def plot_command(
         raise MagicplanError(f"gamma must be an integer >= 1; got {gamma}")
     sc = None if kind == "validation" else _scenario(kind, opts)
     search = _search(sc, opts, gamma) if kind in ("pareto", "gamma-map") else None
-    path = plot_to_file(kind, output, sc, context, gamma, measurements, hardware, search)
+    ctx = count(context, "context")
+    path = plot_to_file(kind, output, sc, ctx, gamma, measurements, hardware, search)
     typer.echo(f"wrote {path}")
 
 
@@ -99,19 +126,18 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
     for name in ("hardware", "model"):
         if opts[name] is None:
             raise MagicplanError(f"--{name} is required for the {kind} plot")
-    if opts["mode"] not in ("calibrated", "ideal"):
-        raise MagicplanError(f"mode must be calibrated or ideal; got '{opts['mode']}'")
+    check_mode(opts["mode"])
     if opts["mode"] == "ideal" and kind in ("pareto", "gamma-map"):
         raise MagicplanError(f"mode ideal applies to speedup and breakdown, not {kind}")
     draft = opts["draft"]
     setup = Setup(
-        load_hardware(opts["hardware"]),
-        opts["num_gpus"],
-        load_model(opts["model"]),
-        None if draft in (None, "self") else load_model(draft),
-        opts["kv_method"] or "streamingllm",
-        opts["draft_num_gpus"],
-        opts["mode"],
+        hardware=load_hardware(opts["hardware"]),
+        num_gpus=opts["num_gpus"],
+        target=load_model(opts["model"]),
+        draft=None if draft in (None, "self") else load_model(draft),
+        kv_method=opts["kv_method"] or "streamingllm",
+        draft_num_gpus=opts["draft_num_gpus"],
+        mode=opts["mode"],
     )
     b, c = opts["batches"], opts["contexts"]
     budget = opts["kv_budget"]

@@ -78,11 +78,14 @@ def hardware_list(json_out: JsonOpt = False) -> None:
         "link GB/s/dir",
         "achieved rates",
     ]
-    console().print(table("Hardware profiles", cols, rows))
+    console().print(table("Hardware profiles", cols, rows, whole=("id",)))
 
 
 @hardware_app.command("show")
-def hardware_show(id_or_path: str, json_out: JsonOpt = False) -> None:
+def hardware_show(
+    id_or_path: Annotated[str, typer.Argument(help="Hardware id or profile path.")],
+    json_out: JsonOpt = False,
+) -> None:
     """Show one hardware profile (an id or a YAML path)."""
     data = hardware_json(load_hardware(id_or_path))
     if json_out:
@@ -95,7 +98,7 @@ def hardware_show(id_or_path: str, json_out: JsonOpt = False) -> None:
         if k != "provenance"
     ]
     rows += [[f"source: {', '.join(s['fields'])}", s["citation"]] for s in data["sources"]]
-    console().print(table(data["name"], ["field", "value"], rows))
+    console().print(table(data["name"], ["field", "value"], rows, whole=("field",)))
 
 
 @models_app.command("list")
@@ -119,17 +122,27 @@ def models_list(json_out: JsonOpt = False) -> None:
         for m in items
     ]
     cols = ["id", "arch", "params (B)", "layers", "hidden", "heads/kv", "vocab", "KV B/token"]
-    console().print(table("Model profiles", cols, rows))
+    console().print(table("Model profiles", cols, rows, whole=("id",)))
 
 
 @models_app.command("show")
-def models_show(id_or_path: str, json_out: JsonOpt = False) -> None:
-    """Show one model profile (an id, a YAML path, or a Hugging Face config.json path)."""
+def models_show(
+    id_or_path: Annotated[
+        str,
+        typer.Argument(
+            help="Model id, Hugging Face repo id, profile YAML, config.json or checkpoint folder."
+        ),
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one model profile (an id, a Hugging Face repo id, a YAML path, a config.json, or a
+    checkpoint folder holding one)."""
     data = model_json(load_model(id_or_path))
     if json_out:
         echo_json(data)
         return
-    console().print(table(data["name"], ["field", "value"], [[k, v] for k, v in data.items()]))
+    rows = [[k, v] for k, v in data.items()]
+    console().print(table(data["name"], ["field", "value"], rows, whole=("field",)))
 
 
 def engine_json(e: EngineSpec) -> dict[str, Any]:
@@ -156,11 +169,14 @@ def engines_list(json_out: JsonOpt = False) -> None:
         for e in items
     ]
     cols = ["id", "name", "CUDA graphs", "drafts", "compressed draft KV", "calibrated on"]
-    console().print(table("Engine profiles", cols, rows))
+    console().print(table("Engine profiles", cols, rows, whole=("id",)))
 
 
 @engines_app.command("show")
-def engines_show(id_or_path: str, json_out: JsonOpt = False) -> None:
+def engines_show(
+    id_or_path: Annotated[str, typer.Argument(help="Engine id or profile path.")],
+    json_out: JsonOpt = False,
+) -> None:
     """Show one engine profile (an id or a YAML path): its parameters, features, calibrations."""
     e = load_engine(id_or_path)
     data = engine_json(e)
@@ -177,4 +193,4 @@ def engines_show(id_or_path: str, json_out: JsonOpt = False) -> None:
         values = ", ".join(f"{k} {v}" for k, v in c["values"].items())
         rows.append([f"calibrated on {c['hardware']}", values])
     rows += [[f"source: {', '.join(s['fields'])}", s["citation"]] for s in data["sources"]]
-    console().print(table(data["name"], ["field", "value"], rows))
+    console().print(table(data["name"], ["field", "value"], rows, whole=("field",)))

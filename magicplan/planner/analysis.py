@@ -26,6 +26,7 @@ from magicplan.planner.records import Strategy
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.registry import HardwareLike, ModelLike, as_hardware, as_model
 
 MIN_CONTEXT = 128  # smallest context searched (the smallest draft budget)
 BISECTION_STEPS = 30  # α to 1e-9; contexts to one token
@@ -47,9 +48,9 @@ def _strategy(report: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def critical_length(
-    hardware: HardwareSpec,
+    hardware: HardwareLike,
     num_gpus: int,
-    target: ModelSpec,
+    target: ModelLike,
     batch: int,
     gamma: int | None = None,
     max_context: int | None = None,
@@ -61,6 +62,7 @@ def critical_length(
     Scans 12 log-spaced contexts from 128 to `max_context` (default: the model's maximum),
     then bisects to the token between the last context below 1 and the first at or above it.
     """
+    hardware, target = as_hardware(hardware), as_model(target, "target")
     top = int(max_context or target.max_position_embeddings)
     if top < MIN_CONTEXT:
         raise MagicplanError(f"max_context must be >= {MIN_CONTEXT}; got {top}")
@@ -190,15 +192,16 @@ def _critical_report(
 
 
 def break_even(
-    hardware: HardwareSpec,
+    hardware: HardwareLike,
     num_gpus: int,
-    target: ModelSpec,
+    target: ModelLike,
     batch: int,
     context: int,
     target_speedup: float = 1.0,
     **plan_kw: Any,
 ) -> dict[str, Any]:
     """Smallest acceptance rate α at which the best strategy reaches `target_speedup`."""
+    hardware, target = as_hardware(hardware), as_model(target, "target")
     if not target_speedup > 0:
         raise MagicplanError(f"target_speedup must be > 0; got {target_speedup}")
     plan_kw = {k: v for k, v in plan_kw.items() if k not in ("acceptance", "acceptance_table")}
@@ -243,14 +246,15 @@ def break_even(
 
 
 def sweep(
-    hardware: HardwareSpec,
+    hardware: HardwareLike,
     num_gpus: int,
-    target: ModelSpec,
+    target: ModelLike,
     batches: Sequence[int],
     contexts: Sequence[int],
     **plan_kw: Any,
 ) -> list[dict[str, Any]]:
     """Best strategy and its speedup at every batch × context cell (row-major, batch outer)."""
+    hardware, target = as_hardware(hardware), as_model(target, "target")
     rows = []
     for b in batches:
         for s in contexts:
@@ -270,6 +274,17 @@ def sweep(
                     "t_spec_per_token_ms": best["t_spec_per_token_ms"] if best else None,
                     "throughput_tokens_per_s": best["throughput_tokens_per_s"] if best else None,
                     "fits_in_memory": best is not None,
+                    **_ar_columns(r["autoregressive"], best),
                 }
             )
     return rows
+
+
+def _ar_columns(ar: dict[str, Any], best: dict[str, Any] | None) -> dict[str, Any]:
+    """Plain AR at a sweep cell (time per step, throughput) and the memory per GPU of what
+    runs there (the best strategy; AR when nothing fits)."""
+    return {
+        "t_autoregressive_ms": ar["t_autoregressive_ms"],
+        "autoregressive_throughput_tokens_per_s": ar["throughput_tokens_per_s"],
+        "memory_per_gpu_gb": (best or ar)["memory_per_gpu_gb"],
+    }

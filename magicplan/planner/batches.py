@@ -50,7 +50,7 @@ def largest(
 ) -> list[Largest]:
     """Per draft choice and strategy, the largest batch in [1, high] that fits in memory and
     whose per-token time is at most `slo_s` (bisection, every strategy at once)."""
-    rf = Setup(inp.hardware, inp.num_gpus, inp.target).roofline
+    rf = Setup(hardware=inp.hardware, num_gpus=inp.num_gpus, target=inp.target).roofline
     cap = capacity_bytes(inp)
     shape = (len(inp.kv_methods), len(inp.kv_budgets), len(inp.gammas))
     out = []
@@ -107,10 +107,11 @@ def most_tokens(
 def largest_ar(inp: PlanInputs, high: int, slo_s: float = math.inf) -> tuple[int, float]:
     """The largest batch in [1, high] at which plain AR fits (and meets `slo_s`), and its
     per-token seconds; (0, NaN) when none."""
-    fits = int(min(high, ar_max_batch(inp.hardware, inp.num_gpus, inp.target, inp.context)))
+    fits = int(min(high, ar_max_batch(inp.hardware, inp.num_gpus, inp.target, inp.context,
+                                      inp.memory_utilization)))  # fmt: skip
     if fits < 1:
         return 0, math.nan
-    rf = Setup(inp.hardware, inp.num_gpus, inp.target).roofline
+    rf = Setup(hardware=inp.hardware, num_gpus=inp.num_gpus, target=inp.target).roofline
     b = np.arange(1.0, fits + 1.0)
     t = autoregressive_time(inp.target, rf, inp.num_gpus, b, inp.context).total_s
     ok = np.flatnonzero(t <= slo_s)  # t rises with the batch: the last index is the largest
@@ -118,11 +119,12 @@ def largest_ar(inp: PlanInputs, high: int, slo_s: float = math.inf) -> tuple[int
 
 
 def ar_max_batch(
-    hardware: HardwareSpec, num_gpus: int, target: ModelSpec, context: npt.ArrayLike
-) -> int:
+    hardware: HardwareSpec, num_gpus: int, target: ModelSpec, context: npt.ArrayLike,
+    memory_utilization: float | None = None,
+) -> int:  # fmt: skip
     """Largest batch whose plain-AR memory fits at `context` (0: not even one sequence)."""
     fixed, per_seq = memory_terms(target, num_gpus, context, speculative=False)
-    cap = usable_capacity(hardware, num_gpus, target)
+    cap = usable_capacity(hardware, num_gpus, target, memory_utilization)
     return int(max_batch(cap, sum(fixed.values()), float(sum(per_seq.values(), 0.0))))
 
 
@@ -131,7 +133,8 @@ def ar_max_context(inp: PlanInputs, top: int) -> int:
     lo, hi = 0, top + 1  # memory grows with the context: bisect
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        fits = ar_max_batch(inp.hardware, inp.num_gpus, inp.target, mid) >= inp.batch
+        fits = (ar_max_batch(inp.hardware, inp.num_gpus, inp.target, mid,
+                             inp.memory_utilization) >= inp.batch)  # fmt: skip
         lo, hi = (mid, hi) if fits else (lo, mid)
     return lo
 

@@ -35,6 +35,7 @@ from magicplan.setup import Setup, check_positive
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.registry import HardwareLike, ModelLike, as_hardware, as_model
 from magicplan.units import MS
 
 MAX_BATCH = 4096  # largest batch searched per replica (memory usually binds far earlier)
@@ -91,7 +92,7 @@ def _group_omega(
 
 def _mixed_ar_ms(hw: HardwareSpec, target: ModelSpec, tp: int, b: float, w: Workload) -> float:
     """One AR step over the mix, in ms (the per-token time of plain AR)."""
-    rf = Setup(hw, tp, target).roofline
+    rf = Setup(hardware=hw, num_gpus=tp, target=target).roofline
     return mixed_forward_time(target, rf, tp, b, 1.0, w.contexts, w.fractions) / MS
 
 
@@ -149,7 +150,7 @@ def _mixed_sd_ms(
     k = np.where(np.isnan(w.budgets), float(best["kv_budget"]), w.budgets)
     omega, notes = _group_omega(target, best, w, k, kw)
     draft = target if best["draft_model"] == "self" else load_model(best["draft_model"])
-    rf = Setup(hw, tp, target).roofline
+    rf = Setup(hardware=hw, num_gpus=tp, target=target).roofline
     d_len = w.contexts if m == "full" else np.minimum(k, w.contexts)
 
     def t_ms(b: int) -> float:
@@ -162,8 +163,8 @@ def _mixed_sd_ms(
 
 
 def capacity(
-    hardware: HardwareSpec,
-    target: ModelSpec,
+    hardware: HardwareLike,
+    target: ModelLike,
     tokens_per_s: float,
     slo_ms: float,
     workload: Sequence[Sequence[float]],
@@ -178,7 +179,9 @@ def capacity(
     (drafts, kv_methods, acceptance, ...). With `gpu_hour_usd`, the hourly cost of each.
     A strategy that cannot meet the SLO, or needs more than `max_gpus`, is None, and
     `autoregressive_unavailable` / `speculative_unavailable` say why, with the numbers.
+    `hardware`, `target`: specs, ids or paths.
     """
+    hardware, target = as_hardware(hardware), as_model(target, "target")
     check_positive("tokens_per_s", tokens_per_s, integer=False)
     check_positive("slo_ms", slo_ms, integer=False)
     check_positive("max_gpus", max_gpus)
@@ -211,7 +214,8 @@ def _fewest_gpus(
     many: the report holds them against max_gpus)."""
     best: dict[str, dict[str, Any] | None] = {"autoregressive": None, "speculative": None}
     for tp in degrees:
-        high = min(MAX_BATCH, ar_max_batch(hw, tp, target, w.mean_context))
+        fits = ar_max_batch(hw, tp, target, w.mean_context, kw.get("memory_utilization"))
+        high = min(MAX_BATCH, fits)
         if high < 1:
             continue  # not even one sequence fits on this many GPUs
         for opt in (_ar_option(hw, target, tp, w, slo_ms, high),
@@ -241,7 +245,8 @@ def _fastest(
     """For a strategy that meets the SLO nowhere: the fastest per-token time it reaches (batch
     1, the widest TP that fits) — None where it fits nowhere at all."""
     out: dict[str, dict[str, Any] | None] = {"autoregressive": None, "speculative": None}
-    for tp in (d for d in degrees if ar_max_batch(hw, d, target, w.mean_context) >= 1):
+    utilization = kw.get("memory_utilization")
+    for tp in (d for d in degrees if ar_max_batch(hw, d, target, w.mean_context, utilization)):
         t_ar = _mixed_ar_ms(hw, target, tp, 1, w)
         if found["autoregressive"] is None and (
             out["autoregressive"] is None or t_ar < out["autoregressive"]["t_per_token_ms"]

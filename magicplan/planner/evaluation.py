@@ -16,19 +16,23 @@ from magicplan.planner import acceptance as acc
 from magicplan.planner.grid import draft_grid
 from magicplan.planner.inputs import PlanInputs, draft_degrees
 from magicplan.planner.records import Acceptance, Baseline, Block, Draft, Evaluation
-from magicplan.setup import Setup
+from magicplan.setup import Setup, memory_fraction
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 
 
 def capacity_bytes(inp: PlanInputs) -> float:
     """Bytes an engine may fill on one GPU (device memory × utilization)."""
-    return usable_capacity(inp.hardware, inp.num_gpus, inp.target)
+    return usable_capacity(inp.hardware, inp.num_gpus, inp.target, inp.memory_utilization)
 
 
-def usable_capacity(hardware: HardwareSpec, num_gpus: int, target: ModelSpec) -> float:
-    """Bytes an engine may fill on one GPU of `hardware` serving `target` on `num_gpus`."""
-    setup = Setup(hardware, num_gpus, target)
+def usable_capacity(
+    hardware: HardwareSpec, num_gpus: int, target: ModelSpec, memory_utilization: float | None
+) -> float:
+    """Bytes an engine may fill on one GPU of `hardware` serving `target` on `num_gpus`
+    (`memory_utilization` of it; None: the default)."""
+    setup = Setup(hardware=hardware, num_gpus=num_gpus, target=target,
+                  memory_utilization=memory_fraction(memory_utilization))  # fmt: skip
     return usable_bytes(hardware.memory_bytes, setup.memory_utilization)
 
 
@@ -82,7 +86,7 @@ def _omega(inp: PlanInputs, alpha: np.ndarray, gammas: np.ndarray) -> np.ndarray
 def baseline(inp: PlanInputs, batch: npt.ArrayLike | None = None) -> Baseline:
     """T_T, T_V for every γ, AR memory and the usable capacity, at `inp.batch` or at `batch`
     (an array: a leading axis of batch sizes, or one batch per strategy)."""
-    setup = Setup(inp.hardware, inp.num_gpus, inp.target)
+    setup = Setup(hardware=inp.hardware, num_gpus=inp.num_gpus, target=inp.target)
     rf = setup.roofline
     b = inp.batch if batch is None else np.asarray(batch, dtype=np.float64)
     ar = autoregressive_time(inp.target, rf, inp.num_gpus, b, inp.context)

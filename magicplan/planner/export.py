@@ -28,8 +28,11 @@ ENGINES = ("vllm", "sglang")
 MAX_EXPORT_BATCH = 1024  # largest batch size planned for the table
 
 
-def _top(hardware: HardwareSpec, num_gpus: int, target: ModelSpec, context: int) -> int:
-    top = min(ar_max_batch(hardware, num_gpus, target, context), MAX_EXPORT_BATCH)
+def _top(
+    hardware: HardwareSpec, num_gpus: int, target: ModelSpec, context: int, plan_kw: dict[str, Any]
+) -> int:
+    fits = ar_max_batch(hardware, num_gpus, target, context, plan_kw.get("memory_utilization"))
+    top = min(fits, MAX_EXPORT_BATCH)
     if top < 1:
         raise MagicplanError(
             f"context {context}: batch 1 does not fit on {num_gpus}× {hardware.id}"
@@ -54,7 +57,7 @@ def gamma_table(
     """[[start_bs, end_bs, K], ...]: the best γ at every batch size (0: do not speculate) up to
     the largest that fits with plain AR, in one array pass. `plan_kw` fixes the draft; with
     several, each batch takes the fastest."""
-    top = _top(hardware, num_gpus, target, context)
+    top = _top(hardware, num_gpus, target, context, plan_kw)
     inp = plan_inputs(hardware, num_gpus, target, 1, context, **plan_kw)
     found = curves(inp, drafts_of(inp), top)
     speedups = np.stack([np.nan_to_num(c.speedup, nan=0.0) for c in found])
@@ -184,7 +187,7 @@ def export_batches(
     if not kw["drafts"]:
         limits.append(f"no shipped draft model shares {target.id}'s vocab: nothing to configure")
         return _result(engine, report, target, None, [], limits)
-    top = _top(hardware, num_gpus, target, context)
+    top = _top(hardware, num_gpus, target, context, kw)
     inp = plan_inputs(hardware, num_gpus, target, 1, context, **kw)
     found = curves(inp, drafts_of(inp), top)
     best = max(found, key=lambda c: float(np.mean(np.where(c.gamma > 0, c.speedup, 1.0))))

@@ -8,22 +8,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from magicplan.cost.operators import shard
+from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
 from magicplan.cost.speculative import check_acceptance
 from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
 from magicplan.physics import workload_warnings
 from magicplan.planner import acceptance as acc
-from magicplan.setup import Setup, check_draft_vocab, check_positive
+from magicplan.setup import (
+    Setup,
+    check_draft_vocab,
+    check_positive,
+    draft_mismatch,
+    memory_fraction,
+    splits,
+)
 from magicplan.specs import list_models
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.registry import HardwareLike, ModelLike, as_draft, as_hardware, as_model
 
 DEFAULT_BUDGETS = (128, 256, 512, 1024, 2048, 4096, 8192)  # issue 4: budgets 128..8192
 DEFAULT_GAMMAS = tuple(range(1, 13))  # issue 4: γ from 1 to 12
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PlanInputs:
     """Everything a plan depends on, resolved (specs loaded, defaults filled)."""
 
@@ -41,17 +49,19 @@ class PlanInputs:
     draft_num_gpus: tuple[int, ...] | None = None
     notes: list[str] = field(default_factory=list)
     acceptance_interval: tuple[float, float] | None = None  # 95 % interval of a scalar α
+    memory_utilization: float = DEFAULT_MEMORY_UTILIZATION  # fraction of memory engines fill
     gpu_hour_usd: float | None = None  # one GPU's hourly price, for $/hour and $/M tokens
 
 
 def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
-    """Self-speculation plus every shipped model with the target's vocab and fewer parameters."""
+    """Self-speculation plus every shipped model with the target's tokenizer and fewer
+    parameters."""
     small = [
         m
         for m in list_models()
-        if m.vocab_size == target.vocab_size
-        and m.num_parameters < target.num_parameters
+        if m.num_parameters < target.num_parameters
         and m.id != target.id
+        and draft_mismatch(target, m) is None
     ]
     return [None, *sorted(small, key=lambda m: m.num_parameters)]
 
@@ -59,14 +69,8 @@ def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
 def draft_degrees(model: ModelSpec, num_gpus: int, wanted: Sequence[int] | None) -> list[int]:
     """Tensor-parallel degrees of a separate draft: the divisors of `num_gpus` (or `wanted`)
     that can shard `model`."""
-    out = []
-    for d in wanted or [d for d in range(1, num_gpus + 1) if num_gpus % d == 0]:
-        try:
-            shard(model, d)
-        except MagicplanError:
-            continue
-        out.append(int(d))
-    return out
+    candidates = wanted or [d for d in range(1, num_gpus + 1) if num_gpus % d == 0]
+    return [int(d) for d in candidates if splits(model, int(d))]
 
 
 def _acceptance(
@@ -121,18 +125,22 @@ def _draft_tp(num_gpus: int, wanted: Sequence[int] | None) -> tuple[int, ...] | 
 
 
 def plan_inputs(
-    hardware: HardwareSpec,
+    hardware: HardwareLike,
     num_gpus: int,
-    target: ModelSpec,
+    target: ModelLike,
     batch: int,
     context: int,
     **kw: Any,
 ) -> PlanInputs:
-    """Validate and resolve the planner's inputs; `kw` are `plan`'s optional arguments."""
+    """Validate and resolve the planner's inputs (specs, ids or paths); `kw` are `plan`'s
+    optional arguments."""
+    hardware, target = as_hardware(hardware), as_model(target, "target")
     check_positive("batch", batch)
     check_positive("context", context)
     check_positive("num_gpus", num_gpus)
-    Setup(hardware, num_gpus, target)  # validates the split (names num_gpus)
+    utilization = memory_fraction(kw.get("memory_utilization"))
+    # validates the split (names num_gpus) and the memory fraction
+    Setup(hardware=hardware, num_gpus=num_gpus, target=target, memory_utilization=utilization)
     methods = tuple(check_method(m) for m in (kw.get("kv_methods") or KV_METHODS))
     budgets = tuple(
         int(b) for b in check_positive("kv_budgets", kw.get("kv_budgets") or DEFAULT_BUDGETS)
@@ -142,7 +150,9 @@ def plan_inputs(
         kw.get("acceptance"), kw.get("acceptance_samples"), kw.get("acceptance_interval")
     )
     drafts = kw.get("drafts")
-    ds = list(drafts) if drafts is not None else default_drafts(target)
+    if isinstance(drafts, (str, Path)):
+        drafts = [drafts]
+    ds = [as_draft(d) for d in drafts] if drafts is not None else default_drafts(target)
     for d in ds:
         if d is not None:
             check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"
@@ -152,10 +162,12 @@ def plan_inputs(
         dropped = ", ".join(str(b) for b in budgets if b > context)
         notes.append(f"draft KV budgets above the context ({context}) not planned: {dropped}")
     return PlanInputs(
-        hardware, int(num_gpus), target, int(batch), int(context), ds, methods,
-        fit or (int(context),), gammas, alpha, _table(kw.get("acceptance_table")),
-        _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes, interval,
-        _price(kw.get("gpu_hour_usd")),
+        hardware=hardware, num_gpus=int(num_gpus), target=target, batch=int(batch),
+        context=int(context), drafts=ds, kv_methods=methods, kv_budgets=fit or (int(context),),
+        gammas=gammas, acceptance=alpha, acceptance_table=_table(kw.get("acceptance_table")),
+        draft_num_gpus=_draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes=notes,
+        acceptance_interval=interval, memory_utilization=utilization,
+        gpu_hour_usd=_price(kw.get("gpu_hour_usd")),
     )  # fmt: skip
 
 

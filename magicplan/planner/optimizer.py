@@ -31,8 +31,7 @@ from magicplan.planner.inputs import (
 from magicplan.planner.records import Acceptance, Strategy
 from magicplan.planner.report import candidate_rows, plan_report
 from magicplan.setup import check_positive
-from magicplan.specs.hardware import HardwareSpec
-from magicplan.specs.model import ModelSpec
+from magicplan.specs.registry import HardwareLike, ModelLike
 from magicplan.units import MS
 
 __all__ = [
@@ -42,12 +41,12 @@ __all__ = [
 
 
 def plan(
-    hardware: HardwareSpec,
+    hardware: HardwareLike,
     num_gpus: int,
-    target: ModelSpec,
+    target: ModelLike,
     batch: int,
     context: int,
-    drafts: Sequence[ModelSpec | None] | None = None,
+    drafts: Sequence[ModelLike | None] | None = None,
     kv_methods: Sequence[str] | None = None,
     kv_budgets: Sequence[int] | None = None,
     gammas: Sequence[int] | None = None,
@@ -59,23 +58,26 @@ def plan(
     acceptance_samples: int | None = None,
     acceptance_interval: Sequence[float] | None = None,
     gpu_hour_usd: float | None = None,
+    memory_utilization: float | None = None,
 ) -> dict[str, Any]:
     """Best strategy for one workload (JSON-ready): best, ranked top `top`, AR baseline, why.
 
     Objective: minimum per-token latency; with `slo_ms`, maximum throughput among strategies
     and batch sizes up to `batch` whose per-token latency meets the SLO. Memory always binds.
-    `drafts`: None entries mean self-speculation (default: self plus every shipped model with
-    the target's vocab and fewer parameters). `acceptance`: α, or per-position α_1..α_n.
+    `hardware`, `target`, `drafts`: specs, ids or paths; None (or 'self') in `drafts` means
+    self-speculation (default: self plus every shipped model with the target's tokenizer and
+    fewer parameters). `acceptance`: α, or per-position α_1..α_n.
     The answer's `batch` may be smaller than the one asked under an SLO (`batch_changed`,
     `requested_batch`, and a note say so). `gpu_hour_usd`: a GPU's hourly price, for $/hour and
-    $ per million tokens.
+    $ per million tokens. `memory_utilization`: the fraction of device memory an engine may
+    fill (default 0.9).
     """
     inp = plan_inputs(
         hardware, num_gpus, target, batch, context, drafts=drafts, kv_methods=kv_methods,
         kv_budgets=kv_budgets, gammas=gammas, acceptance=acceptance,
         acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
-        gpu_hour_usd=gpu_hour_usd,
+        gpu_hour_usd=gpu_hour_usd, memory_utilization=memory_utilization,
     )  # fmt: skip
     check_positive("top", top)
     accs = acceptance_grids(inp)

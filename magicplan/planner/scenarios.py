@@ -2,6 +2,8 @@
 
 Columns gpu, num_gpus, target, batch, context; optional draft_model, kv_method, kv_budget
 (restrict the candidates to these; blank: no restriction) and alpha (the acceptance rate).
+A row that cannot be planned gets its reason as `error` (its inputs echoed), and the other rows
+are planned; `strict` stops at the first such row instead.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ import numpy as np
 
 from magicplan.errors import MagicplanError
 from magicplan.planner.optimizer import plan
-from magicplan.scenarios import SCENARIO_COUNTS, check_whole_numbers, read_columns
+from magicplan.scenarios import (
+    SCENARIO_COUNTS,
+    RowErrors,
+    at_row,
+    check_whole_numbers,
+    read_columns,
+)
 from magicplan.specs import load_hardware, load_model
 
 REQUIRED = ("gpu", "num_gpus", "target", "batch", "context")
@@ -36,12 +44,30 @@ def _restrictions(cols: dict[str, Any], i: int) -> dict[str, Any]:
     return kw
 
 
-def plan_scenarios(path: str | Path, top: int = 5, **plan_kw: Any) -> list[dict[str, Any]]:
-    """Plan every row (a bad row is a MagicplanError naming the file and row)."""
-    cols = read_columns(path, REQUIRED, OPTIONAL)
-    check_whole_numbers(path, cols, SCENARIO_COUNTS)
+def _inputs(cols: dict[str, Any], i: int) -> dict[str, Any]:
+    """Row `i`'s cells as JSON values (what a row that failed echoes)."""
+    out: dict[str, Any] = {}
+    for name, col in cols.items():
+        v = col[i].item() if hasattr(col[i], "item") else col[i]
+        if isinstance(v, float):
+            v = None if v != v else (int(v) if v.is_integer() else v)
+        out[name] = v
+    return out
+
+
+def plan_scenarios(
+    path: str | Path, top: int = 5, *, strict: bool = True, **plan_kw: Any
+) -> list[dict[str, Any]]:
+    """Plan every row. strict: a bad row is a MagicplanError naming the file and row; else its
+    object is its inputs and `error` (one line). A file with no good row fails."""
+    errors: RowErrors | None = None if strict else {}
+    cols = read_columns(path, REQUIRED, OPTIONAL, errors)
+    check_whole_numbers(path, cols, SCENARIO_COUNTS, errors)
     out = []
     for i in range(len(cols["batch"])):
+        if errors and i in errors:
+            out.append(_inputs(cols, i) | {"error": errors[i]})
+            continue
         try:
             out.append(
                 plan(
@@ -55,5 +81,11 @@ def plan_scenarios(path: str | Path, top: int = 5, **plan_kw: Any) -> list[dict[
                 )
             )
         except MagicplanError as exc:
-            raise MagicplanError(f"{path} row {i + 2}: {exc}") from exc
+            if errors is None:
+                raise MagicplanError(at_row(path, i, str(exc))) from exc
+            errors[i] = str(exc)
+            out.append(_inputs(cols, i) | {"error": str(exc)})
+    if errors is not None and len(errors) == len(out):
+        first = min(errors)
+        raise MagicplanError(f"no row could be planned; {at_row(path, first, errors[first])}")
     return out

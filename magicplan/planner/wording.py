@@ -40,7 +40,7 @@ def feasibility(
         "weights_per_gpu_gb": sum(fixed.values()) / GB,
         "memory_usable_per_gpu_gb": cap / GB,
         "largest_batch_that_fits": ar_max_batch(
-            inp.hardware, inp.num_gpus, inp.target, inp.context
+            inp.hardware, inp.num_gpus, inp.target, inp.context, inp.memory_utilization
         ),
         "largest_context_that_fits": None if fits else ar_max_context(inp, inp.context),
         "speculation_fits": sd_fits,

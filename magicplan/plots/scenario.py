@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from magicplan.cost.speculative import check_acceptance
+from magicplan.counts import parse_counts
 from magicplan.errors import MagicplanError
 from magicplan.setup import Setup, check_positive
 
@@ -104,15 +105,8 @@ def planner_acceptance(
 
 
 def parse_ints(name: str, text: str) -> tuple[int, ...]:
-    """'1,2,4' → (1, 2, 4); anything else is a MagicplanError naming `name`."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    try:
-        values = tuple(int(float(p.lower().replace("k", "e3"))) for p in parts)
-    except ValueError as exc:
-        raise MagicplanError(
-            f"{name} must be comma-separated positive integers (e.g. 1,8,64); got '{text}'"
-        ) from exc
-    if not values:
-        raise MagicplanError(f"{name} must list at least one value; got '{text}'")
-    check_positive(name, list(values))
+    """'1,2,4' or '4k,32k' → sorted distinct counts; anything else is a MagicplanError naming
+    `name` (`magicplan.counts`)."""
+    values = parse_counts(name, text)
+    check_positive(name, values)
     return tuple(sorted(set(values)))

@@ -23,6 +23,53 @@ SUPPORTED = (
     "gemma", "gemma2", "gemma3_text", "phi3",
 )  # fmt: skip
 _DTYPES = {"bfloat16": "bfloat16", "float16": "float16", "float32": "float32"}
+# transformers' model classes (config.json `architectures`) → model_type, for configs without one.
+_ARCH_CLASSES = {
+    "LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "Qwen2ForCausalLM": "qwen2",
+    "Qwen2MoeForCausalLM": "qwen2_moe", "Qwen3ForCausalLM": "qwen3",
+    "Qwen3MoeForCausalLM": "qwen3_moe", "MixtralForCausalLM": "mixtral",
+    "GemmaForCausalLM": "gemma", "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3_text",
+    "Phi3ForCausalLM": "phi3",
+}  # fmt: skip
+# Keys only a Hugging Face config.json has (a native profile names these num_layers, ...).
+HF_KEYS = (
+    "model_type", "architectures", "num_hidden_layers", "num_key_value_heads",
+    "transformers_version", "torch_dtype", "_name_or_path", "rms_norm_eps", "hidden_act",
+)  # fmt: skip
+
+_REQUIRED = (
+    "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
+    "max_position_embeddings",
+)  # fmt: skip
+
+
+def looks_like_hf_config(data: dict[str, Any]) -> bool:
+    """A Hugging Face config.json (by its keys), not a native profile (which has an `id`)."""
+    return "id" not in data and any(key in data for key in HF_KEYS)
+
+
+def _model_type(cfg: dict[str, Any], source: str) -> str:
+    """`model_type`, or the one its `architectures` class implies; else a one-line error."""
+    arch = cfg.get("model_type")
+    if arch is None:
+        classes = cfg.get("architectures")
+        names = classes if isinstance(classes, list) else [classes]
+        arch = next(
+            (_ARCH_CLASSES[c] for c in names if isinstance(c, str) and c in _ARCH_CLASSES), None
+        )
+        if arch is None:
+            also = [k for k in _REQUIRED if cfg.get(k) is None]
+            tail = f"; also missing: {', '.join(also)}" if also else ""
+            raise MagicplanError(
+                f"{source}: config.json field 'model_type' is missing (supported: "
+                f"{', '.join(SUPPORTED)}){tail}"
+            )
+    if arch not in SUPPORTED:
+        raise MagicplanError(
+            f"{source}: config.json field 'model_type' is '{arch}'; "
+            f"supported: {', '.join(SUPPORTED)}"
+        )
+    return str(arch)
 
 
 def _slug(text: str) -> str:
@@ -91,12 +138,7 @@ def model_from_hf_config(
     cfg: dict[str, Any], source: str, model_id: str | None = None
 ) -> ModelSpec:
     """Build a ModelSpec from a parsed `config.json`; `source` names the file for messages."""
-    arch = cfg.get("model_type")
-    if arch not in SUPPORTED:
-        raise MagicplanError(
-            f"{source}: config.json field 'model_type' is '{arch}'; "
-            f"supported: {', '.join(SUPPORTED)}"
-        )
+    arch = _model_type(cfg, source)
     layers = _require_int(cfg, "num_hidden_layers", source)
     heads = _require_int(cfg, "num_attention_heads", source)
     max_positions = _require_int(cfg, "max_position_embeddings", source)

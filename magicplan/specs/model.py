@@ -85,6 +85,22 @@ class ModelSpec(BaseModel):
     )
     kv_dtype: KvDType | None = Field(default=None, description="KV-cache dtype (default: dtype)")
     hf_id: str | None = None
+    hf_aliases: tuple[str, ...] = Field(
+        default=(), description="other Hugging Face repo ids of this checkpoint (renamed repos)"
+    )
+    tokenizer: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9._-]*$",
+        description="tokenizer family: models of one family map text to the same token ids",
+    )
+    tokenizer_vocab_size: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        lt=10**9,
+        description="tokens the tokenizer defines (len(tokenizer)); vocab_size counts embedding "
+        "rows, often padded beyond it",
+    )
     source: str = Field(min_length=3)
 
     @model_validator(mode="after")
@@ -93,6 +109,8 @@ class ModelSpec(BaseModel):
             raise ValueError("num_attention_heads must divide hidden_size unless head_dim is given")
         if self.num_attention_heads % self.num_kv_heads:
             raise ValueError("num_kv_heads must divide num_attention_heads")
+        if self.tokenizer_vocab_size is not None and self.tokenizer_vocab_size > self.vocab_size:
+            raise ValueError("tokenizer_vocab_size must not exceed vocab_size (embedding rows)")
         if self.weight_group_size is not None and self.quantized_weight_dtype is None:
             raise ValueError("weight_group_size needs an integer weight_dtype (int8 or int4)")
         if self.local_layers is not None:

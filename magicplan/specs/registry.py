@@ -1,7 +1,11 @@
-"""Find and load profiles by id (shipped YAML) or by path (YAML, or a Hugging Face config.json)."""
+"""Find and load profiles: by id (shipped YAML), by Hugging Face repo id (the shipped model whose
+`hf_id` it is), or by path (a YAML/JSON profile, a Hugging Face config.json, or a checkpoint
+folder holding one)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,7 +16,7 @@ from magicplan.errors import MagicplanError, format_validation_error, suggest
 from magicplan.io import load_mapping
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
-from magicplan.specs.hf_config import model_from_hf_config
+from magicplan.specs.hf_config import looks_like_hf_config, model_from_hf_config
 from magicplan.specs.model import ModelSpec
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -20,6 +24,8 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 # open serving engine (docs/model.md, "Engines").
 DEFAULT_ENGINE = "vllm"
 SpecT = TypeVar("SpecT", bound=BaseModel)
+ModelLoader = Callable[[Path], ModelSpec]
+HF_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name, as on huggingface.co
 
 
 def profiles_dir(kind: str) -> Path:
@@ -46,29 +52,143 @@ def _ids(kind: str) -> list[str]:
 
 
 def _resolve(kind: str, id_or_path: str, what: str, list_cmd: str) -> Path:
+    """The file or folder `id_or_path` names: a shipped id, an existing path, or (models) a
+    Hugging Face repo id that a shipped profile carries."""
     if not id_or_path:
         raise MagicplanError(f"{what}: an id or a file path is required")
-    if _looks_like_path(id_or_path):
+    for name in dict.fromkeys((id_or_path, id_or_path.lower())):  # ids are lower case
+        shipped = profiles_dir(kind) / f"{name}.yaml"
+        if not _looks_like_path(id_or_path) and shipped.is_file():
+            return shipped
+    if Path(id_or_path).exists():  # a file, or a checkpoint folder, named with or without a path
         return Path(id_or_path)
-    path = profiles_dir(kind) / f"{id_or_path}.yaml"
-    if not path.is_file():
-        if Path(id_or_path).is_file():  # a file in the working folder, named without a suffix
-            return Path(id_or_path)
-        hint = suggest(id_or_path, _ids(kind))
-        raise MagicplanError(f"{what}: unknown id '{id_or_path}'{hint}; `{list_cmd}` lists them")
-    return path
+    if kind == "model_profiles" and HF_REPO_ID.match(id_or_path):
+        known = _hf_ids()
+        if id_or_path.lower() in known:
+            return known[id_or_path.lower()]
+        repos = [r for m in list_models() for r in (m.hf_id, *m.hf_aliases) if r]
+        hint = suggest(id_or_path, repos)
+        raise MagicplanError(
+            f"{what}: '{id_or_path}' is neither a file nor folder here nor the hf_id of a shipped "
+            f"profile{hint}; `{list_cmd}` lists them"
+        )
+    if _looks_like_path(id_or_path):
+        return Path(id_or_path)  # load_mapping names the missing file
+    hint = suggest(id_or_path, _ids(kind))
+    raise MagicplanError(f"{what}: unknown id '{id_or_path}'{hint}; `{list_cmd}` lists them")
+
+
+def _hf_ids() -> dict[str, Path]:
+    """Hugging Face repo ids (lower case; `hf_id` and `hf_aliases`) → shipped profile."""
+    folder = profiles_dir("model_profiles")
+    return {
+        repo.lower(): folder / f"{m.id}.yaml"
+        for m in list_models()
+        for repo in (m.hf_id, *m.hf_aliases)
+        if repo
+    }
+
+
+def model_loader(path: Path) -> tuple[Path, ModelLoader]:
+    """The file that describes the model at `path`, and the function that reads it: the one
+    place where a model path meets a file format (a new format is one more branch here).
+
+    A checkpoint folder is read through its config.json; a YAML or JSON file is a native
+    profile or a Hugging Face config, told apart by its keys.
+    """
+    if path.is_dir():
+        config = path / "config.json"
+        if not config.is_file():
+            raise MagicplanError(
+                f"model: folder '{path}' holds no config.json (a Hugging Face checkpoint "
+                "folder does); give a model id, a profile YAML or a config.json"
+            )
+        return config, _model_from_mapping
+    return path, _model_from_mapping
+
+
+def _model_from_mapping(path: Path) -> ModelSpec:
+    data = load_mapping(path)
+    if looks_like_hf_config(data):
+        return _with_tokenizer(model_from_hf_config(data, str(path)))
+    return _validate(ModelSpec, data, str(path))
+
+
+def _hardware_from_mapping(path: Path) -> HardwareSpec:
+    return _validate(HardwareSpec, load_mapping(path), str(path))
+
+
+def _engine_from_mapping(path: Path) -> EngineSpec:
+    return _validate(EngineSpec, load_mapping(path), str(path))
+
+
+def _with_tokenizer(model: ModelSpec) -> ModelSpec:
+    """A config.json names no tokenizer: take the family of the shipped profiles with the same
+    architecture and embedding size when they all agree on one (else leave it unknown, and
+    draft checks fall back to equal vocab sizes)."""
+    families = {
+        (m.tokenizer, m.tokenizer_vocab_size)
+        for m in list_models()
+        if m.architecture == model.architecture and m.vocab_size == model.vocab_size
+    }
+    if len(families) != 1:
+        return model
+    family, size = families.pop()
+    if family is None:
+        return model
+    return model.model_copy(update={"tokenizer": family, "tokenizer_vocab_size": size})
+
+
+HardwareLike = HardwareSpec | str | Path  # a spec, a shipped id, or a profile path
+ModelLike = ModelSpec | str | Path  # a spec, an id, a Hugging Face repo id, or a path
+
+
+def _as(value: Any, cls: type[SpecT], load: Callable[[Any], SpecT], name: str, kinds: str) -> SpecT:
+    """`value` as a `cls` (loaded when an id or path); anything else is one clear error."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, (str, Path)):
+        return load(value)
+    raise MagicplanError(f"{name} must be {kinds} or a {cls.__name__}; got {type(value).__name__}")
+
+
+def as_hardware(value: HardwareLike, name: str = "hardware") -> HardwareSpec:
+    """`value` as a HardwareSpec (a spec, a shipped id, or a profile path)."""
+    return _as(value, HardwareSpec, load_hardware, name, "a hardware id, a profile path")
+
+
+def as_model(value: ModelLike, name: str = "model") -> ModelSpec:
+    """`value` as a ModelSpec (a spec, an id, a Hugging Face repo id, or a path)."""
+    return _as(value, ModelSpec, load_model, name, "a model id, a Hugging Face repo id, a path")
+
+
+EngineLike = EngineSpec | str | Path  # a spec, a shipped id, or a profile path
+
+
+def as_engine(value: EngineLike | None, name: str = "engine") -> EngineSpec | None:
+    """`value` as an EngineSpec (None stays None: the caller's default applies)."""
+    if value is None:
+        return None
+    return _as(value, EngineSpec, load_engine, name, "an engine id, a profile path")
+
+
+def as_draft(value: ModelLike | None, name: str = "draft") -> ModelSpec | None:
+    """A draft: None or 'self' (self-speculation), else `as_model`."""
+    return None if value is None or value == "self" else as_model(value, name)
 
 
 def load_hardware(id_or_path: str | Path) -> HardwareSpec:
     """A HardwareSpec from a shipped id (e.g. 'h100-sxm') or a YAML/JSON profile path."""
     path = _resolve("hardware_profiles", str(id_or_path), "hardware", "magicplan hardware list")
-    return _cached(HardwareSpec, str(path), _stamp(path))
+    return _cached(_hardware_from_mapping, str(path), _stamp(path))
 
 
 def load_model(id_or_path: str | Path) -> ModelSpec:
-    """A ModelSpec from a shipped id, a YAML profile path, or a Hugging Face config.json path."""
+    """A ModelSpec from a shipped id, a Hugging Face repo id of a shipped profile
+    ('meta-llama/Llama-3.1-8B'), a YAML profile, a config.json, or a checkpoint folder."""
     path = _resolve("model_profiles", str(id_or_path), "model", "magicplan models list")
-    return _cached(ModelSpec, str(path), _stamp(path))
+    file, loader = model_loader(path)
+    return _cached(loader, str(file), _stamp(file))
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -80,12 +200,9 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=256)
-def _cached(cls: type[SpecT], path: str, stamp: tuple[int, int]) -> SpecT:
+def _cached(loader: Callable[[Path], Any], path: str, stamp: tuple[int, int]) -> Any:
     """Specs are frozen, so one parse per file version (path, mtime, size) serves every caller."""
-    data = load_mapping(path)
-    if cls is ModelSpec and "model_type" in data and "id" not in data:
-        return model_from_hf_config(data, path)  # type: ignore[return-value]
-    return _validate(cls, data, path)
+    return loader(Path(path))
 
 
 def list_hardware() -> list[HardwareSpec]:
@@ -108,7 +225,7 @@ def load_engine(id_or_path: str | Path | None = None) -> EngineSpec:
     engine (DEFAULT_ENGINE)."""
     arg = DEFAULT_ENGINE if id_or_path is None else str(id_or_path)
     path = _resolve("engine_profiles", arg, "engine", "magicplan engines list")
-    return _cached(EngineSpec, str(path), _stamp(path))
+    return _cached(_engine_from_mapping, str(path), _stamp(path))
 
 
 def list_engines() -> list[EngineSpec]:

@@ -73,7 +73,7 @@ def test_reproduction_claims_only_what_fits_and_what_the_line_shows(
 
     text = _printed(executed["01_magicdec_reproduction"])
     # 128 sequences of 32k tokens do not fit on 8×A100-80GB: no KV share is claimed for them.
-    fit = estimate_arrays(Setup(load_hardware("a100-80gb-sxm"), 8, load_model("llama-2-7b-32k")),
+    fit = estimate_arrays(Setup(hardware=load_hardware("a100-80gb-sxm"), num_gpus=8, target=load_model("llama-2-7b-32k")),
                           128, 32000, 2, 512, acceptance=0.8)["fits_in_memory"]  # fmt: skip
     assert not fit
     row = next(line for line in text.splitlines() if line.strip().startswith("32000"))

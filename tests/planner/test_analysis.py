@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -78,7 +79,7 @@ def test_export_table_covers_batches(h100: object, llama8b: object) -> None:
 
 
 def test_mixture_of_one_equals_plain_step(h100: object, llama8b: object) -> None:
-    rf = Setup(h100, 8, llama8b).roofline  # type: ignore[arg-type]
+    rf = Setup(hardware=h100, num_gpus=8, target=llama8b).roofline  # type: ignore[arg-type]
     one = mixed_forward_time(llama8b, rf, 8, 64, 1.0, np.array([32000.0]), np.array([1.0]))  # type: ignore[arg-type]
     assert one == pytest.approx(float(forward_time(llama8b, rf, 8, 64, 1.0, 32000).total_s))  # type: ignore[arg-type]
     with pytest.raises(MagicplanError, match="fractions"):
@@ -110,7 +111,7 @@ def test_mix_step_is_not_the_mean_step(h100: object, llama8b: object) -> None:
     # A draft with budget K = 4096 over a 1k/63k mix keeps min(K, S) = 1000 and 4096 tokens:
     # on average (1000 + 4096)/2 = 2548, not min(K, mean 32000) = 4096. Decode attention is
     # memory-bound and its bytes are linear in the keys, so the mix costs the 2548-key step.
-    rf = Setup(h100, 8, llama8b).roofline  # type: ignore[arg-type]
+    rf = Setup(hardware=h100, num_gpus=8, target=llama8b).roofline  # type: ignore[arg-type]
     ctx, frac = np.array([1000.0, 63000.0]), np.array([0.5, 0.5])
     mix = mixed_forward_time(llama8b, rf, 8, 64, 1.0, np.minimum(4096.0, ctx), frac)  # type: ignore[arg-type]
     at_2548 = float(forward_time(llama8b, rf, 8, 64, 1.0, 2548).total_s)  # type: ignore[arg-type]
@@ -123,6 +124,60 @@ def test_api_is_importable_from_the_package() -> None:
 
     for name in ("plan", "critical_length", "break_even", "sweep", "capacity"):
         assert callable(getattr(magicplan, name)), name
+
+
+# --- the API takes what the CLI takes (issue 15.8) ------------------------------------------
+
+
+def test_planner_functions_take_ids_and_paths(h100: object, llama8b: object) -> None:
+    from magicplan.specs.registry import profiles_dir
+
+    path = profiles_dir("model_profiles") / "llama-3.1-8b.yaml"
+    kw = {"drafts": ["self", "llama-3.2-1b"], "kv_methods": ["streamingllm"], "kv_budgets": [512],
+          "acceptance": 0.8}  # fmt: skip
+    by_spec = plan(h100, 8, llama8b, 16, 8192, **KW, acceptance=0.8)  # type: ignore[arg-type]
+    assert plan("h100-sxm", 8, "llama-3.1-8b", 16, 8192, **KW, acceptance=0.8) == by_spec
+    assert plan("h100-sxm", 8, path, 16, 8192, **KW, acceptance=0.8) == by_spec
+    with_ids = plan("h100-sxm", 8, "meta-llama/Llama-3.1-8B", 16, 8192, top=100, **kw)
+    assert {c["draft_model"] for c in with_ids["candidates"]} >= {"self", "llama-3.2-1b"}
+    assert sweep("h100-sxm", 8, str(path), [16], [8192], **kw)[0]["speedup"] > 0
+    assert break_even("h100-sxm", 8, "llama-3.1-8b", 16, 8192, **KW)["break_even_acceptance"]
+    crit = critical_length("h100-sxm", 8, "llama-3.1-8b", 64, gamma=3, max_context=4096, **KW)
+    assert crit["target"] == "llama-3.1-8b"
+    cap = capacity("h100-sxm", "llama-3.1-8b", 20000, 15.0, [(8000, 1.0)])
+    assert cap["target"] == "llama-3.1-8b" and cap["hardware"] == "h100-sxm"
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda: plan(["h100-sxm"], 8, "llama-3.1-8b", 16, 8192), "hardware must be"),  # type: ignore[arg-type]
+        (lambda: sweep("h100-sxm", 8, 42, [16], [8192]), "target must be"),  # type: ignore[arg-type]
+        (lambda: plan("h100-sxm", 8, "llama-3.1-8b", 16, 8192, drafts=[7]), "draft must be"),  # type: ignore[list-item]
+        (lambda: capacity({}, "llama-3.1-8b", 1, 1.0, [(8000, 1.0)]), "hardware must be"),  # type: ignore[arg-type]
+    ],
+)
+def test_anything_else_is_one_clear_error(call: Any, names: str) -> None:
+    with pytest.raises(MagicplanError, match=names):
+        call()
+
+
+def test_memory_utilization_reaches_the_planner(h100: object, llama8b: object) -> None:
+    def run(**kw: Any) -> dict:
+        return plan(h100, 1, llama8b, 32, 8000, acceptance=0.8, **kw)  # type: ignore[arg-type]
+
+    assert run() == run(memory_utilization=0.9)
+    assert run()["best"] is not None and run(memory_utilization=0.5)["best"] is None
+
+
+def test_memory_utilization_bounds_the_export_table(h100: object, llama8b: object) -> None:
+    from magicplan.estimate import estimate
+    from magicplan.planner.export import gamma_table
+
+    for u in (0.5, 0.9):
+        ar_fit = estimate(h100, 1, llama8b, 1, 8000, acceptance=0.8, memory_utilization=u)  # type: ignore[arg-type]
+        table = gamma_table(h100, 1, llama8b, 8000, memory_utilization=u, **KW, acceptance=0.8)  # type: ignore[arg-type]
+        assert table[-1][1] == ar_fit["max_batch"]
 
 
 def test_critical_length_reports_both_meanings_and_the_strategy(
@@ -139,7 +194,8 @@ def test_critical_length_reports_both_meanings_and_the_strategy(
     assert isinstance(s, int) and pair == [32, 64] and s != r["critical_context"]
 
     def speedups(ctx: int) -> np.ndarray:
-        out = estimate_arrays(Setup(h100, 8, llama8b), np.array(pair), ctx, 3, 512, 0.8)  # type: ignore[arg-type]
+        setup = Setup(hardware=h100, num_gpus=8, target=llama8b)  # type: ignore[arg-type]
+        out = estimate_arrays(setup, np.array(pair), ctx, 3, 512, 0.8)
         return out["speedup"]
 
     lo, hi = speedups(s)

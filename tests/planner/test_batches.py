@@ -76,7 +76,7 @@ def test_capacity_batch_is_the_largest_that_meets_the_slo(h100: Any, llama8b: An
     w = [(8000, 0.5), (32000, 0.5)]
     r = capacity(h100, llama8b, 20000, 15.0, w, tensor_parallel=[8])
     ar = r["autoregressive"]
-    rf = Setup(h100, 8, llama8b).roofline
+    rf = Setup(hardware=h100, num_gpus=8, target=llama8b).roofline
     ctx, frac = np.array([8000.0, 32000.0]), np.array([0.5, 0.5])
 
     def t_ms(b: int) -> float:

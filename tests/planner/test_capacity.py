@@ -21,7 +21,8 @@ def test_slo_out_of_reach_gives_the_fastest_time(h100: Any) -> None:
     r = capacity(h100, target, 50000, 12.0, LONG, max_gpus=16)
     why = r["autoregressive_unavailable"]
     assert r["autoregressive"] is None and why["reason"] == "slo_unreachable"
-    rf = Setup(h100, 8, target).roofline  # fastest: one sequence on the widest TP degree
+    # fastest: one sequence on the widest TP degree
+    rf = Setup(hardware=h100, num_gpus=8, target=target).roofline
     t1 = mixed_forward_time(target, rf, 8, 1, 1.0, np.array([32000.0]), np.array([1.0])) * 1e3
     assert why["fastest_t_per_token_ms"] == pytest.approx(t1) and t1 > 12.0
     assert why["tensor_parallel"] == 8 and f"{t1:.2f} ms" in r["note"]

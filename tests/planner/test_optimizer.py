@@ -47,7 +47,7 @@ def test_speedup_is_the_papers_formula(h100: Any, llama8b: Any) -> None:
     r = plan(h100, 8, llama8b, 64, 32000, acceptance=0.8, gammas=[3], **SELF_SL)
     e = best_speculative(r)
     assert e is not None and e["accepted_per_step"] == pytest.approx(2.952)  # (1-0.8⁴)/0.2
-    overhead_ms = Setup(h100, 8, llama8b).roofline.round_overhead_s * 1e3
+    overhead_ms = Setup(hardware=h100, num_gpus=8, target=llama8b).roofline.round_overhead_s * 1e3
     ratio = 3 * e["draft_to_target_ratio"] + e["verify_to_target_ratio"]
     ratio += overhead_ms / e["t_autoregressive_ms"]
     assert e["speedup"] == pytest.approx(2.952 / ratio)
@@ -56,7 +56,9 @@ def test_speedup_is_the_papers_formula(h100: Any, llama8b: Any) -> None:
 
 def test_planner_agrees_with_estimate(h100: Any, llama8b: Any) -> None:
     e = best_speculative(plan(h100, 8, llama8b, 32, 16000, acceptance=0.7, gammas=[4], **SELF_SL))
-    est = estimate_arrays(Setup(h100, 8, llama8b), 32, 16000, 4, 512, acceptance=0.7)
+    est = estimate_arrays(
+        Setup(hardware=h100, num_gpus=8, target=llama8b), 32, 16000, 4, 512, acceptance=0.7
+    )
     assert e is not None
     for key in ("t_draft_ms", "t_verify_ms", "t_spec_per_token_ms", "speedup", "memory_per_gpu_gb"):
         assert e[key] == pytest.approx(float(est[key]), rel=1e-9), key

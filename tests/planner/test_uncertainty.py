@@ -56,8 +56,9 @@ def test_the_acceptance_interval_can_take_the_gain_away(h100: Any, llama8b: Any)
 
 
 def test_model_error_comes_from_the_calibration(h100: Any, llama8b: Any) -> None:
-    assert model_error(Setup(h100, 8, llama8b)).p90 == H100_P90
-    h200 = model_error(Setup(load_hardware("h200-sxm"), 8, llama8b))  # no calibration of its own
+    assert model_error(Setup(hardware=h100, num_gpus=8, target=llama8b)).p90 == H100_P90
+    h200_setup = Setup(hardware=load_hardware("h200-sxm"), num_gpus=8, target=llama8b)
+    h200 = model_error(h200_setup)  # no calibration of its own
     assert (h200.median, h200.p90) == (TRANSFER_MEDIAN_ABS_ERROR, TRANSFER_P90_ABS_ERROR)
 
 

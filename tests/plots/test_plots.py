@@ -56,7 +56,7 @@ SCENARIO_ARGS = [
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    setup = Setup(load_hardware("h100-sxm"), 8, load_model("llama-3.1-8b"))
+    setup = Setup(hardware=load_hardware("h100-sxm"), num_gpus=8, target=load_model("llama-3.1-8b"))
     return Scenario(setup, 512, 0.8, batches=(1, 16, 64), contexts=(4096, 32768))
 
 
@@ -197,7 +197,7 @@ def test_default_acceptance_comes_from_published_measurements(tmp_path: Path) ->
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert out.read_bytes().startswith(PNG_MAGIC)
-    setup = Setup(load_hardware("h100-sxm"), 8, load_model("llama-3.1-8b"))
+    setup = Setup(hardware=load_hardware("h100-sxm"), num_gpus=8, target=load_model("llama-3.1-8b"))
     sc = Scenario(setup, 512, None, contexts=(4000, 32000))
     assert np.allclose(sc.alpha(np.array([4000.0, 32000.0])), [0.84, 0.81], atol=0.005)
     assert "published" in plot_speedup(new_axes(), sc).get_title(loc="left")

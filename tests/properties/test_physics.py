@@ -80,7 +80,14 @@ STEP_TIMES = ("t_autoregressive_ms", "t_draft_ms", "t_verify_ms", "t_prefill_ms"
 
 def toy_setup(name: str, method: str, mode: str = "calibrated", **cal: Any) -> Setup:
     hw = make_hw()
-    return Setup(hw, 2, MODELS[name], None, method, mode=mode, calibration=make_cal(**cal))
+    return Setup(
+        hardware=hw,
+        num_gpus=2,
+        target=MODELS[name],
+        kv_method=method,
+        mode=mode,
+        calibration=make_cal(**cal),
+    )
 
 
 def non_decreasing(values: np.ndarray) -> bool:
@@ -219,7 +226,14 @@ def test_compressed_draft_flat_in_context(
 ) -> None:
     """Once the context exceeds the budget, a StreamingLLM or SnapKV draft step does not grow."""
     draft = SMALL_DRAFT if small_draft else None
-    setup = Setup(make_hw(), 2, MODELS[name], draft, method, calibration=make_cal())
+    setup = Setup(
+        hardware=make_hw(),
+        num_gpus=2,
+        target=MODELS[name],
+        draft=draft,
+        kv_method=method,
+        calibration=make_cal(),
+    )
     t = estimate_arrays(setup, batch, ss, gamma, budget, 0.8)["t_draft_ms"]
     assert np.all(t == t[0]), t
 
@@ -254,7 +268,13 @@ def test_more_bandwidth_or_flops_never_slower(
     calibration = None if default_calibration else make_cal(**cal)
     out = [
         estimate_arrays(
-            Setup(hw, 2, MODELS[name], None, method, calibration=calibration),
+            Setup(
+                hardware=hw,
+                num_gpus=2,
+                target=MODELS[name],
+                kv_method=method,
+                calibration=calibration,
+            ),
             batch,
             context,
             gamma,
@@ -420,7 +440,8 @@ def test_huge_workloads_answer_finitely(
     mode: str,
 ) -> None:
     """Batch 10⁹ or a budget beyond the context: finite figures, 'does not fit' said."""
-    r = estimate(h100, 8, llama8b, batch, context, gamma, None, method, budget, 0.8, mode=mode)
+    r = estimate(h100, 8, llama8b, batch, context, gamma, kv_method=method, kv_budget=budget,
+                 acceptance=0.8, mode=mode)  # fmt: skip
     json.dumps(r, allow_nan=False)
     assert r["speedup"] > 0 and r["t_autoregressive_ms"] > 0
     if r["fits_in_memory"]:

@@ -259,3 +259,35 @@ def test_malformed_config_json(tmp_path: Path) -> None:
     path.write_text('{"model_type": "llama", "hidden_size": ', encoding="utf-8")
     with pytest.raises(MagicplanError, match="malformed JSON"):
         load_model(path)
+
+
+# --- recognised by its keys (issue 13.9) ----------------------------------------------------
+
+
+def test_config_without_model_type_uses_its_architectures_class(tmp_path: Path) -> None:
+    cfg = {k: v for k, v in CONFIGS["llama-3.1-8b"].items() if k != "model_type"}
+    m = load_model(write_config(tmp_path, "no-type", cfg))
+    assert m.architecture == "llama"
+    assert m.num_parameters == load_model("llama-3.1-8b").num_parameters
+
+
+@pytest.mark.parametrize("dropped", [("model_type",), ("model_type", "architectures")])
+def test_malformed_hf_config_is_reported_in_hf_terms(tmp_path: Path, dropped: tuple[str]) -> None:
+    """Without `architectures` (or `model_type`) and without hidden_size, the config is still
+    recognised as a Hugging Face one: the message names its keys, never the native format's."""
+    cfg = {k: v for k, v in CONFIGS["llama-3.1-8b"].items() if k not in dropped}
+    del cfg["hidden_size"]
+    with pytest.raises(MagicplanError) as info:
+        load_model(write_config(tmp_path, "bad", cfg))
+    message = str(info.value)
+    assert "num_layers" not in message and "unknown key" not in message
+    assert "hidden_size" in message and "\n" not in message
+    if "architectures" in dropped:
+        assert "'model_type' is missing" in message
+
+
+def test_config_json_gets_the_tokenizer_of_its_shipped_family(tmp_path: Path) -> None:
+    m = load_model(write_config(tmp_path, "q", CONFIGS["qwen2.5-7b"]))
+    assert (m.tokenizer, m.tokenizer_vocab_size) == ("qwen2.5", 151665)
+    odd = dict(CONFIGS["qwen2.5-7b"], vocab_size=160000)  # no shipped family has this size
+    assert load_model(write_config(tmp_path, "odd", odd)).tokenizer is None

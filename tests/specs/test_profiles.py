@@ -259,3 +259,12 @@ def test_peak_fields_cover_every_dtype() -> None:
                     h.peak_flops_per_s(dtype)
                 continue
             assert h.peak_flops_per_s(dtype) > 0, (h.id, dtype)
+
+
+def test_every_profile_names_its_tokenizer() -> None:
+    # Family and real vocabulary decide draft compatibility; the embedding may be padded beyond.
+    for m in list_models():
+        assert m.tokenizer and m.tokenizer_vocab_size, m.id
+        assert m.tokenizer_vocab_size <= m.vocab_size, m.id
+    assert load_model("qwen2.5-0.5b").tokenizer == load_model("qwen2.5-72b").tokenizer
+    assert load_model("tinyllama-1.1b").tokenizer != load_model("mixtral-8x7b").tokenizer

@@ -53,6 +53,9 @@ def _dense(base: ModelSpec, **shape: Any) -> ModelSpec:
         norms_per_layer=2,
         architecture="llama",
         hf_id=None,
+        hf_aliases=(),
+        tokenizer=None,  # random weights over a scaled vocabulary: no checkpoint's tokenizer
+        tokenizer_vocab_size=None,
     )
     if base.moe is not None:  # the runner builds a dense MLP of one expert's width
         data["intermediate_size"] = base.moe.expert_intermediate_size

@@ -1,0 +1,50 @@
+"""Terminal tables at 80 columns: ids (what a user copies) are never cut off; other columns wrap
+or are left out, and the caption says which."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from magicplan.cli import app
+from magicplan.specs import list_hardware, list_models
+
+runner = CliRunner()
+
+
+def shown_at(width: int, *args: str) -> str:
+    r = runner.invoke(app, list(args), env={"COLUMNS": str(width)})
+    assert r.exit_code == 0, r.output
+    assert max(len(line) for line in r.output.splitlines()) <= width
+    return r.output
+
+
+def whole(word: str, text: str) -> bool:
+    """`word` appears in `text` in one piece (not as part of a longer id)."""
+    return re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", text) is not None
+
+
+@pytest.mark.parametrize("width", [80, 60])
+@pytest.mark.parametrize(("group", "ids"), [("models", list_models), ("hardware", list_hardware)])
+def test_list_prints_every_id_whole(width: int, group: str, ids: Any) -> None:
+    out = shown_at(width, group, "list")
+    assert "…" not in out
+    missing = [m.id for m in ids() if not whole(m.id, out)]
+    assert not missing, missing
+
+
+def test_left_out_columns_are_named() -> None:
+    out = shown_at(60, "models", "list")
+    assert "left out at this width:" in out and "KV B/token" in out
+
+
+def test_plan_and_sweep_tables_keep_draft_ids_whole() -> None:
+    base = ["--hardware", "h100-sxm", "--num-gpus", "8", "--model", "llama-3.1-70b"]
+    plan = shown_at(60, "plan", *base, "--batch", "16", "--context", "32000",
+                    "--acceptance", "0.8")  # fmt: skip
+    assert whole("llama-3.2-1b", plan) and "…" not in plan
+    sweep = shown_at(60, "sweep", *base, "--batches", "1", "--contexts", "4096")
+    assert whole("llama-3.2-1b", sweep) and "…" not in sweep

@@ -1,0 +1,62 @@
+"""How a model is named: shipped id, Hugging Face repo id of a shipped profile, YAML, config.json
+or a checkpoint folder holding one (issue 13.3, issue 15.8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from magicplan.errors import MagicplanError
+from magicplan.specs import load_hardware, load_model
+from tests.specs.test_hf_config import CONFIGS, write_config
+
+
+def test_checkpoint_folder_is_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_config(tmp_path, "Meta-Llama-3-8B", CONFIGS["llama-3.1-8b"]).parent
+    shipped = load_model("llama-3.1-8b")
+    for name in (folder, str(folder), f"{folder}/"):
+        assert load_model(name).num_parameters == shipped.num_parameters
+    monkeypatch.chdir(tmp_path)  # a folder in the working directory, named without a path
+    assert load_model("Meta-Llama-3-8B").num_parameters == shipped.num_parameters
+    assert load_model("./Meta-Llama-3-8B/").num_parameters == shipped.num_parameters
+
+
+def test_folder_without_config_json_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "weights").mkdir()
+    with pytest.raises(MagicplanError, match=r"holds no config\.json"):
+        load_model(tmp_path / "weights")
+
+
+def test_model_loader_maps_a_path_to_the_file_it_reads(tmp_path: Path) -> None:
+    from magicplan.specs.registry import model_loader
+
+    config = write_config(tmp_path, "ckpt", CONFIGS["qwen2.5-7b"])
+    assert model_loader(config.parent)[0] == config
+    assert model_loader(config)[0] == config
+
+
+@pytest.mark.parametrize(
+    ("repo", "model_id"),
+    [
+        ("meta-llama/Llama-3.1-8B", "llama-3.1-8b"),  # the renamed repo (hf_aliases)
+        ("meta-llama/Meta-Llama-3.1-8B", "llama-3.1-8b"),
+        ("Qwen/Qwen2.5-32B-Instruct", "qwen2.5-32b"),
+        ("qwen/qwen2.5-32b-instruct", "qwen2.5-32b"),  # the Hub's ids ignore case
+        ("meta-llama/Llama-3.1-70B", "llama-3.1-70b"),
+    ],
+)
+def test_hugging_face_repo_id_resolves_to_the_shipped_profile(repo: str, model_id: str) -> None:
+    assert load_model(repo).id == model_id
+
+
+def test_unknown_repo_id_is_one_clear_line() -> None:
+    with pytest.raises(MagicplanError) as info:
+        load_model("meta-llama/Llama-3.1-9B")
+    message = str(info.value)
+    assert "hf_id" in message and "meta-llama/Llama-3.1-9B" in message and "\n" not in message
+
+
+def test_ids_are_matched_whatever_their_case() -> None:
+    assert load_model("Qwen2.5-7B").id == "qwen2.5-7b"
+    assert load_hardware("H100-SXM").id == "h100-sxm"

@@ -1,0 +1,56 @@
+"""Draft/target compatibility compares tokenizers, not padded embedding sizes (issue 13.4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from magicplan.errors import MagicplanError
+from magicplan.planner.inputs import default_drafts
+from magicplan.setup import Setup, check_draft_vocab, draft_mismatch
+from magicplan.specs import load_hardware, load_model
+
+QWEN_SMALL = ("qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b")  # 151,936 embedding rows
+QWEN_LARGE = ("qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b", "qwen2.5-72b")  # 152,064
+
+
+@pytest.mark.parametrize("target", QWEN_LARGE)
+@pytest.mark.parametrize("draft", QWEN_SMALL)
+def test_small_qwen_drafts_serve_larger_qwen_targets(draft: str, target: str) -> None:
+    t, d = load_model(target), load_model(draft)
+    assert d.vocab_size != t.vocab_size  # padded differently ...
+    assert draft_mismatch(t, d) is None  # ... one tokenizer
+    Setup(hardware=load_hardware("h100-sxm"), num_gpus=2, target=t, draft=d)
+
+
+def test_default_drafts_follow_the_tokenizer() -> None:
+    drafts = {d.id for d in default_drafts(load_model("qwen2.5-32b")) if d is not None}
+    assert set(QWEN_SMALL) | {"qwen2.5-7b", "qwen2.5-14b"} == drafts
+    # Mixtral's tokenizer is Mistral's v1, not Llama 2's, though both have 32,000 tokens.
+    mixtral = {d.id for d in default_drafts(load_model("mixtral-8x7b")) if d is not None}
+    assert mixtral == {"mistral-7b-v0.1"}
+    assert "tinyllama-1.1b" in {d.id for d in default_drafts(load_model("llama-2-7b")) if d}
+
+
+@pytest.mark.parametrize(
+    ("target", "draft", "words"),
+    [
+        ("mixtral-8x7b", "tinyllama-1.1b", ("llama-2", "mistral-v1")),
+        ("qwen3-32b", "qwen2.5-0.5b", ("qwen2.5", "qwen3")),
+        ("llama-3.1-8b", "llama-2-7b", ("llama-2", "llama-3", "vocab")),
+    ],
+)
+def test_other_tokenizers_are_refused_with_the_reason(
+    target: str, draft: str, words: tuple[str, ...]
+) -> None:
+    with pytest.raises(MagicplanError) as info:
+        check_draft_vocab(load_model(target), load_model(draft))
+    message = str(info.value)
+    assert "\n" not in message and all(w in message for w in words), message
+
+
+def test_unknown_family_falls_back_to_equal_vocab_sizes() -> None:
+    target = load_model("qwen2.5-7b").model_copy(update={"tokenizer": None})
+    small, large = load_model("qwen2.5-0.5b"), load_model("qwen2.5-14b")
+    assert draft_mismatch(target, large) is None  # 152,064 == 152,064
+    reason = draft_mismatch(target, small)
+    assert reason is not None and "151936" in reason and "unknown" in reason
