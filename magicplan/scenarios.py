@@ -116,7 +116,11 @@ def estimate_scenarios(
     n = len(cols["batch"])
     errors = list(cols["error"]) if "error" in cols else [None] * n
     out: dict[str, npt.NDArray[Any]] = {}
-    meta = {"draft_num_gpus": np.full(n, np.nan), "note": np.full(n, None, dtype=object)}
+    meta = {
+        "draft_num_gpus": np.full(n, np.nan),
+        "note": np.full(n, None, dtype=object),
+        "engine": np.full(n, None, dtype=object),
+    }
     omega = use_omega(cols)
     good = np.flatnonzero([e is None for e in errors])
     live = {k: v[good] for k, v in cols.items()}
@@ -135,6 +139,7 @@ def estimate_scenarios(
             out[name][idx] = val
         meta["draft_num_gpus"][idx] = setup.draft_n
         meta["note"][idx] = setup.draft_split_note
+        meta["engine"][idx] = setup.engine_id
     result = out | meta
     if not strict:
         result["error"] = np.array(errors, dtype=object)

@@ -21,8 +21,13 @@ NOTEBOOKS = (ROOT / "notebooks" / "build_notebooks.py").read_text(encoding="utf-
 
 def test_readme_headline_speedup_is_the_tools() -> None:
     found = re.search(r"up to ([\d.]+)× at 64k context and batch 64", README)
-    assert found is not None
-    kw = {"drafts": [None], "kv_methods": ["streamingllm"], "kv_budgets": [512]}
+    assert found is not None and "--engine magicdec" in README.split("## Commands")[0]
+    kw = {
+        "drafts": [None],
+        "kv_methods": ["streamingllm"],
+        "kv_budgets": [512],
+        "engine": "magicdec",
+    }
     sd = best_speculative(
         plan(load_hardware("h100-sxm"), 8, load_model("llama-3.1-8b"), 64, 65536, **kw)
     )

@@ -50,9 +50,17 @@ def read_measurements(
     `num_gpus` must be columns unless `model` and `num_gpus` stand in for them."""
     cols = read_columns(path, REQUIRED, OPTIONAL)
     for column, flag in (("target", model), ("num_gpus", num_gpus)):
+        option = "--model" if column == "target" else "--num-gpus"
         if column not in cols and flag is None:
-            option = "--model" if column == "target" else "--num-gpus"
             raise MagicplanError(f"{path}: missing column '{column}': add it or give {option}")
+        if column in cols:
+            blank = np.isnan(cols[column]) if cols[column].dtype.kind == "f" else cols[column] == ""
+            if blank.any() and flag is None:
+                row = int(np.flatnonzero(blank)[0]) + 2
+                raise MagicplanError(f"{path}: row {row} column '{column}' is empty ({option})")
+            if blank.any():
+                filled = float(flag) if column == "num_gpus" else str(flag)  # type: ignore[arg-type]
+                cols[column] = np.where(blank, filled, cols[column])
     check_whole_numbers(path, cols, COUNTS)
     if not any(c in cols for c in TIME_COLUMNS):
         raise MagicplanError(

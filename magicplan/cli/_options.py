@@ -60,6 +60,20 @@ MemoryUtilization = Annotated[
         "gpu_memory_utilization)."
     ),
 ]
+Engine = Annotated[
+    str | None,
+    typer.Option(
+        help="Serving engine: an id (`magicplan engines list`; default vllm) or an engine "
+        "profile path (what `magicplan fit` writes)."
+    ),
+]
+AnyStrategy = Annotated[
+    bool,
+    typer.Option(
+        help="Plan every strategy, also those the engine cannot run (a compressed draft cache, "
+        "self-speculation)."
+    ),
+]
 Strict = Annotated[
     bool, typer.Option(help="With --scenarios: stop at the first bad row (exit 2) instead.")
 ]

@@ -36,8 +36,8 @@ def print_plan(r: dict[str, Any]) -> None:
     ]  # fmt: skip
     cols = ["strategy", "γ", "α", "speedup", "ms/token", "tokens/s", "tok/s/GPU", "GB/GPU"]
     title = (
-        f"{r['target']} on {r['num_gpus']}× {r['hardware']}, batch {r['batch']}, context "
-        f"{r['context']} ({r['candidates_evaluated']} strategies)"
+        f"{r['target']} on {r['num_gpus']}× {r['hardware']} ({r.get('engine', 'vllm')}), batch "
+        f"{r['batch']}, context {r['context']} ({r['candidates_evaluated']} strategies)"
     )
     con = console()
     if rows:

@@ -11,8 +11,10 @@ from magicplan.cli._app import app
 from magicplan.cli._options import (
     Acceptance,
     AcceptanceTable,
+    AnyStrategy,
     DraftGpus,
     Drafts,
+    Engine,
     Gammas,
     Hardware,
     Json,
@@ -77,6 +79,8 @@ def capacity_command(
     acceptance_table: AcceptanceTable = None,
     draft_num_gpus: DraftGpus = None,
     memory_utilization: MemoryUtilization = None,
+    engine: Engine = None,
+    any_strategy: AnyStrategy = False,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -89,7 +93,8 @@ def capacity_command(
     kw = planner_kwargs(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
-        memory_utilization=memory_utilization,
+        memory_utilization=memory_utilization, engine=engine,
+        any_strategy=any_strategy,
     )  # fmt: skip
     result = capacity(
         load_hardware(hardware),
@@ -122,8 +127,8 @@ def _print(r: dict[str, Any]) -> None:
         if name == "speculative":
             lines.append(f"{name}: {_sd(o)}")
     title = (
-        f"{r['target']} on {r['hardware']}: {r['tokens_per_s']:,.0f} tokens/s at ≤ "
-        f"{r['slo_ms']:g} ms/token"
+        f"{r['target']} on {r['hardware']} ({r['engine']}): {r['tokens_per_s']:,.0f} tokens/s at "
+        f"≤ {r['slo_ms']:g} ms/token"
     )
     con = console()
     if rows:

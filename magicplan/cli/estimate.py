@@ -15,6 +15,7 @@ from magicplan.cli._options import (
     MODEL_HELP,
     BatchOpt,
     ContextOpt,
+    Engine,
     HardwareOpt,
     MemoryUtilization,
     ModelOpt,
@@ -63,6 +64,7 @@ def estimate_command(
         str, typer.Option(help=f"One of {MODE_CHOICES} (ideal: peaks, no overheads).")
     ] = "calibrated",
     memory_utilization: MemoryUtilization = None,
+    engine: Engine = None,
     scenarios: Annotated[
         Path | None, typer.Option(help="CSV of scenarios (reference columns).")
     ] = None,
@@ -80,7 +82,7 @@ def estimate_command(
         wanted = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
         if wanted == []:
             raise MagicplanError("--columns must name at least one figure, e.g. speedup")
-        emit_json(_scenario_objects(scenarios, wanted, strict, memory_utilization), output)
+        emit_json(_scenario_objects(scenarios, wanted, strict, memory_utilization, engine), output)
         return
     if columns is not None:
         raise MagicplanError("--columns applies to --scenarios FILE.csv")
@@ -109,6 +111,7 @@ def estimate_command(
         draft_num_gpus=draft_num_gpus,
         mode=check_mode(mode),
         memory_utilization=memory_fraction(memory_utilization),
+        engine=engine,
     )
     if json_out or output:
         emit_json(result, output)
@@ -121,6 +124,7 @@ def _scenario_objects(
     columns: list[str] | None = None,
     strict: bool = False,
     memory_utilization: float | None = None,
+    engine: str | None = None,
 ) -> list[dict[str, Any]]:
     """One JSON object per row: its inputs, then its figures, `draft_num_gpus` and any notes;
     a row that cannot be estimated has `error` (one line) instead of figures (strict: the
@@ -137,10 +141,11 @@ def _scenario_objects(
     wanted = None if columns is None else check_columns(columns)  # before reading the file
     cols = read_scenarios(path, strict=strict)
     res = estimate_scenarios(
-        cols, wanted, strict=strict, source=path, memory_utilization=memory_utilization
-    )
+        cols, wanted, strict=strict, source=path, memory_utilization=memory_utilization,
+        engine=engine,
+    )  # fmt: skip
     errors = list(res.pop("error", [None] * len(cols["batch"])))
-    notes, draft_n = res.pop("note"), res.pop("draft_num_gpus")
+    notes, draft_n, engines = res.pop("note"), res.pop("draft_num_gpus"), res.pop("engine")
     if all(e is not None for e in errors):
         raise MagicplanError(f"no row could be estimated; {at_row(path, 0, errors[0])}")
     cols |= read_columns(path, (), ("id",))
@@ -151,6 +156,7 @@ def _scenario_objects(
     out = []
     for i, (row, values) in enumerate(zip(echo, figures, strict=True)):
         obj = dict(zip(inputs, row, strict=True))
+        obj["engine"] = engines[i] or obj.get("engine") or engine
         if errors[i] is not None:
             out.append(obj | {"error": errors[i]})
             continue
@@ -188,8 +194,8 @@ def _print(r: dict[str, Any]) -> None:
         ["max batch (AR / with SD)", f"{r['max_batch']} / {r['max_batch_with_sd']}", ""],
     ]
     title = (
-        f"{r['target']} on {r['num_gpus']}× {r['hardware']}, batch {r['batch']}, "
-        f"context {r['context']}"
+        f"{r['target']} on {r['num_gpus']}× {r['hardware']} ({r['engine']}), batch "
+        f"{r['batch']}, context {r['context']}"
     )
     con = console()
     con.print(table(title, ["quantity", "value", "unit"], rows, whole=("quantity",)))

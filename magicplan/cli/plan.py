@@ -12,12 +12,14 @@ from magicplan.cli._app import app
 from magicplan.cli._options import (
     Acceptance,
     AcceptanceTable,
+    AnyStrategy,
     Batch,
     BatchOpt,
     Context,
     ContextOpt,
     DraftGpus,
     Drafts,
+    Engine,
     Gammas,
     Hardware,
     HardwareOpt,
@@ -50,6 +52,8 @@ def planner_kwargs(
     acceptance_table: Path | None = None,
     draft_num_gpus: str | None = None,
     memory_utilization: float | None = None,
+    engine: str | None = None,
+    any_strategy: bool = False,
 ) -> dict[str, Any]:
     """Shared planner options → keyword arguments of `magicplan.planner.plan`."""
     from magicplan.specs import as_draft
@@ -63,6 +67,8 @@ def planner_kwargs(
         "draft_num_gpus": split_list(draft_num_gpus, "draft-num-gpus", int),
         "acceptance_table": None,
         "memory_utilization": memory_utilization,
+        "engine": engine,
+        "any_strategy": any_strategy,
     }
     if acceptance_table is not None:
         from magicplan.planner.acceptance import load_table
@@ -113,6 +119,8 @@ def plan_command(
     top: Annotated[int, typer.Option(help="Ranked candidates to report.")] = 5,
     draft_num_gpus: DraftGpus = None,
     memory_utilization: MemoryUtilization = None,
+    engine: Engine = None,
+    any_strategy: AnyStrategy = False,
     export: Annotated[
         str | None,
         typer.Option(help="vllm | sglang: engine config JSON (no --batch: every batch that fits)."),
@@ -139,7 +147,8 @@ def plan_command(
     kw = planner_kwargs(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
-        memory_utilization=memory_utilization,
+        memory_utilization=memory_utilization, engine=engine,
+        any_strategy=any_strategy,
     )  # fmt: skip
     if scenarios is not None:
         from magicplan.planner.scenarios import plan_scenarios
@@ -202,6 +211,8 @@ def critical_length_command(
     acceptance_table: AcceptanceTable = None,
     draft_num_gpus: DraftGpus = None,
     memory_utilization: MemoryUtilization = None,
+    engine: Engine = None,
+    any_strategy: AnyStrategy = False,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -212,7 +223,8 @@ def critical_length_command(
     kw = planner_kwargs(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
-        memory_utilization=memory_utilization,
+        memory_utilization=memory_utilization, engine=engine,
+        any_strategy=any_strategy,
     )  # fmt: skip
     fixed = kw.pop("gammas")
     gamma = fixed[0] if fixed is not None and len(fixed) == 1 else None
@@ -243,6 +255,8 @@ def break_even_command(
     gammas: Gammas = None,
     draft_num_gpus: DraftGpus = None,
     memory_utilization: MemoryUtilization = None,
+    engine: Engine = None,
+    any_strategy: AnyStrategy = False,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -252,7 +266,8 @@ def break_even_command(
 
     kw = planner_kwargs(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
-        draft_num_gpus=draft_num_gpus, memory_utilization=memory_utilization,
+        draft_num_gpus=draft_num_gpus, memory_utilization=memory_utilization, engine=engine,
+        any_strategy=any_strategy,
     )  # fmt: skip
     kw.pop("acceptance_table")
     r = break_even(
@@ -284,6 +299,8 @@ def sweep_command(
     acceptance_table: AcceptanceTable = None,
     draft_num_gpus: DraftGpus = None,
     memory_utilization: MemoryUtilization = None,
+    engine: Engine = None,
+    any_strategy: AnyStrategy = False,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -294,7 +311,8 @@ def sweep_command(
     kw = planner_kwargs(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
-        memory_utilization=memory_utilization,
+        memory_utilization=memory_utilization, engine=engine,
+        any_strategy=any_strategy,
     )  # fmt: skip
     rows = sweep(
         load_hardware(hardware),

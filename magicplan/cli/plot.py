@@ -11,6 +11,7 @@ from magicplan.cli._app import app
 from magicplan.cli._options import (
     KV_METHOD_CHOICES,
     MODE_CHOICES,
+    Engine,
     ModelOpt,
     check_mode,
     count,
@@ -84,6 +85,7 @@ def plot_command(
         Path | None,
         typer.Option(help="validation: `magicplan validate` .json or measured-steps .csv."),
     ] = None,
+    engine: Engine = None,
 ) -> None:
     """Draw one figure (title states hardware, model, draft and acceptance) into --output."""
     from magicplan.plots.kinds import check_kind, plot_to_file
@@ -106,13 +108,14 @@ def plot_command(
         contexts=contexts,
         draft_num_gpus=draft_num_gpus,
         mode=mode,
+        engine=engine,
     )
     if gamma is not None and gamma < 1:
         raise MagicplanError(f"gamma must be an integer >= 1; got {gamma}")
     sc = None if kind == "validation" else _scenario(kind, opts)
     search = _search(sc, opts, gamma) if kind in ("pareto", "gamma-map") else None
     ctx = count(context, "context")
-    path = plot_to_file(kind, output, sc, ctx, gamma, measurements, hardware, search)
+    path = plot_to_file(kind, output, sc, ctx, gamma, measurements, hardware, search, engine)
     typer.echo(f"wrote {path}")
 
 
@@ -122,6 +125,7 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
     from magicplan.plots.scenario import DEFAULT_BATCHES, DEFAULT_CONTEXTS, Scenario, parse_ints
     from magicplan.setup import Setup
     from magicplan.specs import load_hardware, load_model
+    from magicplan.specs.registry import as_engine
 
     for name in ("hardware", "model"):
         if opts[name] is None:
@@ -138,6 +142,7 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
         kv_method=opts["kv_method"] or "streamingllm",
         draft_num_gpus=opts["draft_num_gpus"],
         mode=opts["mode"],
+        engine=as_engine(opts["engine"]),
     )
     b, c = opts["batches"], opts["contexts"]
     budget = opts["kv_budget"]

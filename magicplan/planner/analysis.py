@@ -66,7 +66,7 @@ def critical_length(
     top = int(max_context or target.max_position_embeddings)
     if top < MIN_CONTEXT:
         raise MagicplanError(f"max_context must be >= {MIN_CONTEXT}; got {top}")
-    kw = plan_kw | ({"gammas": [gamma]} if gamma is not None else {}) | {"top": 3}
+    kw = plan_kw | ({"gammas": [gamma]} if gamma is not None else {}) | {"top": 3, "beyond": False}
 
     def report(s: int) -> dict[str, Any]:
         return plan(hardware, num_gpus, target, batch, s, **kw)
@@ -79,7 +79,7 @@ def critical_length(
     strategy = _strategy(at)
     inflection = None
     if strategy is not None:
-        kept = {k: v for k, v in plan_kw.items() if k in ("acceptance", "acceptance_table")}
+        kept = {k: v for k, v in plan_kw.items() if k in KEPT}
         inflection = inflection_context(
             hardware, num_gpus, target, batch, Strategy(**strategy), top, **kept
         )
@@ -87,11 +87,16 @@ def critical_length(
     if crit is None and (why := _memory_note(at)):
         out["note"] += f" ({why}: the search stops being meaningful there)"
     return out | {
+        "engine": at["engine"],
         "strategy": strategy,
         "inflection_context": inflection,
         "inflection_batches": list(_batch_pair(batch)),
         "warnings": workload_warnings(hardware, num_gpus, target, top),
     }
+
+
+# Plan options an inflection search keeps (it fixes the strategy; the rest must carry over).
+KEPT = ("acceptance", "acceptance_table", "engine", "memory_utilization", "any_strategy")
 
 
 def _contexts(low: int, top: int) -> list[int]:
@@ -205,6 +210,7 @@ def break_even(
     if not target_speedup > 0:
         raise MagicplanError(f"target_speedup must be > 0; got {target_speedup}")
     plan_kw = {k: v for k, v in plan_kw.items() if k not in ("acceptance", "acceptance_table")}
+    plan_kw["beyond"] = False
 
     def speedup(a: float) -> float:
         return _sd_speedup(
@@ -221,6 +227,7 @@ def break_even(
         "warnings": workload_warnings(hardware, num_gpus, target, context),
     }
     full = plan(hardware, num_gpus, target, batch, context, acceptance=1.0, top=3, **plan_kw)
+    base["engine"] = full["engine"]
     if _sd_speedup(full) < target_speedup:
         return base | {
             "break_even_acceptance": None,
@@ -258,7 +265,7 @@ def sweep(
     rows = []
     for b in batches:
         for s in contexts:
-            r = plan(hardware, num_gpus, target, int(b), int(s), top=3, **plan_kw)
+            r = plan(hardware, num_gpus, target, int(b), int(s), top=3, beyond=False, **plan_kw)
             best, sd = r["best"], best_speculative(r)
             rows.append(
                 {
@@ -275,6 +282,7 @@ def sweep(
                     "throughput_tokens_per_s": best["throughput_tokens_per_s"] if best else None,
                     "fits_in_memory": best is not None,
                     **_ar_columns(r["autoregressive"], best),
+                    "engine": r["engine"],
                 }
             )
     return rows

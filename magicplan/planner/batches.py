@@ -25,7 +25,6 @@ from magicplan.cost.steps import autoregressive_time, verify_time
 from magicplan.planner.evaluation import baseline, block, capacity_bytes, usable_capacity
 from magicplan.planner.inputs import PlanInputs
 from magicplan.planner.records import Draft
-from magicplan.setup import Setup
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 
@@ -50,7 +49,7 @@ def largest(
 ) -> list[Largest]:
     """Per draft choice and strategy, the largest batch in [1, high] that fits in memory and
     whose per-token time is at most `slo_s` (bisection, every strategy at once)."""
-    rf = Setup(hardware=inp.hardware, num_gpus=inp.num_gpus, target=inp.target).roofline
+    rf = inp.base_setup.roofline
     cap = capacity_bytes(inp)
     shape = (len(inp.kv_methods), len(inp.kv_budgets), len(inp.gammas))
     out = []
@@ -111,7 +110,7 @@ def largest_ar(inp: PlanInputs, high: int, slo_s: float = math.inf) -> tuple[int
                                       inp.memory_utilization)))  # fmt: skip
     if fits < 1:
         return 0, math.nan
-    rf = Setup(hardware=inp.hardware, num_gpus=inp.num_gpus, target=inp.target).roofline
+    rf = inp.base_setup.roofline
     b = np.arange(1.0, fits + 1.0)
     t = autoregressive_time(inp.target, rf, inp.num_gpus, b, inp.context).total_s
     ok = np.flatnonzero(t <= slo_s)  # t rises with the batch: the last index is the largest

@@ -22,6 +22,7 @@ import numpy as np
 
 from magicplan.cost.mixture import check_mix, mixed_forward_time
 from magicplan.cost.operators import Array, shard
+from magicplan.cost.roofline import Roofline
 from magicplan.cost.speculative import expected_tokens, expected_tokens_positional, round_time
 from magicplan.errors import MagicplanError
 from magicplan.planner import acceptance as acc
@@ -35,7 +36,7 @@ from magicplan.setup import Setup, check_positive
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
-from magicplan.specs.registry import HardwareLike, ModelLike, as_hardware, as_model
+from magicplan.specs.registry import HardwareLike, ModelLike, as_engine, as_hardware, as_model
 from magicplan.units import MS
 
 MAX_BATCH = 4096  # largest batch searched per replica (memory usually binds far earlier)
@@ -90,9 +91,17 @@ def _group_omega(
     return float(np.dot(w.fractions, expected_tokens(g, alphas))), notes
 
 
-def _mixed_ar_ms(hw: HardwareSpec, target: ModelSpec, tp: int, b: float, w: Workload) -> float:
+def _roofline(hw: HardwareSpec, target: ModelSpec, tp: int, kw: dict[str, Any]) -> Roofline:
+    """The target's rates and latencies on `tp` GPUs of `hw` under the plan's engine."""
+    engine = as_engine(kw.get("engine"))
+    return Setup(hardware=hw, num_gpus=tp, target=target, engine=engine).roofline
+
+
+def _mixed_ar_ms(
+    hw: HardwareSpec, target: ModelSpec, tp: int, b: float, w: Workload, kw: dict[str, Any]
+) -> float:
     """One AR step over the mix, in ms (the per-token time of plain AR)."""
-    rf = Setup(hardware=hw, num_gpus=tp, target=target).roofline
+    rf = _roofline(hw, target, tp, kw)
     return mixed_forward_time(target, rf, tp, b, 1.0, w.contexts, w.fractions) / MS
 
 
@@ -107,14 +116,15 @@ def _bisect(ok: Callable[[int], bool], high: int) -> int:
 
 
 def _ar_option(
-    hw: HardwareSpec, target: ModelSpec, tp: int, w: Workload, slo_ms: float, high: int
-) -> dict[str, Any] | None:
+    hw: HardwareSpec, target: ModelSpec, tp: int, w: Workload, slo_ms: float, high: int,
+    kw: dict[str, Any],
+) -> dict[str, Any] | None:  # fmt: skip
     """AR on one TP-`tp` replica at the largest batch that fits and meets the SLO on the mix."""
-    b = _bisect(lambda b: _mixed_ar_ms(hw, target, tp, b, w) <= slo_ms, high)
+    b = _bisect(lambda b: _mixed_ar_ms(hw, target, tp, b, w, kw) <= slo_ms, high)
     if not b:
         return None
     return {"strategy": "autoregressive", "batch": b,
-            "t_per_token_ms": _mixed_ar_ms(hw, target, tp, b, w)}  # fmt: skip
+            "t_per_token_ms": _mixed_ar_ms(hw, target, tp, b, w, kw)}  # fmt: skip
 
 
 def _sd_option(
@@ -128,7 +138,16 @@ def _sd_option(
     if pick is None:
         return None
     best = best_speculative(
-        plan(hw, tp, target, pick.batch, w.mean_context, top=2, **(kw | pick.restrict(inp)))
+        plan(
+            hw,
+            tp,
+            target,
+            pick.batch,
+            w.mean_context,
+            top=2,
+            beyond=False,
+            **(kw | pick.restrict(inp)),
+        )
     )
     assert best is not None  # the pick fits and has an α at this batch
     t_ms, omega, notes = _mixed_sd_ms(hw, target, tp, w, best, kw)
@@ -150,7 +169,7 @@ def _mixed_sd_ms(
     k = np.where(np.isnan(w.budgets), float(best["kv_budget"]), w.budgets)
     omega, notes = _group_omega(target, best, w, k, kw)
     draft = target if best["draft_model"] == "self" else load_model(best["draft_model"])
-    rf = Setup(hardware=hw, num_gpus=tp, target=target).roofline
+    rf = _roofline(hw, target, tp, kw)
     d_len = w.contexts if m == "full" else np.minimum(k, w.contexts)
 
     def t_ms(b: int) -> float:
@@ -200,7 +219,11 @@ def capacity(
         )
     found = _fewest_gpus(hardware, target, tokens_per_s, slo_ms, w, degrees, plan_kw)
     fastest = _fastest(hardware, target, w, degrees, found, plan_kw)
-    return capacity_report(
+    engine_id = Setup(
+        hardware=hardware, num_gpus=degrees[0], target=target,
+        engine=as_engine(plan_kw.get("engine")),
+    ).engine_id  # fmt: skip
+    return {"engine": engine_id} | capacity_report(
         hardware=hardware, target=target, tokens_per_s=tokens_per_s, slo_ms=slo_ms,
         workload=w, found=found, fastest=fastest, max_gpus=max_gpus, usd=gpu_hour_usd,
     )  # fmt: skip
@@ -218,7 +241,7 @@ def _fewest_gpus(
         high = min(MAX_BATCH, fits)
         if high < 1:
             continue  # not even one sequence fits on this many GPUs
-        for opt in (_ar_option(hw, target, tp, w, slo_ms, high),
+        for opt in (_ar_option(hw, target, tp, w, slo_ms, high, kw),
                     _sd_option(hw, target, tp, w, slo_ms, high, kw)):  # fmt: skip
             if opt is None:
                 continue
@@ -247,13 +270,15 @@ def _fastest(
     out: dict[str, dict[str, Any] | None] = {"autoregressive": None, "speculative": None}
     utilization = kw.get("memory_utilization")
     for tp in (d for d in degrees if ar_max_batch(hw, d, target, w.mean_context, utilization)):
-        t_ar = _mixed_ar_ms(hw, target, tp, 1, w)
+        t_ar = _mixed_ar_ms(hw, target, tp, 1, w, kw)
         if found["autoregressive"] is None and (
             out["autoregressive"] is None or t_ar < out["autoregressive"]["t_per_token_ms"]
         ):
             out["autoregressive"] = {"t_per_token_ms": t_ar, "tensor_parallel": tp}
         if found["speculative"] is None:
-            sd = best_speculative(plan(hw, tp, target, 1, w.mean_context, top=3, **kw))
+            sd = best_speculative(
+                plan(hw, tp, target, 1, w.mean_context, top=3, beyond=False, **kw)
+            )
             cur = out["speculative"]
             t_sd = None if sd is None else sd["t_spec_per_token_ms"]
             if t_sd is not None and (cur is None or t_sd < cur["t_per_token_ms"]):

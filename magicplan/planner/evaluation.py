@@ -86,8 +86,7 @@ def _omega(inp: PlanInputs, alpha: np.ndarray, gammas: np.ndarray) -> np.ndarray
 def baseline(inp: PlanInputs, batch: npt.ArrayLike | None = None) -> Baseline:
     """T_T, T_V for every γ, AR memory and the usable capacity, at `inp.batch` or at `batch`
     (an array: a leading axis of batch sizes, or one batch per strategy)."""
-    setup = Setup(hardware=inp.hardware, num_gpus=inp.num_gpus, target=inp.target)
-    rf = setup.roofline
+    rf = inp.base_setup.roofline
     b = inp.batch if batch is None else np.asarray(batch, dtype=np.float64)
     ar = autoregressive_time(inp.target, rf, inp.num_gpus, b, inp.context)
     gam = np.array(inp.gammas, float)
@@ -133,7 +132,8 @@ def block(
     """Every method × budget × γ of one draft choice at `inp.batch` (or `batch`, the batch that
     `t_verify_s` was worked out at)."""
     gammas = np.array(inp.gammas, dtype=float)
-    grid = draft_grid(inp.target, draft.model, rf, inp.num_gpus, draft.draft_num_gpus,
+    drf = rf if draft.model is None else inp.roofline_for(draft.model)
+    grid = draft_grid(inp.target, draft.model, drf, inp.num_gpus, draft.draft_num_gpus,
                       inp.batch if batch is None else batch, inp.context, inp.kv_methods,
                       np.array(inp.kv_budgets, dtype=float), gammas)  # fmt: skip
     # MagicDec eq. 1–2: a round is γ draft steps and one verify (plus bookkeeping); per token,

@@ -13,16 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from magicplan.cost.methods import KV_METHODS
 from magicplan.errors import MagicplanError
 from magicplan.planner.analysis import best_speculative
 from magicplan.planner.batches import Curve, ar_max_batch, curves
+from magicplan.planner.engine_features import restrict
 from magicplan.planner.evaluation import drafts_of
 from magicplan.planner.inputs import default_drafts, plan_inputs
 from magicplan.planner.optimizer import plan
 from magicplan.planner.records import Strategy
-from magicplan.specs import load_model
+from magicplan.specs import load_engine, load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.registry import as_draft
 
 ENGINES = ("vllm", "sglang")
 MAX_EXPORT_BATCH = 1024  # largest batch size planned for the table
@@ -68,12 +71,17 @@ def gamma_table(
 def expressible_kwargs(
     engine: str, target: ModelSpec, num_gpus: int, plan_kw: dict[str, Any]
 ) -> dict[str, Any]:
-    """Planner options restricted to what `engine` runs: a separate draft model sharing the
-    target's vocab, with its own full KV cache, on 1 or all GPUs (vLLM) or all GPUs (SGLang)."""
-    drafts = plan_kw.get("drafts") or default_drafts(target)
-    tp = sorted({1, num_gpus}) if engine == "vllm" else [num_gpus]
-    return plan_kw | {"drafts": [d for d in drafts if d is not None], "kv_methods": ["full"],
-                      "draft_num_gpus": tp}  # fmt: skip
+    """Planner options restricted to what `engine`'s profile says it runs (engine_profiles/:
+    vLLM and SGLang run a separate draft model sharing the target's tokenizer, with its own full
+    KV cache, on 1 or all GPUs, or all GPUs), planned on the engine named in `plan_kw` (else
+    this one)."""
+    spec = load_engine(engine)
+    drafts = [as_draft(d) for d in (plan_kw.get("drafts") or default_drafts(target))]
+    drafts, methods, tp, _ = restrict(
+        spec, drafts, tuple(plan_kw.get("kv_methods") or KV_METHODS), None, num_gpus
+    )
+    return plan_kw | {"drafts": drafts, "kv_methods": list(methods), "draft_num_gpus": tp,
+                      "engine": plan_kw.get("engine") or spec}  # fmt: skip
 
 
 def _check(engine: str) -> None:
@@ -82,36 +90,38 @@ def _check(engine: str) -> None:
 
 
 def export(
-    engine: str,
+    fmt: str,
     report: dict[str, Any],
     hardware: HardwareSpec,
     num_gpus: int,
     target: ModelSpec,
     **plan_kw: Any,
 ) -> dict[str, Any]:
-    """Engine JSON for the workload of `report` (a `plan` result): the best strategy the engine
-    can express, its per-batch-size γ table, and what the planner's overall best would need."""
-    _check(engine)
-    kw = expressible_kwargs(engine, target, num_gpus, plan_kw)
-    limits = _sglang(engine)
+    """Engine JSON (`fmt`: vllm or sglang) for the workload of `report` (a `plan` result): the
+    best strategy the engine can express, its per-batch-size γ table, and what the planner's overall best would need."""
+    _check(fmt)
+    kw = expressible_kwargs(fmt, target, num_gpus, plan_kw)
+    limits = _sglang(fmt)
     if not kw["drafts"]:
         limits.append(f"no shipped draft model shares {target.id}'s vocab: nothing to configure")
-        return _result(engine, report, target, None, [], limits)
-    at_batch = plan(hardware, num_gpus, target, report["batch"], report["context"], top=3, **kw)
+        return _result(fmt, report, target, None, [], limits)
+    at_batch = plan(
+        hardware, num_gpus, target, report["batch"], report["context"], top=3, beyond=False, **kw
+    )
     chosen = best_speculative(at_batch)
     if chosen is None:
         limits.append(_nothing_fits(report, at_batch))
-        return _result(engine, report, target, None, [], limits)
+        return _result(fmt, report, target, None, [], limits)
     fixed = kw | {"drafts": [load_model(chosen["draft_model"])],
                   "draft_num_gpus": [chosen["draft_num_gpus"]]}  # fmt: skip
     table = gamma_table(hardware, num_gpus, target, report["context"], **fixed)
-    dropped = _dropped(engine, report["best"], chosen)
+    dropped = _dropped(fmt, report["best"], chosen)
     if dropped is not None:
         limits.insert(0, dropped["text"])
     if chosen["speedup"] <= 1:
         limits.append(f"speculation does not pay at batch {report['batch']} (K = 0 in its range)")
-    config = _engine_config(engine, _hf(chosen["draft_model"]), chosen, table)
-    return _result(engine, report, target, config, table, limits, chosen, dropped)
+    config = _engine_config(fmt, _hf(chosen["draft_model"]), chosen, table)
+    return _result(fmt, report, target, config, table, limits, chosen, dropped)
 
 
 def _nothing_fits(report: dict[str, Any], at_batch: dict[str, Any]) -> str:
@@ -166,7 +176,7 @@ def _sglang(engine: str) -> list[str]:
 
 
 def export_batches(
-    engine: str,
+    fmt: str,
     hardware: HardwareSpec,
     num_gpus: int,
     target: ModelSpec,
@@ -176,17 +186,17 @@ def export_batches(
     """Engine JSON without a batch size: the γ table over every batch size that fits in
     memory, with the expressible draft (and TP degree) that gains most on average over them
     (the mean of max(speedup, 1): 1 where K = 0)."""
-    _check(engine)
-    kw = expressible_kwargs(engine, target, num_gpus, plan_kw)
+    _check(fmt)
+    kw = expressible_kwargs(fmt, target, num_gpus, plan_kw)
     limits = [
-        *_sglang(engine),
-        f"{engine} cannot draft with the target itself or over a compressed draft KV cache: "
+        *_sglang(fmt),
+        f"{fmt} cannot draft with the target itself or over a compressed draft KV cache: "
         "`magicplan plan --batch B` says what that gives up at a batch size",
     ]
     report = {"batch": None, "context": context, "best": None}
     if not kw["drafts"]:
         limits.append(f"no shipped draft model shares {target.id}'s vocab: nothing to configure")
-        return _result(engine, report, target, None, [], limits)
+        return _result(fmt, report, target, None, [], limits)
     top = _top(hardware, num_gpus, target, context, kw)
     inp = plan_inputs(hardware, num_gpus, target, 1, context, **kw)
     found = curves(inp, drafts_of(inp), top)
@@ -195,8 +205,8 @@ def export_batches(
     chosen = _batch_strategy(best)
     if not np.any(best.gamma > 0):
         limits.append(f"speculation pays at no batch size up to {top}: K = 0 everywhere")
-    config = _engine_config(engine, _hf(chosen["draft_model"]), chosen, table)
-    return _result(engine, report, target, config, table, limits, chosen)
+    config = _engine_config(fmt, _hf(chosen["draft_model"]), chosen, table)
+    return _result(fmt, report, target, config, table, limits, chosen)
 
 
 def _batch_strategy(c: Curve) -> dict[str, Any]:

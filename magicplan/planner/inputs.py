@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
+from magicplan.cost.roofline import Roofline
 from magicplan.cost.speculative import check_acceptance
 from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
 from magicplan.physics import workload_warnings
 from magicplan.planner import acceptance as acc
+from magicplan.planner.engine_features import restrict, runnable
 from magicplan.setup import (
     Setup,
     check_draft_vocab,
@@ -23,9 +26,17 @@ from magicplan.setup import (
     splits,
 )
 from magicplan.specs import list_models
+from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
-from magicplan.specs.registry import HardwareLike, ModelLike, as_draft, as_hardware, as_model
+from magicplan.specs.registry import (
+    HardwareLike,
+    ModelLike,
+    as_draft,
+    as_engine,
+    as_hardware,
+    as_model,
+)
 
 DEFAULT_BUDGETS = (128, 256, 512, 1024, 2048, 4096, 8192)  # issue 4: budgets 128..8192
 DEFAULT_GAMMAS = tuple(range(1, 13))  # issue 4: γ from 1 to 12
@@ -51,6 +62,31 @@ class PlanInputs:
     acceptance_interval: tuple[float, float] | None = None  # 95 % interval of a scalar α
     memory_utilization: float = DEFAULT_MEMORY_UTILIZATION  # fraction of memory engines fill
     gpu_hour_usd: float | None = None  # one GPU's hourly price, for $/hour and $/M tokens
+    engine: EngineSpec | None = None  # None: the hardware's own calibration, else the default
+    # What the engine cannot run, left out of the search: (what, why) for the plan's notes.
+    beyond_engine: tuple[str, ...] = ()
+
+    @cached_property
+    def base_setup(self) -> Setup:
+        """The target on its GPUs, hardware × engine (built once per inputs)."""
+        return self.setup()
+
+    def roofline_for(self, model: ModelSpec | None) -> Roofline:
+        """Rates and latencies for `model` (None: the target) on this hardware × engine."""
+        return self.base_setup.roofline_for(model or self.target)
+
+    def setup(self, target: ModelSpec | None = None, num_gpus: int | None = None) -> Setup:
+        """The Setup of this workload (or of `target` on `num_gpus`) on its hardware × engine."""
+        return Setup(
+            hardware=self.hardware, num_gpus=num_gpus or self.num_gpus,
+            target=target or self.target, engine=self.engine,
+            memory_utilization=self.memory_utilization,
+        )  # fmt: skip
+
+    @property
+    def engine_id(self) -> str:
+        """Id of the engine the plan assumes."""
+        return self.setup().engine_id
 
 
 def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
@@ -138,7 +174,11 @@ def plan_inputs(
     check_positive("batch", batch)
     check_positive("context", context)
     check_positive("num_gpus", num_gpus)
-    utilization = memory_fraction(kw.get("memory_utilization"))
+    engine = as_engine(kw.get("engine"))
+    given = kw.get("memory_utilization")
+    utilization = memory_fraction(
+        given if given is not None or engine is None else engine.memory_utilization
+    )
     # validates the split (names num_gpus) and the memory fraction
     Setup(hardware=hardware, num_gpus=num_gpus, target=target, memory_utilization=utilization)
     methods = tuple(check_method(m) for m in (kw.get("kv_methods") or KV_METHODS))
@@ -156,6 +196,10 @@ def plan_inputs(
     for d in ds:
         if d is not None:
             check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"
+    runs = runnable(engine, hardware) if not kw.get("any_strategy") else None
+    ds, methods, draft_tp, beyond = restrict(
+        runs, ds, methods, _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), int(num_gpus)
+    )
     notes = workload_warnings(hardware, int(num_gpus), target, int(context))
     fit = tuple(b for b in budgets if b <= context)
     if len(fit) < len(budgets) and any(m != "full" for m in methods):
@@ -165,9 +209,9 @@ def plan_inputs(
         hardware=hardware, num_gpus=int(num_gpus), target=target, batch=int(batch),
         context=int(context), drafts=ds, kv_methods=methods, kv_budgets=fit or (int(context),),
         gammas=gammas, acceptance=alpha, acceptance_table=_table(kw.get("acceptance_table")),
-        draft_num_gpus=_draft_tp(int(num_gpus), kw.get("draft_num_gpus")), notes=notes,
-        acceptance_interval=interval, memory_utilization=utilization,
-        gpu_hour_usd=_price(kw.get("gpu_hour_usd")),
+        draft_num_gpus=draft_tp, notes=notes, acceptance_interval=interval,
+        memory_utilization=utilization, gpu_hour_usd=_price(kw.get("gpu_hour_usd")),
+        engine=engine, beyond_engine=beyond,
     )  # fmt: skip
 
 

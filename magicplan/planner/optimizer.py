@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from magicplan.planner.batches import largest_ar, most_tokens
+from magicplan.planner.engine_features import beyond_report, runnable
 from magicplan.planner.evaluation import (
     acceptance_grid,
     acceptance_grids,
@@ -31,7 +32,7 @@ from magicplan.planner.inputs import (
 from magicplan.planner.records import Acceptance, Strategy
 from magicplan.planner.report import candidate_rows, plan_report
 from magicplan.setup import check_positive
-from magicplan.specs.registry import HardwareLike, ModelLike
+from magicplan.specs.registry import EngineLike, HardwareLike, ModelLike
 from magicplan.units import MS
 
 __all__ = [
@@ -59,6 +60,9 @@ def plan(
     acceptance_interval: Sequence[float] | None = None,
     gpu_hour_usd: float | None = None,
     memory_utilization: float | None = None,
+    engine: EngineLike | None = None,
+    any_strategy: bool = False,
+    beyond: bool = True,
 ) -> dict[str, Any]:
     """Best strategy for one workload (JSON-ready): best, ranked top `top`, AR baseline, why.
 
@@ -70,22 +74,60 @@ def plan(
     The answer's `batch` may be smaller than the one asked under an SLO (`batch_changed`,
     `requested_batch`, and a note say so). `gpu_hour_usd`: a GPU's hourly price, for $/hour and
     $ per million tokens. `memory_utilization`: the fraction of device memory an engine may
-    fill (default 0.9).
+    fill (default 0.9). `engine` (a spec, an id or a path; default: the default engine, or the
+    hardware profile's own calibration): the serving engine, whose step costs the plan uses and
+    whose speculative features bound it — what it cannot run is left out (`beyond_engine`
+    says what it would give, unless not `beyond`), unless `any_strategy`.
     """
     inp = plan_inputs(
         hardware, num_gpus, target, batch, context, drafts=drafts, kv_methods=kv_methods,
         kv_budgets=kv_budgets, gammas=gammas, acceptance=acceptance,
         acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
-        gpu_hour_usd=gpu_hour_usd, memory_utilization=memory_utilization,
+        gpu_hour_usd=gpu_hour_usd, memory_utilization=memory_utilization, engine=engine,
+        any_strategy=any_strategy,
     )  # fmt: skip
     check_positive("top", top)
     accs = acceptance_grids(inp)
     if slo_ms is None:
         report = plan_report(inp, candidate_rows(inp, evaluate(inp, accs)), "min_latency", top)
-        return report | {"requested_batch": inp.batch, "batch_changed": False}
-    check_positive("slo_ms", slo_ms, integer=False)
-    return _plan_under_slo(inp, accs, float(slo_ms), top)
+        report |= {"requested_batch": inp.batch, "batch_changed": False}
+    else:
+        check_positive("slo_ms", slo_ms, integer=False)
+        report = _plan_under_slo(inp, accs, float(slo_ms), top)
+    if not beyond:
+        return report | {"engine": inp.engine_id, "beyond_engine": None}
+    return _with_engine(inp, report, dict(
+        drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
+        acceptance=acceptance, acceptance_table=inp.acceptance_table,
+        acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
+        memory_utilization=memory_utilization,
+    ))  # fmt: skip
+
+
+def _with_engine(inp: PlanInputs, report: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
+    """The report's `engine`, and when the engine left strategies out, what the best of them
+    would give (`beyond_engine`, a note)."""
+    report = report | {"engine": inp.engine_id, "beyond_engine": None}
+    engine = runnable(inp.engine, inp.hardware)
+    if not inp.beyond_engine or engine is None:
+        return report
+    free = plan(
+        inp.hardware, inp.num_gpus, inp.target, report["batch"], inp.context, top=1,
+        engine=engine, any_strategy=True, beyond=False, **kw,
+    )  # fmt: skip
+    beyond = beyond_report(engine, report["best"], free)
+    if beyond is None:
+        return report
+    s = beyond["strategy"]
+    what = Strategy.of(s).label()
+    others = ", ".join(beyond["engines_that_run_it"]) or "no shipped engine"
+    report["notes"] = [*report["notes"], (
+        f"{engine.id} cannot run {' and '.join(beyond['needs'])}: the best strategy beyond it "
+        f"({what}) would give {s['speedup']:.2f}× on this engine's step costs "
+        f"(engines that run it: {others}; --any-strategy plans it)"
+    )]  # fmt: skip
+    return report | {"beyond_engine": beyond}
 
 
 def _plan_under_slo(

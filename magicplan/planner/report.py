@@ -12,7 +12,6 @@ from magicplan.planner.acceptance import borrowed_from
 from magicplan.planner.records import Baseline, Block, Candidates, Evaluation
 from magicplan.planner.uncertainty import ModelError, model_error, speedup_interval
 from magicplan.planner.wording import feasibility, notes, sentence
-from magicplan.setup import Setup
 from magicplan.units import GB, MS
 
 if TYPE_CHECKING:
@@ -159,7 +158,7 @@ def plan_report(
     order = np.flatnonzero(ok)[np.argsort(rows.t_token_s[ok], kind="stable")]
     ar = ar_entry(inp, base)
     ar_ok = ar["fits_in_memory"] and (slo_ms is None or ar["t_spec_per_token_ms"] <= slo_ms)
-    error = model_error(Setup(hardware=inp.hardware, num_gpus=inp.num_gpus, target=inp.target))
+    error = model_error(inp.base_setup)
     ranked = [entry(inp, rows, int(i), error) for i in order[:top]] + ([ar] if ar_ok else [])
     ranked = sorted(ranked, key=lambda e: e["t_spec_per_token_ms"])[:top]
     best = ranked[0] if ranked else None

@@ -1,7 +1,9 @@
 """`magicplan plan --scenarios FILE.csv`: one plan per row, in row order.
 
 Columns gpu, num_gpus, target, batch, context; optional draft_model, kv_method, kv_budget
-(restrict the candidates to these; blank: no restriction) and alpha (the acceptance rate).
+(restrict the candidates to these; blank: no restriction), alpha (the acceptance rate), engine
+(an id or profile path; blank: the command's --engine, else the default engine), weight_dtype
+and kv_dtype (how the target is served).
 A row that cannot be planned gets its reason as `error` (its inputs echoed), and the other rows
 are planned; `strict` stops at the first such row instead.
 """
@@ -23,9 +25,11 @@ from magicplan.scenarios import (
     read_columns,
 )
 from magicplan.specs import load_hardware, load_model
+from magicplan.specs.model import ModelSpec
+from magicplan.specs.quantization import with_kv_format, with_weight_format
 
 REQUIRED = ("gpu", "num_gpus", "target", "batch", "context")
-OPTIONAL = ("draft_model", "kv_method", "kv_budget", "alpha")
+OPTIONAL = ("draft_model", "kv_method", "kv_budget", "alpha", "engine", "weight_dtype", "kv_dtype")
 
 
 def _restrictions(cols: dict[str, Any], i: int) -> dict[str, Any]:
@@ -41,7 +45,17 @@ def _restrictions(cols: dict[str, Any], i: int) -> dict[str, Any]:
         kw["kv_budgets"] = [int(cols["kv_budget"][i])]
     if "alpha" in cols and np.isfinite(cols["alpha"][i]):
         kw["acceptance"] = float(cols["alpha"][i])
+    if "engine" in cols and str(cols["engine"][i]):
+        kw["engine"] = str(cols["engine"][i])
     return kw
+
+
+def _target(cols: dict[str, Any], i: int) -> ModelSpec:
+    """Row `i`'s target in its weight and KV formats (blank: as published)."""
+    model = load_model(str(cols["target"][i]))
+    weights = str(cols["weight_dtype"][i]) if "weight_dtype" in cols else ""
+    kv = str(cols["kv_dtype"][i]) if "kv_dtype" in cols else ""
+    return with_kv_format(with_weight_format(model, weights), kv)
 
 
 def _inputs(cols: dict[str, Any], i: int) -> dict[str, Any]:
@@ -73,7 +87,7 @@ def plan_scenarios(
                 plan(
                     load_hardware(str(cols["gpu"][i])),
                     int(cols["num_gpus"][i]),
-                    load_model(str(cols["target"][i])),
+                    _target(cols, i),
                     int(cols["batch"][i]),
                     int(cols["context"][i]),
                     top=top,

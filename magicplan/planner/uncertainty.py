@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from magicplan.setup import Setup
+from magicplan.specs.calibration import Provenance
 
 # An engine on hardware it was not measured on: its latencies as they are, the part's own achieved
 # rates (cost/defaults.py). The error of that rule is the leave-one-GPU-out speedup error over
@@ -35,51 +36,48 @@ class ModelError:
 
 def model_error(setup: Setup) -> ModelError:
     """The measured spread of the predictions `setup` makes: the fit error (median and p90
-    |error| of the step times) of the calibration measured for its engine on its hardware; on
-    other hardware the engine's leave-one-GPU-out error when its profile gives one, else the
-    transfer error of the default rule."""
+    |error| of step times) of the calibration measured on this hardware (a profile's own, or the
+    engine's with step-time rows there), else of the engine's own fit over its published rows,
+    else the transfer error of the default rule."""
     cal = setup.resolved_calibration
-    prov = cal.provenance
     where = f"{cal.engine} on {setup.hardware.id}"
-    if _measured_here(setup) and prov.median_abs_error is not None and prov.p90_abs_error:
-        rows = f"{prov.rows} rows, " if prov.rows else ""
-        return ModelError(
-            median=prov.median_abs_error,
-            p90=prov.p90_abs_error,
-            source=f"{where}: calibration ({prov.method}: {rows}p90 step-time error)",
-        )
-    engine = setup.engine
-    spread = engine.provenance if engine is not None else None
-    if spread is not None and spread.leave_one_out_median_abs_error and spread.p90_abs_error:
-        return ModelError(
-            median=spread.leave_one_out_median_abs_error,
-            p90=max(spread.p90_abs_error, spread.leave_one_out_median_abs_error),
-            source=f"{where}: not measured there; the engine's leave-one-GPU-out error",
-        )
+    for prov, what in _evidence(setup):
+        if prov.median_abs_error is not None and prov.p90_abs_error is not None:
+            rows = f"{prov.rows} rows, " if prov.rows else ""
+            return ModelError(
+                median=prov.median_abs_error,
+                p90=prov.p90_abs_error,
+                source=f"{where}: {what} ({prov.method}: {rows}p90 step-time error)",
+            )
     return ModelError(
         median=TRANSFER_MEDIAN_ABS_ERROR,
         p90=TRANSFER_P90_ABS_ERROR,
-        source=f"{where}: not measured there; the default rule's leave-one-GPU-out p90 "
-        "speedup error",
+        source=f"{where}: not measured; the default rule's leave-one-GPU-out p90 speedup error",
     )
 
 
-def _measured_here(setup: Setup) -> bool:
-    """True when the calibration in use was measured on this hardware (for this engine)."""
+STEP_ROWS = 6  # the fewest measured steps a calibration needs to speak for step times
+
+
+def _evidence(setup: Setup) -> list[tuple[Provenance, str]]:
+    """Where the error can come from, most specific first."""
+    out: list[tuple[Provenance, str]] = []
     if setup.calibration is not None:
-        return True
+        out.append((setup.calibration.provenance, "the given calibration"))
     engine, hw = setup.engine, setup.hardware
-    if engine is None:
-        return hw.calibration is not None or _default_measured(hw.id)
-    return engine.calibration_on(hw.id) is not None or (
-        hw.calibration is not None and hw.calibration.engine == engine.id
-    )
+    if engine is None and hw.calibration is not None:
+        out.append((hw.calibration.provenance, "the profile's own calibration"))
+    if engine is None and hw.calibration is None:
+        from magicplan.specs import load_engine
 
-
-def _default_measured(hardware_id: str) -> bool:
-    from magicplan.specs import load_engine
-
-    return load_engine().calibration_on(hardware_id) is not None
+        engine = load_engine()
+    if engine is not None:
+        measured = engine.calibration_on(hw.id)
+        if measured is not None and (measured.provenance.rows or 0) >= STEP_ROWS:
+            out.append((measured.provenance, "calibration measured here"))
+        if engine.provenance is not None:
+            out.append((engine.provenance, "the engine's fit to its published steps"))
+    return out
 
 
 def speedup_interval(

@@ -56,8 +56,10 @@ def drawer(
     measurements: str | Path | None = None,
     hardware: str | None = None,
     search: Search | None = None,
+    engine: str | None = None,
 ) -> Draw:
-    """The drawing function for `kind`; bad input fails before any file is written."""
+    """The drawing function for `kind`; bad input fails before any file is written (the
+    validation figure predicts under `engine`)."""
     check_kind(kind)
     if kind == "validation":
         from magicplan.plots.validation import load_validation, plot_validation
@@ -67,7 +69,7 @@ def drawer(
                 "measurements is required for the validation plot: a `magicplan validate` "
                 ".json or a measured-steps .csv"
             )
-        return partial(plot_validation, v=load_validation(measurements, hardware))
+        return partial(plot_validation, v=load_validation(measurements, hardware, engine))
     if sc is None:
         raise MagicplanError(f"hardware, num_gpus and model are required for the {kind} plot")
     return _scenario_drawer(kind, sc, context, gamma, search)
@@ -106,6 +108,7 @@ def plot_to_file(
     measurements: str | Path | None = None,
     hardware: str | None = None,
     search: Search | None = None,
+    engine: str | None = None,
 ) -> Path:
     """Render one figure of `kind` to `output` (.png, .svg or .pdf), atomically.
 
@@ -113,5 +116,5 @@ def plot_to_file(
     """
     check_kind(kind)
     check_output(output)  # a bad file name fails before any computing
-    draw = drawer(kind, sc, context, gamma, measurements, hardware, search)
+    draw = drawer(kind, sc, context, gamma, measurements, hardware, search, engine)
     return save_figure(draw, output, FIGSIZES_IN[kind])

@@ -80,7 +80,7 @@ def _best_sd(sc: Scenario, batch: int, context: int, search: Search) -> tuple[An
     from magicplan.planner.optimizer import plan
 
     s = sc.setup
-    kw = search.plan_kw(sc.acceptance)
+    kw = search.plan_kw(sc.acceptance) | {"engine": s.engine, "beyond": False}
     report = plan(s.hardware, s.num_gpus, s.target, batch, context, top=3, **kw)
     return best_speculative(report), report["autoregressive"]
 

@@ -78,8 +78,7 @@ class Scenario:
         `contexts`, default the scenario's)."""
         s = self.setup
         where = f"{s.target.name} on {s.num_gpus}× {s.hardware.name}"
-        if s.mode == "ideal":
-            where += " (ideal roofline)"
+        where += " (ideal roofline)" if s.mode == "ideal" else f", engine {s.engine_id}"
         if not draft:
             return where
         return f"{where}\n{self.draft_text()} · {self.acceptance_text(contexts)}"

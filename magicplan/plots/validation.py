@@ -40,13 +40,16 @@ class Validation:
         return self.predicted_ms / self.measured_ms - 1.0
 
 
-def load_validation(path: str | Path, hardware: str | None = None) -> Validation:
-    """`validate` JSON (`.json`) or a measured step table (`.csv`) → a Validation."""
+def load_validation(
+    path: str | Path, hardware: str | None = None, engine: str | None = None
+) -> Validation:
+    """`validate` JSON (`.json`) or a measured step table (`.csv`, predicted under `engine`:
+    an id or path; None: each profile's own calibration, else the default engine)."""
     p = Path(path)
     if p.suffix.lower() == ".json":
         return validation_from_json(p)
     if p.suffix.lower() == ".csv":
-        return validation_from_csv(p, hardware)
+        return validation_from_csv(p, hardware, engine)
     raise MagicplanError(
         "measurements must be a `magicplan validate` .json or a measured-steps .csv; "
         f"got '{p.name}'"
@@ -72,7 +75,9 @@ def validation_from_json(path: Path) -> Validation:
     return _checked(Validation(kind, group, measured, predicted, f"{path.name} ({where})"), path)
 
 
-def validation_from_csv(path: Path, hardware: str | None = None) -> Validation:
+def validation_from_csv(
+    path: Path, hardware: str | None = None, engine: str | None = None
+) -> Validation:
     """Predict every measured step of a reference-schema CSV with the hardware's own profile.
 
     No refit: predictions use the shipped (or given) profile's calibration as it stands. Without
@@ -82,7 +87,7 @@ def validation_from_csv(path: Path, hardware: str | None = None) -> Validation:
     from magicplan.calibration.tables import read_measurements, samples_from_columns
     from magicplan.cost.defaults import calibration_for
     from magicplan.io import read_csv_rows
-    from magicplan.specs import load_hardware
+    from magicplan.specs import load_engine, load_hardware
 
     if hardware is None:
         rows = read_csv_rows(path)
@@ -94,7 +99,7 @@ def validation_from_csv(path: Path, hardware: str | None = None) -> Validation:
     cols: dict[str, list[Any]] = {"kind": [], "group": [], "measured": [], "predicted": []}
     for hw_id in ids:
         hw = load_hardware(hw_id)
-        cal = calibration_for(hw)
+        cal = calibration_for(hw, None if engine is None else load_engine(engine))
         for s in samples_from_columns(read_measurements(path, hw)):
             n = s.measured_s.size
             cols["kind"] += [s.kind] * n
@@ -106,8 +111,7 @@ def validation_from_csv(path: Path, hardware: str | None = None) -> Validation:
         np.array(cols["group"]),
         np.array(cols["measured"], dtype=np.float64),
         np.array(cols["predicted"], dtype=np.float64),
-        f"measured: {path.name}\n"
-        "predicted: hardware profiles as shipped (calibration not refitted)",
+        f"measured: {path.name}\npredicted: engine {cal.engine} as shipped (not refitted)",
     )
     return _checked(v, path)
 

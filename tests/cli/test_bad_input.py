@@ -21,6 +21,8 @@ from typer.testing import CliRunner
 from magicplan.cli import app
 from tests.fixtures import GOOD_HARDWARE
 
+pytestmark = pytest.mark.usefixtures("magicdec_default")  # MagicDec's strategies
+
 runner = CliRunner()
 HW = ["--hardware", "h100-sxm", "--num-gpus", "8"]
 BASE = [*HW, "--model", "llama-3.1-8b"]

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from magicplan.cli import app
 
+pytestmark = pytest.mark.usefixtures("magicdec_default")  # MagicDec's strategies
+
 runner = CliRunner()
 BASE = ["--hardware", "h100-sxm", "--num-gpus", "8", "--model", "llama-3.1-8b"]
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from magicplan.cli import app
 from tests.test_scenarios import BAD_ROWS, GOOD, HEADER, TABLE7
+
+pytestmark = pytest.mark.usefixtures("magicdec_default")  # MagicDec's strategies
 
 runner = CliRunner()
 

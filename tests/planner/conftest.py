@@ -27,3 +27,8 @@ def llama8b() -> Any:
 @pytest.fixture(scope="session")
 def llama70b() -> Any:
     return load_model("llama-3.1-70b")
+
+
+@pytest.fixture(autouse=True)
+def _planner_tests_on_magicdec(magicdec_default: None) -> None:
+    """Every planner test runs with MagicDec's engine as the default (tests/conftest.py)."""

@@ -21,7 +21,9 @@ from magicplan.specs import load_hardware, load_model
 @pytest.fixture(scope="module")
 def inp() -> Any:
     hw, target = load_hardware("h100-sxm"), load_model("llama-3.1-8b")
-    return plan_inputs(hw, 8, target, 32, 16000, drafts=[None, load_model("llama-3.2-1b")])
+    return plan_inputs(
+        hw, 8, target, 32, 16000, drafts=[None, load_model("llama-3.2-1b")], engine="magicdec"
+    )
 
 
 def test_records_are_frozen_dataclasses(inp: Any) -> None:

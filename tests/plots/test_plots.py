@@ -212,6 +212,7 @@ def test_no_published_acceptance_names_the_field(tmp_path: Path) -> None:
     assert "--acceptance" in res.output
 
 
+@pytest.mark.usefixtures("magicdec_default")  # MagicDec's compressed self-speculation
 def test_planner_figures_respect_a_restricted_search(scenario: Scenario) -> None:
     search = Search(drafts=(None,), kv_methods=("streamingllm",), kv_budgets=(512,))
     grid = plan_grid(scenario, search)

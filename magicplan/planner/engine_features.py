@@ -1,0 +1,117 @@
+"""What the serving engine can run, applied to the planner's search: a plan for vLLM proposes
+only what vLLM runs (so `plan` and `--export` agree), and says what an engine with more features
+would give (`beyond_engine`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from magicplan.specs.engine import EngineSpec
+from magicplan.specs.hardware import HardwareSpec
+from magicplan.specs.model import ModelSpec
+
+SELF = "self-speculation (drafting with the target itself)"
+DRAFT_MODEL = "a separate draft model"
+COMPRESSED = "a compressed draft KV cache (streamingllm, snapkv, topk)"
+
+
+def runnable(engine: EngineSpec | None, hardware: HardwareSpec) -> EngineSpec | None:
+    """The engine whose features bound a plan: the one named; with none, the default engine,
+    unless the hardware profile carries its own calibration (its engine's features are not
+    known: nothing is left out)."""
+    if engine is not None:
+        return engine
+    if hardware.calibration is not None:
+        return None
+    from magicplan.specs import load_engine
+
+    return load_engine()
+
+
+def draft_tp_degrees(engine: EngineSpec, num_gpus: int) -> tuple[int, ...] | None:
+    """Draft tensor-parallel degrees the engine runs (None: any divisor of num_gpus)."""
+    rule = engine.speculative.draft_tensor_parallel
+    if rule == "target":
+        return (num_gpus,)
+    if rule == "one_or_target":
+        return tuple(sorted({1, num_gpus}))
+    return None
+
+
+def restrict(
+    engine: EngineSpec | None,
+    drafts: list[ModelSpec | None],
+    methods: tuple[str, ...],
+    draft_tp: tuple[int, ...] | None,
+    num_gpus: int,
+) -> tuple[list[ModelSpec | None], tuple[str, ...], tuple[int, ...] | None, tuple[str, ...]]:
+    """The drafts, KV methods and draft TP degrees `engine` runs, and what it left out."""
+    if engine is None:
+        return drafts, methods, draft_tp, ()
+    beyond: list[str] = []
+    if None in drafts and not engine.runs("self"):
+        drafts = [d for d in drafts if d is not None]
+        beyond.append(SELF)
+    if any(d is not None for d in drafts) and not engine.runs("draft_model"):
+        drafts = [d for d in drafts if d is None]
+        beyond.append(DRAFT_MODEL)
+    if not engine.speculative.compressed_draft_kv and any(m != "full" for m in methods):
+        beyond.append(COMPRESSED)
+        if "full" not in methods:
+            drafts = []  # nothing speculative left to plan
+        methods = ("full",)
+    allowed = draft_tp_degrees(engine, num_gpus)
+    if allowed is not None:
+        kept = tuple(d for d in (draft_tp or allowed) if d in allowed)
+        if draft_tp and len(kept) < len(draft_tp):
+            beyond.append(f"a draft on {', '.join(str(d) for d in draft_tp if d not in kept)} GPUs")
+        draft_tp = kept or allowed
+    return drafts, methods, draft_tp, tuple(beyond)
+
+
+def engines_that_run(needs: Sequence[str]) -> list[str]:
+    """Shipped engines whose features cover everything in `needs`."""
+    from magicplan.specs import list_engines
+
+    def covers(e: EngineSpec) -> bool:
+        f = e.speculative
+        return all(
+            (n != SELF or e.runs("self"))
+            and (n != DRAFT_MODEL or e.runs("draft_model"))
+            and (n != COMPRESSED or f.compressed_draft_kv)
+            for n in needs
+        )
+
+    return [e.id for e in list_engines() if covers(e)]
+
+
+def needs_of(strategy: dict[str, Any]) -> list[str]:
+    """The features a plan entry needs (self-speculation, a separate draft, a compressed cache)."""
+    out = [SELF if strategy["draft_model"] == "self" else DRAFT_MODEL]
+    if strategy["kv_method"] not in ("full", "none"):
+        out.append(COMPRESSED)
+    return out
+
+
+def beyond_report(
+    engine: EngineSpec, best: dict[str, Any] | None, free: dict[str, Any]
+) -> dict[str, Any] | None:
+    """What an engine with more features would give: the unrestricted plan's best (`free`),
+    when it is a faster speculative strategy than `engine`'s own best."""
+    top = free.get("best")
+    if top is None or top["draft_model"] == "none":
+        return None
+    own = best["t_spec_per_token_ms"] if best is not None else float("inf")
+    if top["t_spec_per_token_ms"] >= own:
+        return None
+    keys = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup",
+            "t_spec_per_token_ms", "throughput_tokens_per_s")  # fmt: skip
+    needs = needs_of(top)
+    return {
+        "engine": engine.id,
+        "needs": needs,
+        "engines_that_run_it": engines_that_run(needs),
+        "strategy": {k: top[k] for k in keys},
+        "speedup_given_up": top["speedup"] - (best["speedup"] if best is not None else 1.0),
+    }
