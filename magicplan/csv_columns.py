@@ -18,7 +18,7 @@ from magicplan.io import read_csv_rows
 NUMERIC = (
     "num_gpus", "draft_num_gpus", "kv_budget", "context", "batch", "gamma", "alpha",
     "accepted_per_step", "gamma_t_draft_ms", "t_verify_ms", "t_autoregressive_ms",
-    "t_spec_per_token_ms", "speedup",
+    "t_spec_per_token_ms", "speedup", "tree_tokens",
 )  # fmt: skip
 COUNTS = {"context", "batch", "kv_budget"}  # may be written 4k, 32k, 1m (magicplan.counts)
 Columns = dict[str, npt.NDArray[Any]]

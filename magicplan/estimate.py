@@ -38,16 +38,17 @@ from magicplan.cost.speculative import (
 from magicplan.cost.steps import (
     KvMethod,
     autoregressive_time,
-    draft_time,
+    draft_kv_len,
     prefill_time,
     snapkv_select_time,
-    verify_time,
+    verify_tokens_time,
 )
 from magicplan.errors import MagicplanError, shown
 from magicplan.physics import workload_warnings
 from magicplan.setup import Mode, Setup, check_positive
 from magicplan.specs.hardware import Calibration
 from magicplan.specs.registry import (
+    DraftLike,
     EngineLike,
     HardwareLike,
     ModelLike,
@@ -56,6 +57,7 @@ from magicplan.specs.registry import (
     as_hardware,
     as_model,
 )
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.units import GB, MS
 
 __all__ = ["COLUMNS", "SUMMARY_COLUMNS", "Setup", "check_columns", "estimate", "estimate_arrays"]
@@ -74,10 +76,13 @@ def estimate_arrays(
     acceptance: npt.ArrayLike | None = None,
     accepted_per_step: npt.ArrayLike | None = None,
     columns: Iterable[str] | None = None,
+    tree_tokens: npt.ArrayLike | None = None,
 ) -> dict[str, Array]:
     """Figures of `estimate` as arrays in ms, GB, tokens/s (keys are the JSON contract): every
     one of COLUMNS, or only `columns` (what is not asked for is not worked out).
 
+    `gamma` is the draft depth (tokens drafted along a path); `tree_tokens` the tokens a tree
+    drafter verifies per sequence (None or NaN: the family's default; chains verify γ + 1).
     Axes broadcast together. Many independent rows (1-D columns longer than CHUNK) are checked
     and estimated block by block, straight into the output columns.
     """
@@ -89,11 +94,12 @@ def estimate_arrays(
     is_alpha = acceptance is not None
     rate = acceptance if acceptance is not None else accepted_per_step
     assert rate is not None
+    tree = np.nan if tree_tokens is None else tree_tokens
     axes = tuple(
         _as_array(name, value)
         for name, value in zip(
-            ("batch", "context", "gamma", "kv_budget", RATE_NAMES[is_alpha]),
-            (batch, context, gamma, kv_budget, rate),
+            ("batch", "context", "gamma", "kv_budget", RATE_NAMES[is_alpha], "tree_tokens"),
+            (batch, context, gamma, kv_budget, rate, tree),
             strict=True,
         )
     )
@@ -122,23 +128,53 @@ def _as_array(name: str, value: npt.ArrayLike) -> Array:
 
 def _checked(
     setup: Setup, axes: tuple[Array, ...], is_alpha: bool
-) -> tuple[Array, Array, Array, Array, Array]:
-    """The workload axes (batch, context, γ, budget, rate) as float arrays, each checked (a
-    MagicplanError names the first bad one); the rate is α in [0, 1] when `is_alpha`, else Ω in
-    [1, γ + 1]."""
-    batch, context, gamma, kv_budget, rate = axes
+) -> tuple[Array, Array, Array, Array, Array, Array]:
+    """The workload axes (batch, context, γ, budget, rate, verified tokens) as float arrays,
+    each checked (a MagicplanError names the first bad one); the rate is α in [0, 1] when
+    `is_alpha`, else Ω (τ) in [1, γ + 1]. A tree drafter needs τ; it verifies `tree_tokens`
+    (NaN: its default) >= γ + 1 per sequence, a chain γ + 1."""
+    batch, context, gamma, kv_budget, rate, tree = axes
     b = check_positive("batch", batch)
     s = check_positive("context", context)
     g = check_positive("gamma", gamma)
     k = check_positive("kv_budget", kv_budget, allow_zero=True)
-    if setup.kv_method != "full" and k.size and not k.min() > 0:
+    if setup.draft_kv_method not in ("full", "none") and k.size and not k.min() > 0:
         raise MagicplanError(f"kv_budget must be > 0 for kv_method {setup.kv_method}")
+    q = verified_tokens(setup, g, tree)
     if is_alpha:
-        return b, s, g, k, check_acceptance(rate)
+        if setup.drafter.spec is not None and setup.drafter.spec.is_tree:
+            raise MagicplanError(
+                f"draft {setup.drafter.kind} verifies a token tree: give accepted_per_step (τ, "
+                "its mean accepted length per round), not an acceptance rate α"
+            )
+        return b, s, g, k, check_acceptance(rate), q
     om = check_positive("accepted_per_step", rate, integer=False)
     if np.any(om < 1) or np.any(om > g + 1):
         raise MagicplanError(f"accepted_per_step must lie in [1, gamma + 1]; got {shown(rate)}")
-    return b, s, g, k, om
+    return b, s, g, k, om, q
+
+
+def verified_tokens(setup: Setup, gamma: Array, tree_tokens: npt.ArrayLike) -> Array:
+    """Tokens verified per sequence: a tree drafter's `tree_tokens` (NaN: its default) and at
+    least γ + 1 of them; γ + 1 for a chain (where a given `tree_tokens` must be γ + 1)."""
+    t = np.asarray(tree_tokens, dtype=np.float64)
+    spec = setup.drafter.spec
+    chain = gamma + 1.0
+    if spec is None or not spec.is_tree:
+        if np.any(~np.isnan(t) & (t != chain)):
+            raise MagicplanError(
+                f"tree_tokens applies to tree drafters (eagle, eagle3, medusa); draft "
+                f"{setup.drafter.kind} verifies a chain of gamma + 1 tokens"
+            )
+        return chain
+    q = np.where(np.isnan(t), float(spec.tree_tokens or 0), t)
+    check_positive("tree_tokens", q)
+    if np.any(q < chain):
+        raise MagicplanError(
+            f"tree_tokens must be at least gamma + 1 (the tree's depth and its root); got "
+            f"{shown(tree_tokens)}"
+        )
+    return q
 
 
 def _estimate_block(
@@ -148,21 +184,26 @@ def _estimate_block(
     g: Array,
     k: Array,
     rate: Array,
+    q: Array,
     is_alpha: bool,
     wanted: tuple[str, ...],
 ) -> dict[str, Array]:
     """`estimate_arrays` on validated axes that broadcast together; `rate` is α when `is_alpha`,
-    else Ω (per block: α → Ω stays in cache)."""
+    else Ω (per block: α → Ω stays in cache); `q` the tokens verified per sequence."""
     rf = setup.roofline
     omega = expected_tokens(g, rate) if is_alpha else rate
     want = set(wanted)
     out: dict[str, Array | float] = {"accepted_per_step": omega}
     if want & (STEP_COLUMNS - {"accepted_per_step"}):  # Ω alone needs no step time
+        drafter = setup.drafter
         ar = autoregressive_time(setup.target, rf, setup.num_gpus, b, s)
-        ver = verify_time(setup.target, rf, setup.num_gpus, b, s, g)
-        drf = setup.draft_roofline
-        dr = draft_time(setup.draft_model, drf, setup.draft_n, b, s, setup.kv_method, k, g)
-        t_round = round_time(dr.total_s, ver.total_s, g, rf.round_overhead_s)
+        ver = verify_tokens_time(setup.target, rf, setup.num_gpus, b, s, q)
+        method = setup.kv_method if drafter.kv_cache else "full"
+        kv_len, select = draft_kv_len(method, s, k, g, drafter.branch)
+        dr = drafter.pass_time(setup.draft_roofline, setup.draft_n, b, kv_len, select)
+        # MagicDec eq. 1-2: a round is its draft passes (γ, or one for parallel drafters), one
+        # verify and the round's bookkeeping
+        t_round = round_time(dr.total_s, ver.total_s, drafter.passes(g), rf.round_overhead_s)
         t_tok = spec_time_per_token(t_round, omega)
         out |= {
             "t_autoregressive_ms": ar.total_s / MS,
@@ -190,8 +231,8 @@ def _estimate_block(
             else 0.0
         )
     if want & set(MEMORY_COLUMNS):
-        out |= _memory(setup, b, s, g, k, want)
-    shape = np.broadcast_shapes(*(np.shape(x) for x in (b, s, g, k, omega)))
+        out |= _memory(setup, b, s, g, k, q, want)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (b, s, g, k, omega, q)))
     return {key: _shaped(out[key], shape) for key in wanted}
 
 
@@ -203,14 +244,15 @@ def _shaped(value: Array | float, shape: tuple[int, ...]) -> Array:
 
 
 def _memory(
-    setup: Setup, b: Array, s: Array, g: Array, k: Array, want: set[str]
+    setup: Setup, b: Array, s: Array, g: Array, k: Array, q: Array, want: set[str]
 ) -> dict[str, Array | float]:
     """Memory per GPU by part, whether it fits, and the largest batch with and without SD."""
     t, n = setup.target, setup.num_gpus
     cap = usable_bytes(setup.hardware.memory_bytes, setup.memory_utilization)
     kw: dict[str, Any] = dict(
-        draft=setup.draft, draft_num_gpus=setup.draft_n, kv_method=setup.kv_method, kv_budget=k
-    )
+        draft=setup.draft, draft_num_gpus=setup.draft_n, kv_budget=k, verified=q,
+        kv_method=setup.kv_method if setup.drafter.kv_cache else "full",
+    )  # fmt: skip
     fixed, per_seq = memory_terms(t, n, s, g, **kw)
     total = total_bytes(fixed, per_seq, b)
     out: dict[str, Array | float] = {
@@ -263,10 +305,10 @@ def estimate(
     target: ModelLike,
     batch: npt.ArrayLike,
     context: npt.ArrayLike,
-    gamma: npt.ArrayLike = 2,
+    gamma: npt.ArrayLike | None = None,
     *,
-    draft: ModelLike | None = None,
-    kv_method: KvMethod = "streamingllm",
+    draft: DraftLike = None,
+    kv_method: KvMethod | None = None,
     kv_budget: npt.ArrayLike = 512,
     acceptance: npt.ArrayLike | None = None,
     accepted_per_step: npt.ArrayLike | None = None,
@@ -275,40 +317,54 @@ def estimate(
     calibration: Calibration | None = None,
     memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
     engine: EngineLike | None = None,
+    tree_tokens: npt.ArrayLike | None = None,
 ) -> dict[str, Any]:
     """One scenario → a JSON-ready dict (the `magicplan estimate --json` object).
 
     `hardware`, `target` and `draft` are specs, ids (a Hugging Face repo id of a shipped model
-    too) or paths; `draft` None or 'self' is self-speculation. batch, context, γ, kv_budget and
-    the rate broadcast: given arrays, every figure is a (nested) list over their shape.
+    too) or paths; `draft` None or 'self' is self-speculation, a kind keyword (eagle, eagle3,
+    medusa, mtp, ngram) a drafting family. `gamma` (default: the family's draft depth, else 2)
+    is the draft depth; `tree_tokens` the tokens a tree drafter verifies per sequence (default:
+    its own). `kv_method` (default: streamingllm, full for a family) is the draft cache's.
+    batch, context, γ, kv_budget and the rate broadcast: given arrays, every figure is a
+    (nested) list over their shape. `accepted_per_step` is Ω, or τ for a tree drafter.
     `memory_utilization`: the fraction of device memory an engine may fill. `engine` (a spec,
     an id or a path; None: the hardware's own calibration, else the default engine) names how
     it is served.
     """
     hw, tgt = as_hardware(hardware), as_model(target, "target")
     dr = as_draft(draft)
+    family = dr if isinstance(dr, DraftKindSpec) else None
+    method = kv_method or ("full" if family is not None else "streamingllm")
+    gamma = gamma if gamma is not None else (family.depth if family is not None else 2)
     setup = Setup(
-        hardware=hw, num_gpus=num_gpus, target=tgt, draft=dr, kv_method=kv_method,
+        hardware=hw, num_gpus=num_gpus, target=tgt, draft=dr, kv_method=method,
         draft_num_gpus=draft_num_gpus, mode=mode, calibration=calibration,
         memory_utilization=memory_utilization, engine=as_engine(engine),
     )  # fmt: skip
     flat = estimate_arrays(
         setup, batch, context, gamma, kv_budget, acceptance=acceptance,
-        accepted_per_step=accepted_per_step,
+        accepted_per_step=accepted_per_step, tree_tokens=tree_tokens,
     )  # fmt: skip
     out = nest({key: to_python(v) for key, v in flat.items()})
+    drafted = setup.draft_kv_method
+    g = check_positive("gamma", gamma)
     header = {
         "hardware": hw.id,
         "engine": setup.engine_id,
         "num_gpus": num_gpus,
         "target": tgt.id,
         "draft_model": dr.id if dr else "self",
-        "kv_method": kv_method,
-        "kv_budget": 0 if kv_method == "full" else to_python(kv_budget),  # full KV: no budget
+        "draft_kind": setup.drafter.kind,
+        "kv_method": drafted,
+        "kv_budget": 0 if drafted in ("full", "none") else to_python(kv_budget),  # no budget
         "draft_num_gpus": setup.draft_n,
         "batch": to_python(batch),
         "context": to_python(context),
         "gamma": to_python(gamma),
+        "tree_tokens": to_python(verified_tokens(setup, g, np.nan if tree_tokens is None
+                                                 else tree_tokens)),
+        "draft_passes": to_python(setup.drafter.passes(g)),
         "mode": mode,
         "memory_utilization": memory_utilization,
         "bottleneck": bottleneck(flat),
@@ -324,7 +380,7 @@ def _notes(
     k, s = np.asarray(kv_budget), np.asarray(context)
     notes = workload_warnings(setup.hardware, setup.num_gpus, setup.target, float(np.max(s)))
     notes += [n for n in (setup.draft_split_note,) if n]
-    if setup.kv_method != "full" and np.any(k >= s):
+    if setup.draft_kv_method not in ("full", "none") and np.any(k >= s):
         where = "" if k.ndim == s.ndim == 0 else " (at some points)"
         notes.append(
             f"kv_budget {to_python(k)} >= context {to_python(s)}{where}: the draft keeps the "

@@ -20,6 +20,7 @@ from magicplan.csv_columns import (
     record_problem,
 )
 from magicplan.errors import MagicplanError
+from magicplan.specs.engine import EngineSpec
 
 __all__ = [  # with the table readers, re-exported from their historic home here
     "SCENARIO_COLUMNS", "SCENARIO_COUNTS", "SCENARIO_KEYS", "Columns", "RowErrors", "at_row",
@@ -33,7 +34,7 @@ SCENARIO_COLUMNS = (
 )  # fmt: skip
 SCENARIO_COUNTS = (
     ("num_gpus", 1), ("kv_budget", 0), ("context", 1), ("batch", 1), ("gamma", 1),
-    ("draft_num_gpus", 1),
+    ("draft_num_gpus", 1), ("tree_tokens", 2),
 )  # fmt: skip
 SCENARIO_KEYS = (
     "gpu", "num_gpus", "target", "draft_model", "kv_method", "draft_num_gpus", "engine",
@@ -56,6 +57,7 @@ def read_scenarios(path: str | Path, *, strict: bool = True) -> Columns:
         "engine",
         "weight_dtype",
         "kv_dtype",
+        "tree_tokens",
     )
     cols = read_columns(path, SCENARIO_COLUMNS, optional, errors)
     check_whole_numbers(path, cols, SCENARIO_COUNTS, errors)
@@ -99,7 +101,7 @@ def estimate_scenarios(
     strict: bool = True,
     source: str | Path = "",
     memory_utilization: float | None = None,
-    engine: str | None = None,
+    engine: str | EngineSpec | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
     """Estimate every row (all figures, or `columns`), vectorized within each group of equal
     categorical columns. A row's `engine` (blank or absent: `engine`, else the default engine),
@@ -146,10 +148,12 @@ def estimate_scenarios(
     return result
 
 
-def _setup(g: dict[str, str], memory_utilization: float | None, engine: str | None) -> Any:
+def _setup(
+    g: dict[str, str], memory_utilization: float | None, engine: str | EngineSpec | None
+) -> Any:
     """The Setup of one group of rows (its categorical columns)."""
     from magicplan.setup import Setup, memory_fraction
-    from magicplan.specs import load_engine, load_hardware, load_model
+    from magicplan.specs import as_draft, load_engine, load_hardware, load_model
     from magicplan.specs.quantization import with_kv_format, with_weight_format
 
     draft = g["draft_model"]
@@ -162,11 +166,11 @@ def _setup(g: dict[str, str], memory_utilization: float | None, engine: str | No
         hardware=load_hardware(g["gpu"]),
         num_gpus=_as_int("num_gpus", g["num_gpus"]),
         target=target,
-        draft=None if draft in ("self", "") else load_model(draft),
-        kv_method=g["kv_method"],
+        draft=as_draft(draft or None),  # 'self', a model, or a kind keyword (eagle, ...)
+        kv_method="full" if g["kv_method"] == "none" else g["kv_method"],  # no draft cache
         draft_num_gpus=None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
         memory_utilization=memory_fraction(memory_utilization),
-        engine=load_engine(named) if named else None,
+        engine=(named if isinstance(named, EngineSpec) else load_engine(named)) if named else None,
     )
 
 
@@ -185,6 +189,7 @@ def _estimate_rows(
             acceptance=None if omega else cols["alpha"][rows],
             accepted_per_step=cols["accepted_per_step"][rows] if omega else None,
             columns=columns,
+            tree_tokens=cols["tree_tokens"][rows] if "tree_tokens" in cols else None,
         )  # fmt: skip
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -16,9 +17,13 @@ from magicplan.cost.operators import Array, shard
 from magicplan.cost.roofline import Roofline, make_roofline
 from magicplan.cost.steps import check_method
 from magicplan.errors import MagicplanError, shown
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import Calibration, HardwareSpec
 from magicplan.specs.model import ModelSpec
+
+if TYPE_CHECKING:
+    from magicplan.cost.drafts import Drafter
 
 MAX_INTEGER = 2.0**53  # largest integer float64 holds exactly
 
@@ -34,7 +39,7 @@ class Setup:
     hardware: HardwareSpec
     num_gpus: int
     target: ModelSpec
-    draft: ModelSpec | None = None  # None = self-speculation
+    draft: ModelSpec | DraftKindSpec | None = None  # None = self-speculation; or a family
     kv_method: str = "streamingllm"
     draft_num_gpus: int | None = None
     mode: Mode = "calibrated"
@@ -55,7 +60,11 @@ class Setup:
             raise MagicplanError(
                 f"draft_num_gpus must be a positive integer; got {self.draft_num_gpus}"
             )
-        if self.draft is not None:
+        if isinstance(self.draft, DraftKindSpec):  # runs on the target's GPUs, shares its vocab
+            from magicplan.cost.drafts import Drafter
+
+            Drafter(self.target, self.draft).model  # noqa: B018 (an MTP draft needs the module)
+        elif self.draft is not None:
             check_draft_vocab(self.target, self.draft)
             if self.draft_n > self.num_gpus:
                 raise MagicplanError(
@@ -64,15 +73,30 @@ class Setup:
             shard(self.draft, self.draft_n)
         memory_fraction(self.memory_utilization)
 
+    @cached_property
+    def drafter(self) -> Drafter:
+        """The draft choice, costed (`cost/drafts.py`)."""
+        from magicplan.cost.drafts import Drafter
+
+        return Drafter(self.target, self.draft)
+
     @property
     def draft_model(self) -> ModelSpec:
-        """The model that drafts: the small draft, or the target itself."""
-        return self.draft or self.target
+        """The model that drafts: the small draft, or the target itself (a family's decoder
+        stack; the target for Medusa and n-gram lookup)."""
+        return self.drafter.model or self.target
+
+    @property
+    def draft_kv_method(self) -> str:
+        """The draft cache's method: `kv_method`, or "none" for a draft without a cache."""
+        return self.kv_method if self.drafter.kv_cache else "none"
 
     @cached_property
     def draft_n(self) -> int:
         """Tensor-parallel degree of the draft: `draft_num_gpus`, else the largest group of the
         target's GPUs that can split it."""
+        if isinstance(self.draft, DraftKindSpec):
+            return self.num_gpus  # a family runs on the target's GPUs, sharded as it is
         if self.draft_num_gpus is not None:
             return self.draft_num_gpus
         if self.draft is None:
@@ -83,7 +107,9 @@ class Setup:
     def draft_split_note(self) -> str | None:
         """Why a separate draft runs on fewer GPUs than the target (None when it does not)."""
         d = self.draft
-        if d is None or self.draft_num_gpus is not None or self.draft_n == self.num_gpus:
+        if not isinstance(d, ModelSpec) or self.draft_num_gpus is not None or (
+            self.draft_n == self.num_gpus
+        ):
             return None
         return (
             f"draft {d.id} cannot split over num_gpus={self.num_gpus} ({d.num_attention_heads} "
@@ -120,7 +146,7 @@ class Setup:
     @cached_property
     def draft_roofline(self) -> Roofline:
         """The draft model's roofline (the target's for self-speculation)."""
-        if self.draft is None or (
+        if not isinstance(self.draft, ModelSpec) or (
             self.draft.compute_dtype == self.target.compute_dtype
             and (self.draft.quantized_weight_dtype == self.target.quantized_weight_dtype)
         ):

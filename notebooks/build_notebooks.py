@@ -349,7 +349,7 @@ print(f"\nSD saves {cap['gpus_saved_by_sd']} GPUs ({1 - cap['gpu_cost_ratio_sd_o
 # vLLM drafts with a separate small model that keeps its own *full* KV cache; it cannot draft with
 # the target over a compressed cache. Restricting the planner to that:
 # %% [code]
-small_drafts = [d for d in default_drafts(TARGET) if d is not None]  # same vocab, fewer params
+small_drafts = [d for d in default_drafts(TARGET, families=False) if d is not None]  # same vocab, fewer params
 vllm_kw = {"drafts": small_drafts, "kv_methods": ["full"]}  # what the vllm profile allows
 cap_vllm = capacity(H100, TARGET, DEMAND, SLO_MS, WORKLOAD, max_gpus=MAX_GPUS, **vllm_kw, **ENGINE)
 print("SD as vLLM can run it:", describe(cap_vllm["speculative"], cap_vllm["speculative_unavailable"]))

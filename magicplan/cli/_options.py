@@ -13,8 +13,10 @@ from magicplan.choices import Mode
 from magicplan.cost.methods import KvMethod
 from magicplan.counts import EXAMPLE, parse_count, parse_counts
 from magicplan.errors import MagicplanError
+from magicplan.specs.drafts import FamilyKind
 
 KV_METHOD_CHOICES = ", ".join(get_args(KvMethod))
+KIND_CHOICES = ", ".join(get_args(FamilyKind))
 MODE_CHOICES = ", ".join(get_args(Mode))
 MODEL_HELP = "id, Hugging Face repo id, profile YAML, config.json or checkpoint folder"
 
@@ -35,7 +37,24 @@ Context = Annotated[str, typer.Option(help=f"Tokens already in each KV cache ({E
 Drafts = Annotated[
     str | None,
     typer.Option(
-        "--drafts", "--draft", help=f"Comma list: 'self' and/or draft models ({MODEL_HELP})."
+        "--drafts",
+        "--draft",
+        help=f"Comma list: 'self', drafting kinds ({KIND_CHOICES}) and/or draft models "
+        f"({MODEL_HELP}).",
+    ),
+]
+TreeTokens = Annotated[
+    int | None,
+    typer.Option(
+        help="Tokens a tree drafter (eagle, eagle3, medusa) verifies per sequence (default: the "
+        "kind's own; a chain verifies γ+1)."
+    ),
+]
+AcceptedPerStep = Annotated[
+    float | None,
+    typer.Option(
+        help="Measured mean accepted length per round (Ω, τ; bonus token included), for any "
+        "draft: a tree's τ as it is, a chain's at its γ."
     ),
 ]
 KvMethods = Annotated[

@@ -10,9 +10,11 @@ import typer
 
 from magicplan.cli._app import app
 from magicplan.cli._options import (
+    KIND_CHOICES,
     KV_METHOD_CHOICES,
     MODE_CHOICES,
     MODEL_HELP,
+    AcceptedPerStep,
     BatchOpt,
     ContextOpt,
     Engine,
@@ -21,6 +23,7 @@ from magicplan.cli._options import (
     ModelOpt,
     NumGpus,
     Strict,
+    TreeTokens,
     check_mode,
     count,
     one,
@@ -39,23 +42,34 @@ def estimate_command(
     batch: BatchOpt = None,
     context: ContextOpt = None,
     draft: Annotated[
-        str, typer.Option("--draft", "--drafts", help=f"'self' or one draft model: {MODEL_HELP}.")
+        str,
+        typer.Option(
+            "--draft", "--drafts",
+            help=f"'self', a kind ({KIND_CHOICES}) or one draft model: {MODEL_HELP}.",
+        ),
     ] = "self",
     kv_method: Annotated[
-        str, typer.Option("--kv-method", "--kv-methods", help=f"One of {KV_METHOD_CHOICES}.")
-    ] = "streamingllm",
+        str | None,
+        typer.Option(
+            "--kv-method", "--kv-methods",
+            help=f"One of {KV_METHOD_CHOICES} (default streamingllm; full for a kind).",
+        ),
+    ] = None,
     kv_budget: Annotated[
         str, typer.Option("--kv-budget", "--kv-budgets", help="Draft KV budget in tokens.")
     ] = "512",
     gamma: Annotated[
-        str, typer.Option("--gamma", "--gammas", help="Tokens drafted per round (γ).")
-    ] = "2",
+        str | None,
+        typer.Option(
+            "--gamma", "--gammas",
+            help="Draft depth γ: tokens drafted per round along a path (default 2; a kind's own).",
+        ),
+    ] = None,
+    tree_tokens: TreeTokens = None,
     acceptance: Annotated[
         float | None, typer.Option(help="Per-token acceptance α in [0, 1].")
     ] = None,
-    accepted_per_step: Annotated[
-        float | None, typer.Option(help="Measured tokens per round Ω in [1, γ+1].")
-    ] = None,
+    accepted_per_step: AcceptedPerStep = None,
     draft_num_gpus: Annotated[
         int | None,
         typer.Option(help="Draft TP degree (default: the largest that divides num-gpus)."),
@@ -104,7 +118,8 @@ def estimate_command(
         count(context, "context"),
         count(gamma, "gamma"),
         draft=draft,
-        kv_method=cast(KvMethod, kv_method),  # Setup names it when it is not one
+        kv_method=cast(KvMethod | None, kv_method),  # Setup names it when it is not one
+        tree_tokens=tree_tokens,
         kv_budget=count(kv_budget, "kv-budget"),
         acceptance=acceptance,
         accepted_per_step=accepted_per_step,
@@ -150,7 +165,7 @@ def _scenario_objects(
         raise MagicplanError(f"no row could be estimated; {at_row(path, 0, errors[0])}")
     cols |= read_columns(path, (), ("id",))
     # Each object echoes its row's inputs, then the estimate (keys as for one scenario).
-    inputs = [k for k in ("id", *SCENARIO_COLUMNS, "draft_num_gpus") if k in cols]
+    inputs = [k for k in ("id", *SCENARIO_COLUMNS, "tree_tokens", "draft_num_gpus") if k in cols]
     echo = list(zip(*[_plain(cols[k]) for k in inputs], strict=True))
     figures = list(zip(*[res[k].tolist() for k in res], strict=True)) or [()] * len(echo)
     out = []
@@ -183,8 +198,9 @@ def _print(r: dict[str, Any]) -> None:
     rows = [
         ["AR step (T_T)", r["t_autoregressive_ms"], "ms"],
         [f"draft step (T_D, {r['draft_model']}, {draft_kv})", r["t_draft_ms"], "ms"],
-        [f"verify step (T_V, γ+1 = {r['gamma'] + 1} tokens)", r["t_verify_ms"], "ms"],
-        ["tokens per round (Ω)", r["accepted_per_step"], ""],
+        [f"verify step (T_V, {r['tree_tokens']} tokens)", r["t_verify_ms"], "ms"],
+        [f"draft passes per round (γ = {r['gamma']})", r["draft_passes"], ""],
+        ["tokens per round (Ω, τ)", r["accepted_per_step"], ""],
         ["per-token time with SD", r["t_spec_per_token_ms"], "ms"],
         ["speedup", r["speedup"], "×"],
         ["throughput with SD", r["throughput_tokens_per_s"], "tokens/s"],

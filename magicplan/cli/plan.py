@@ -12,6 +12,7 @@ from magicplan.cli._app import app
 from magicplan.cli._options import (
     Acceptance,
     AcceptanceTable,
+    AcceptedPerStep,
     AnyStrategy,
     Batch,
     BatchOpt,
@@ -32,6 +33,7 @@ from magicplan.cli._options import (
     NumGpus,
     Out,
     Strict,
+    TreeTokens,
     count,
     counts,
     require_workload,
@@ -54,6 +56,8 @@ def planner_kwargs(
     memory_utilization: float | None = None,
     engine: str | None = None,
     any_strategy: bool = False,
+    tree_tokens: int | None = None,
+    accepted_per_step: float | None = None,
 ) -> dict[str, Any]:
     """Shared planner options → keyword arguments of `magicplan.planner.plan`."""
     from magicplan.specs import as_draft
@@ -69,6 +73,8 @@ def planner_kwargs(
         "memory_utilization": memory_utilization,
         "engine": engine,
         "any_strategy": any_strategy,
+        "tree_tokens": tree_tokens,
+        "accepted_per_step": accepted_per_step,
     }
     if acceptance_table is not None:
         from magicplan.planner.acceptance import load_table
@@ -107,6 +113,8 @@ def plan_command(
     gammas: Gammas = None,
     acceptance: Acceptance = None,
     acceptance_table: AcceptanceTable = None,
+    accepted_per_step: AcceptedPerStep = None,
+    tree_tokens: TreeTokens = None,
     acceptance_samples: Annotated[
         int | None, typer.Option(help="Drafted tokens behind --acceptance (95 % interval).")
     ] = None,
@@ -148,7 +156,7 @@ def plan_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, tree_tokens=tree_tokens, accepted_per_step=accepted_per_step,
     )  # fmt: skip
     if scenarios is not None:
         from magicplan.planner.scenarios import plan_scenarios
@@ -209,6 +217,8 @@ def critical_length_command(
     kv_budgets: KvBudgets = None,
     acceptance: Acceptance = None,
     acceptance_table: AcceptanceTable = None,
+    accepted_per_step: AcceptedPerStep = None,
+    tree_tokens: TreeTokens = None,
     draft_num_gpus: DraftGpus = None,
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
@@ -224,7 +234,8 @@ def critical_length_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, tree_tokens=tree_tokens,
+        accepted_per_step=accepted_per_step,
     )  # fmt: skip
     fixed = kw.pop("gammas")
     gamma = fixed[0] if fixed is not None and len(fixed) == 1 else None
@@ -297,6 +308,8 @@ def sweep_command(
     gammas: Gammas = None,
     acceptance: Acceptance = None,
     acceptance_table: AcceptanceTable = None,
+    accepted_per_step: AcceptedPerStep = None,
+    tree_tokens: TreeTokens = None,
     draft_num_gpus: DraftGpus = None,
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
@@ -312,7 +325,8 @@ def sweep_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, tree_tokens=tree_tokens,
+        accepted_per_step=accepted_per_step,
     )  # fmt: skip
     rows = sweep(
         load_hardware(hardware),

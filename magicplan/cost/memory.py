@@ -9,7 +9,10 @@ import numpy as np
 import numpy.typing as npt
 
 from magicplan.cost.operators import Array, Shard, add_into, shard
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec
+
+Draft = ModelSpec | DraftKindSpec | None  # a small model, a drafting family, None: self
 
 DEFAULT_MEMORY_UTILIZATION = 0.9  # vLLM EngineArgs.gpu_memory_utilization default
 LOGITS_BYTES = 4  # engines keep sampled logits in float32
@@ -68,7 +71,7 @@ def memory_per_gpu(
     batch: npt.ArrayLike,
     context: npt.ArrayLike,
     gamma: npt.ArrayLike = 0,
-    draft: ModelSpec | None = None,
+    draft: Draft = None,
     draft_num_gpus: int | None = None,
     kv_method: str = "full",
     kv_budget: npt.ArrayLike = 0,
@@ -103,37 +106,50 @@ def memory_terms(
     num_gpus: int,
     context: npt.ArrayLike,
     gamma: npt.ArrayLike = 0,
-    draft: ModelSpec | None = None,
+    draft: Draft = None,
     draft_num_gpus: int | None = None,
     kv_method: str = "full",
     kv_budget: npt.ArrayLike = 0,
     speculative: bool = True,
+    verified: npt.ArrayLike | None = None,
 ) -> tuple[dict[str, float], dict[str, Array]]:
     """Bytes on the busiest GPU, split into what does not grow with the batch (weights,
     draft_weights) and what each sequence adds (kv, draft_kv, activations).
 
     `draft=None` means self-speculation (or AR when `speculative` is False). A compressed
     self-draft keeps its own budgeted cache; a full-KV self-draft shares the target's cache.
+    A drafting family adds its layers' (or heads') weights and, for EAGLE and MTP, its own
+    cache. `verified`: tokens verified per sequence (default γ + 1; a tree's N).
     """
+    from magicplan.cost.drafts import Drafter
+
     sh = shard(target, num_gpus)
     s = np.asarray(context, dtype=np.float64)
     g = np.asarray(gamma, dtype=np.float64) if speculative else np.float64(0.0)
+    q = g + 1 if verified is None or not speculative else np.asarray(verified, np.float64)
     fixed = {"weights": weight_bytes_per_gpu(target, sh), "draft_weights": 0.0}
     per_sequence = {
-        "kv": kv_cache_bytes_per_gpu(target, sh, 1.0, s + (g + 1)),
+        "kv": kv_cache_bytes_per_gpu(target, sh, 1.0, s + q),
         "draft_kv": np.zeros(()),
-        "activations": activation_bytes_per_gpu(target, sh, 1.0, g + 1),
+        "activations": activation_bytes_per_gpu(target, sh, 1.0, q),
     }
-    if speculative:
-        draft_tokens = s if kv_method == "full" else np.minimum(np.asarray(kv_budget, float), s)
-        draft_tokens = draft_tokens + g
-        if draft is None:
-            if kv_method != "full":
-                per_sequence["draft_kv"] = kv_cache_bytes_per_gpu(target, sh, 1.0, draft_tokens)
-        else:
-            dsh = shard(draft, draft_num_gpus or num_gpus)
-            fixed["draft_weights"] = weight_bytes_per_gpu(draft, dsh)
-            per_sequence["draft_kv"] = kv_cache_bytes_per_gpu(draft, dsh, 1.0, draft_tokens)
+    if not speculative:
+        return fixed, per_sequence
+    drafter = Drafter(target, draft)
+    draft_tokens = s if kv_method == "full" else np.minimum(np.asarray(kv_budget, float), s)
+    draft_tokens = draft_tokens + g * drafter.branch
+    if draft is None:
+        if kv_method != "full":
+            per_sequence["draft_kv"] = kv_cache_bytes_per_gpu(target, sh, 1.0, draft_tokens)
+    elif isinstance(draft, ModelSpec):
+        dsh = shard(draft, draft_num_gpus or num_gpus)
+        fixed["draft_weights"] = weight_bytes_per_gpu(draft, dsh)
+        per_sequence["draft_kv"] = kv_cache_bytes_per_gpu(draft, dsh, 1.0, draft_tokens)
+    else:
+        fixed["draft_weights"] = drafter.weight_bytes_per_gpu(num_gpus)
+        per_token = drafter.kv_bytes_per_token_per_gpu(num_gpus)
+        if per_token:
+            per_sequence["draft_kv"] = per_token * draft_tokens
     return fixed, per_sequence
 
 

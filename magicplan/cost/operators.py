@@ -236,6 +236,35 @@ def _mlp_ops(model: ModelSpec, sh: Shard, tokens: Array) -> list[OpCost]:
     return ops
 
 
+def fusion_ops(
+    model: ModelSpec, sh: Shard, tokens: npt.ArrayLike, *, inputs: int, attention_inputs: int,
+    layers: int,
+) -> list[OpCost]:  # fmt: skip
+    """What a feature-fed draft head (EAGLE, EAGLE-3, MTP) adds to its decoder layers: the FC
+    that fuses `inputs` vectors of width h into one (replicated on every GPU, as engines run
+    it), and, when its Q/K/V read `attention_inputs` > 1 vectors (EAGLE-3: the embedding beside
+    the fused feature), the extra input columns of each layer's QKV projection."""
+    t, h, hd = _arr(tokens), model.hidden_size, model.head_dim_eff
+    ops = [_linear("fusion_fc", 1, t, inputs * h, h, model)] if inputs else []
+    if attention_inputs > 1:
+        width = (sh.heads + 2 * sh.kv_heads) * hd
+        ops.append(_linear("qkv_extra_input", layers, t, (attention_inputs - 1) * h, width, model))
+    return ops
+
+
+def medusa_ops(
+    model: ModelSpec, sh: Shard, tokens: npt.ArrayLike, heads: int, head_layers: int
+) -> list[OpCost]:
+    """Medusa's heads on the target's last hidden state: per head `head_layers` ResBlocks
+    (h × h linear with bias, SiLU, residual; replicated) and an LM head of its own (h × V,
+    vocab-parallel like the target's)."""
+    t, h = _arr(tokens), model.hidden_size
+    return [
+        _linear("medusa_resblock", heads * head_layers, t, h, h, model, bias=True),
+        _linear("medusa_lm_head", heads, t, h, sh.vocab, model, quantizable=False),
+    ]
+
+
 def allreduce_bytes(model: ModelSpec, batch: npt.ArrayLike, new_tokens: npt.ArrayLike) -> Array:
     """Bytes of one all-reduce of the step's activations (B·q·hidden values)."""
     return _arr(batch) * _arr(new_tokens) * model.hidden_size * DTYPE_BYTES[model.dtype]

@@ -59,6 +59,8 @@ class Roofline:
     allreduce_latency_s: float = 0.0
     allreduce_latency_per_doubling_s: float = 0.0
     round_overhead_s: float = 0.0
+    verify_token_layer_overhead_s: float = 0.0  # per layer, per verified token beyond one
+    ngram_lookup_s: float = 0.0  # host time of one n-gram (prompt) lookup per round
     overlap: Literal["max", "sum"] = "max"
     ideal: bool = False
 
@@ -126,6 +128,8 @@ def make_roofline(
         allreduce_latency_s=cal.allreduce_latency_us * US,
         allreduce_latency_per_doubling_s=cal.allreduce_latency_per_doubling_us * US,
         round_overhead_s=cal.round_overhead_us * US,
+        verify_token_layer_overhead_s=cal.verify_token_layer_overhead_ns * NS,
+        ngram_lookup_s=cal.ngram_lookup_us * US,
         overlap=cal.overlap,
     )
 

@@ -50,6 +50,25 @@ NEAR_ONE = 1e-9  # |1 - α| below this: Ω takes its limit γ + 1 (the closed fo
 HORNER_MAX_GAMMA = 16
 
 
+def implied_alpha(omega: float, gamma: float) -> float:
+    """The i.i.d. α at which Ω(γ, α) equals a measured `omega` (tokens per round, bonus
+    included): how a mean accepted length measured at one γ carries to other γ. Ω rises with α
+    from 1 to γ + 1, so bisection; `omega` at or beyond γ + 1 gives 1."""
+    target = float(omega)
+    if not target >= 1.0:
+        raise MagicplanError(f"accepted_per_step must be >= 1; got {shown(omega)}")
+    if target >= gamma + 1.0:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(IMPLIED_STEPS):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if float(expected_tokens(gamma, mid)) < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+IMPLIED_STEPS = 50  # bisection halvings: α to 1e-15
+
+
 def expected_tokens_positional(alphas: npt.ArrayLike) -> Array:
     """Ω = 1 + Σ_i Π_{j≤i} α_j for per-position rates α_1..α_γ (last axis)."""
     a = check_acceptance(alphas, "per-position acceptance")

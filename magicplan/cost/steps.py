@@ -52,6 +52,7 @@ __all__ = [
     "step_fixed_costs",
     "step_time",
     "verify_time",
+    "verify_tokens_time",
 ]
 
 
@@ -265,9 +266,33 @@ def verify_time(
     gamma: npt.ArrayLike,
 ) -> StepTime:
     """T_V: the target scores γ drafted tokens plus one (γ+1 new tokens) over the full cache."""
-    return forward_time(
-        model, rf, num_gpus, batch, np.asarray(gamma, dtype=np.float64) + 1, context
+    return verify_tokens_time(
+        model, rf, num_gpus, batch, context, np.asarray(gamma, dtype=np.float64) + 1
     )
+
+
+def verify_tokens_time(
+    model: ModelSpec,
+    rf: Roofline,
+    num_gpus: int,
+    batch: npt.ArrayLike,
+    context: npt.ArrayLike,
+    tokens: npt.ArrayLike,
+) -> StepTime:
+    """T_V over `tokens` per sequence (γ + 1 for a chain, N for a tree under a tree mask: the
+    FLOPs and bytes of N tokens over the cache), plus what a verify pays per layer for each token
+    beyond one per sequence (the engine's `verify_token_layer_overhead_ns`)."""
+    q = np.asarray(tokens, dtype=np.float64)
+    st = forward_time(model, rf, num_gpus, batch, q, context)
+    per = rf.verify_token_layer_overhead_s * model.num_layers
+    if not per:
+        return st
+    extra = per * np.asarray(batch, dtype=np.float64) * (q - 1.0)
+
+    def classes() -> dict[str, Array | float]:
+        return st.parts | {"overhead": st.parts["overhead"] + extra}
+
+    return StepTime(np.asarray(st.total_s + extra, dtype=np.float64), classes)
 
 
 def check_method(kv_method: str) -> str:
@@ -278,17 +303,22 @@ def check_method(kv_method: str) -> str:
 
 
 def draft_kv_len(
-    kv_method: str, context: npt.ArrayLike, kv_budget: npt.ArrayLike, gamma: npt.ArrayLike
+    kv_method: str,
+    context: npt.ArrayLike,
+    kv_budget: npt.ArrayLike,
+    gamma: npt.ArrayLike,
+    branch: float = 1.0,
 ) -> tuple[Array, Array | None]:
     """Keys one draft step attends to, and the keys a per-step selection scans (top-k only).
 
     `full` attends the whole context; the compressed methods keep min(K, S) tokens; in every
-    case the tokens drafted earlier in the round are appended (on average (γ-1)/2 of them).
+    case the tokens drafted earlier in the round are appended (on average (γ-1)/2 passes of
+    `branch` tokens each: one for a chain, a tree's frontier for tree drafters).
     """
     check_method(kv_method)
     s = np.asarray(context, dtype=np.float64)
     k = np.asarray(kv_budget, dtype=np.float64)
-    drafted = (np.asarray(gamma, dtype=np.float64) - 1.0) / 2.0
+    drafted = (np.asarray(gamma, dtype=np.float64) - 1.0) * (branch / 2.0)
     base = s if kv_method == "full" else np.minimum(k, s)
     return base + drafted, (s if kv_method == "topk" else None)
 

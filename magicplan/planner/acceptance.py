@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from magicplan.planner.accepted_lengths import BORROWED as TAU_BORROWED
 from magicplan.planner.acceptance_data import Entry, load_table, merge, shipped, wilson_interval
 
 __all__ = ["Entry", "Evidence", "Lookup", "borrowed_from", "load_table", "lookup",
@@ -171,8 +172,10 @@ def _full_kv(
 
 
 def borrowed_from(source: str) -> str | None:
-    """When an acceptance source (as this module writes it) is not a measurement of the pair
-    itself, the (target/draft/method) whose α was used; else None."""
+    """When an acceptance source (as this module, or the τ table's lookup, writes it) is not a
+    measurement of the pair itself, the (target/draft/method) whose α (τ) was used; else None."""
+    if TAU_BORROWED in source:
+        return source.split(TAU_BORROWED, 1)[1].rstrip(")")
     if source.startswith(FULL_GIVEN):
         return source.removeprefix(FULL_GIVEN).split(" ", 1)[0] + " (a compressed-KV α)"
     if FALLBACK in source:

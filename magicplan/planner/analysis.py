@@ -20,13 +20,13 @@ import numpy as np
 from magicplan.errors import MagicplanError
 from magicplan.physics import workload_warnings
 from magicplan.planner.evaluation import baseline, block, drafts_of
-from magicplan.planner.inputs import plan_inputs
+from magicplan.planner.inputs import default_drafts, plan_inputs
 from magicplan.planner.optimizer import plan
 from magicplan.planner.records import Strategy
-from magicplan.specs import load_model
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
-from magicplan.specs.registry import HardwareLike, ModelLike, as_hardware, as_model
+from magicplan.specs.registry import HardwareLike, ModelLike, as_draft, as_hardware, as_model
 
 MIN_CONTEXT = 128  # smallest context searched (the smallest draft budget)
 BISECTION_STEPS = 30  # α to 1e-9; contexts to one token
@@ -96,7 +96,8 @@ def critical_length(
 
 
 # Plan options an inflection search keeps (it fixes the strategy; the rest must carry over).
-KEPT = ("acceptance", "acceptance_table", "engine", "memory_utilization", "any_strategy")
+KEPT = ("acceptance", "acceptance_table", "engine", "memory_utilization", "any_strategy",
+        "accepted_per_step", "tree_tokens", "tau_table")  # fmt: skip
 
 
 def _contexts(low: int, top: int) -> list[int]:
@@ -134,10 +135,12 @@ def inflection_context(
     low = max(MIN_CONTEXT, strategy.kv_budget)
     if low > max_context:
         return None
-    draft = None if strategy.draft_model == "self" else load_model(strategy.draft_model)
-    only = {"drafts": [draft], "kv_methods": [strategy.kv_method],
+    draft = as_draft(strategy.draft_model)
+    method = "full" if strategy.kv_method == "none" else strategy.kv_method
+    only = {"drafts": [draft], "kv_methods": [method],
             "kv_budgets": [strategy.kv_budget or MIN_CONTEXT], "gammas": [strategy.gamma],
-            "draft_num_gpus": None if draft is None else [strategy.draft_num_gpus]}  # fmt: skip
+            "draft_num_gpus": [strategy.draft_num_gpus] if isinstance(draft, ModelSpec)
+            else None}  # fmt: skip
     pair = np.array(_batch_pair(batch), dtype=float)[:, None, None, None]
 
     def rises(s: int) -> float:
@@ -209,8 +212,17 @@ def break_even(
     hardware, target = as_hardware(hardware), as_model(target, "target")
     if not target_speedup > 0:
         raise MagicplanError(f"target_speedup must be > 0; got {target_speedup}")
-    plan_kw = {k: v for k, v in plan_kw.items() if k not in ("acceptance", "acceptance_table")}
+    plan_kw = {k: v for k, v in plan_kw.items()
+               if k not in ("acceptance", "acceptance_table", "accepted_per_step")}  # fmt: skip
     plan_kw["beyond"] = False
+    # the search is over α: drafts planned by a tree's τ (eagle, eagle3, medusa) have no α
+    drafts = plan_kw.get("drafts") or default_drafts(target, families=False)
+    plan_kw["drafts"] = [d for d in drafts if not (isinstance(d, DraftKindSpec) and d.is_tree)]
+    if not plan_kw["drafts"]:
+        raise MagicplanError(
+            "break-even searches the acceptance rate α: tree drafters (eagle, eagle3, medusa) "
+            "are planned by their mean accepted length τ; give a chain draft"
+        )
 
     def speedup(a: float) -> float:
         return _sd_speedup(

@@ -51,9 +51,9 @@ def largest(
     whose per-token time is at most `slo_s` (bisection, every strategy at once)."""
     rf = inp.base_setup.roofline
     cap = capacity_bytes(inp)
-    shape = (len(inp.kv_methods), len(inp.kv_budgets), len(inp.gammas))
     out = []
     for d in drafts:
+        shape = (len(inp.kv_methods), len(inp.kv_budgets), d.gammas.size)
         lo, hi = np.zeros(shape), np.full(shape, float(high) + 1.0)  # lo fits (0: sentinel)
         t_lo = np.full(shape, np.nan)
         while np.any(active := hi - lo > 1):
@@ -80,9 +80,9 @@ class Pick:
     def restrict(self, inp: PlanInputs) -> dict[str, Any]:
         """Planner keyword arguments that leave only this strategy."""
         m, k, g = self.index
-        tp = None if self.draft.model is None else [self.draft.draft_num_gpus]
+        tp = [self.draft.draft_num_gpus] if isinstance(self.draft.model, ModelSpec) else None
         return {"drafts": [self.draft.model], "kv_methods": [inp.kv_methods[m]],
-                "kv_budgets": [inp.kv_budgets[k]], "gammas": [inp.gammas[g]],
+                "kv_budgets": [inp.kv_budgets[k]], "gammas": [int(self.draft.gammas[g])],
                 "draft_num_gpus": tp}  # fmt: skip
 
 
@@ -164,7 +164,7 @@ def curves(inp: PlanInputs, drafts: list[Draft], top: int) -> list[Curve]:
         t_best = flat[np.arange(b.size), i]
         fits = np.isfinite(t_best)
         speedup = np.where(fits, base.t_ar_s.reshape(-1) / t_best, np.nan)
-        g = np.array(inp.gammas)[np.unravel_index(i, t.shape[1:])[2]]
+        g = d.gammas.astype(int)[np.unravel_index(i, t.shape[1:])[2]]
         gamma = np.where(fits & (speedup > 1), g, 0)
         out.append(Curve(draft=d, batches=b, gamma=gamma, speedup=speedup, fits=fits))
     return out

@@ -30,13 +30,21 @@ from magicplan.planner.analysis import best_speculative
 from magicplan.planner.batches import ar_max_batch, most_tokens
 from magicplan.planner.capacity_report import capacity_report
 from magicplan.planner.evaluation import drafts_of
-from magicplan.planner.inputs import plan_inputs
+from magicplan.planner.inputs import default_drafts, plan_inputs
 from magicplan.planner.optimizer import plan
 from magicplan.setup import Setup, check_positive
 from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
-from magicplan.specs.registry import HardwareLike, ModelLike, as_engine, as_hardware, as_model
+from magicplan.specs.drafts import DraftKindSpec
+from magicplan.specs.registry import (
+    HardwareLike,
+    ModelLike,
+    as_draft,
+    as_engine,
+    as_hardware,
+    as_model,
+)
 from magicplan.units import MS
 
 MAX_BATCH = 4096  # largest batch searched per replica (memory usually binds far earlier)
@@ -207,6 +215,7 @@ def capacity(
     if gpu_hour_usd is not None:
         check_positive("gpu_hour_usd", gpu_hour_usd, integer=False)
     w = check_workload(workload)
+    plan_kw = plan_kw | {"drafts": _chain_drafts(target, plan_kw.get("drafts"))}
     table = plan_kw.get("acceptance_table")
     if table is not None and not isinstance(table, list):
         plan_kw = plan_kw | {"acceptance_table": acc.load_table(table)}  # read the file once
@@ -284,6 +293,21 @@ def _fastest(
             if t_sd is not None and (cur is None or t_sd < cur["t_per_token_ms"]):
                 out["speculative"] = {"t_per_token_ms": t_sd, "tensor_parallel": tp}
     return out
+
+
+def _chain_drafts(target: ModelSpec, drafts: Any) -> list[Any]:
+    """The drafts capacity plans over a context mix: self-speculation and draft models (each
+    group's Ω from its own α); a drafting family is planned by `plan`, one context at a time."""
+    if drafts is None:
+        return default_drafts(target, families=False)
+    named = [as_draft(d) for d in drafts]
+    family = next((d for d in named if isinstance(d, DraftKindSpec)), None)
+    if family is not None:
+        raise MagicplanError(
+            f"drafts: capacity plans self-speculation and draft models over a context mix; "
+            f"'{family.kind}' is a drafting family: plan it with `magicplan plan` per context"
+        )
+    return named
 
 
 def _splits(model: ModelSpec, tp: int) -> bool:

@@ -7,13 +7,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from magicplan.cost.drafts import Draft, draft_kind_of
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
-from magicplan.specs.model import ModelSpec
 
 SELF = "self-speculation (drafting with the target itself)"
 DRAFT_MODEL = "a separate draft model"
 COMPRESSED = "a compressed draft KV cache (streamingllm, snapkv, topk)"
+FAMILIES = {
+    "eagle": "EAGLE draft heads (eagle)",
+    "eagle3": "EAGLE-3 draft heads (eagle3)",
+    "medusa": "Medusa heads (medusa)",
+    "mtp": "the model's multi-token-prediction module (mtp)",
+    "ngram": "n-gram prompt lookup (ngram)",
+}
+NEEDS = {"self": SELF, "draft_model": DRAFT_MODEL, **FAMILIES}  # draft kind → the feature
 
 
 def runnable(engine: EngineSpec | None, hardware: HardwareSpec) -> EngineSpec | None:
@@ -41,21 +49,19 @@ def draft_tp_degrees(engine: EngineSpec, num_gpus: int) -> tuple[int, ...] | Non
 
 def restrict(
     engine: EngineSpec | None,
-    drafts: list[ModelSpec | None],
+    drafts: list[Draft],
     methods: tuple[str, ...],
     draft_tp: tuple[int, ...] | None,
     num_gpus: int,
-) -> tuple[list[ModelSpec | None], tuple[str, ...], tuple[int, ...] | None, tuple[str, ...]]:
+) -> tuple[list[Draft], tuple[str, ...], tuple[int, ...] | None, tuple[str, ...]]:
     """The drafts, KV methods and draft TP degrees `engine` runs, and what it left out."""
     if engine is None:
         return drafts, methods, draft_tp, ()
     beyond: list[str] = []
-    if None in drafts and not engine.runs("self"):
-        drafts = [d for d in drafts if d is not None]
-        beyond.append(SELF)
-    if any(d is not None for d in drafts) and not engine.runs("draft_model"):
-        drafts = [d for d in drafts if d is None]
-        beyond.append(DRAFT_MODEL)
+    for kind in dict.fromkeys(draft_kind_of(d) for d in drafts):
+        if not engine.runs(kind):
+            drafts = [d for d in drafts if draft_kind_of(d) != kind]
+            beyond.append(NEEDS[kind])
     if not engine.speculative.compressed_draft_kv and any(m != "full" for m in methods):
         beyond.append(COMPRESSED)
         if "full" not in methods:
@@ -74,12 +80,11 @@ def engines_that_run(needs: Sequence[str]) -> list[str]:
     """Shipped engines whose features cover everything in `needs`."""
     from magicplan.specs import list_engines
 
+    kinds = {text: kind for kind, text in NEEDS.items()}
+
     def covers(e: EngineSpec) -> bool:
-        f = e.speculative
         return all(
-            (n != SELF or e.runs("self"))
-            and (n != DRAFT_MODEL or e.runs("draft_model"))
-            and (n != COMPRESSED or f.compressed_draft_kv)
+            e.speculative.compressed_draft_kv if n == COMPRESSED else e.runs(kinds.get(n, n))
             for n in needs
         )
 
@@ -87,8 +92,9 @@ def engines_that_run(needs: Sequence[str]) -> list[str]:
 
 
 def needs_of(strategy: dict[str, Any]) -> list[str]:
-    """The features a plan entry needs (self-speculation, a separate draft, a compressed cache)."""
-    out = [SELF if strategy["draft_model"] == "self" else DRAFT_MODEL]
+    """The features a plan entry needs (its draft kind; a compressed cache)."""
+    name = strategy["draft_model"]
+    out = [NEEDS[name] if name in NEEDS else DRAFT_MODEL]
     if strategy["kv_method"] not in ("full", "none"):
         out.append(COMPRESSED)
     return out
@@ -107,11 +113,12 @@ def beyond_report(
         return None
     keys = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup",
             "t_spec_per_token_ms", "throughput_tokens_per_s")  # fmt: skip
-    needs = needs_of(top)
+    every = needs_of(top)
+    needs = [n for n in every if engine.id not in engines_that_run([n])]
     return {
         "engine": engine.id,
         "needs": needs,
-        "engines_that_run_it": engines_that_run(needs),
+        "engines_that_run_it": engines_that_run(every),
         "strategy": {k: top[k] for k in keys},
         "speedup_given_up": top["speedup"] - (best["speedup"] if best is not None else 1.0),
     }

@@ -1,6 +1,8 @@
-"""The planner's evaluation: every draft × KV method × budget × γ (× draft TP degree) of one
-workload, vectorized. Loops run only over the categorical choices (draft, draft TP degree);
-methods, budgets and γ are array axes, and the batch may be one (see `planner.batches`).
+"""The planner's evaluation: every draft (self, small models, drafting families) × KV method ×
+budget × γ (× draft TP degree) of one workload, vectorized. Loops run only over the categorical
+choices (draft, draft TP degree); methods, budgets and γ are array axes, and the batch may be
+one (see `planner.batches`). A tree family's γ axis is its depth alone, its verify its N tokens,
+its Ω its τ.
 """
 
 from __future__ import annotations
@@ -8,14 +10,24 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from typing import Any
+
+from magicplan.cost.drafts import Drafter
 from magicplan.cost.memory import memory_per_gpu, usable_bytes
 from magicplan.cost.roofline import Roofline
-from magicplan.cost.speculative import expected_tokens, expected_tokens_positional, round_time
-from magicplan.cost.steps import autoregressive_time, verify_time
+from magicplan.cost.speculative import (
+    expected_tokens,
+    expected_tokens_positional,
+    implied_alpha,
+    round_time,
+)
+from magicplan.cost.steps import autoregressive_time, verify_time, verify_tokens_time
 from magicplan.planner import acceptance as acc
+from magicplan.planner.accepted_lengths import lookup_tau
 from magicplan.planner.grid import draft_grid
-from magicplan.planner.inputs import PlanInputs, draft_degrees
+from magicplan.planner.inputs import PlanInputs, chain_depth, draft_degrees
 from magicplan.planner.records import Acceptance, Baseline, Block, Draft, Evaluation
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.setup import Setup, memory_fraction
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
@@ -36,9 +48,14 @@ def usable_capacity(
     return usable_bytes(hardware.memory_bytes, setup.memory_utilization)
 
 
-def acceptance_grid(inp: PlanInputs, draft_id: str, budgets: np.ndarray) -> Acceptance:
-    """The user's α when given (scalar or per-position), else the table's, per method × budget."""
+def acceptance_grid(inp: PlanInputs, draft: Any, budgets: np.ndarray) -> Acceptance:
+    """The user's α when given (scalar or per-position), else the table's, per method × budget;
+    a drafting family's τ (the user's --accepted-per-step, else the published table's) as an
+    α grid of NaN with its source (`family_tau`)."""
+    draft_id = draft if isinstance(draft, str) else (draft.id if draft is not None else "self")
     shape = (len(inp.kv_methods), budgets.size)
+    if isinstance(draft, DraftKindSpec) or inp.accepted_per_step is not None:
+        return _tau_grid(inp, draft, shape)
     if inp.acceptance is not None:
         positional = isinstance(inp.acceptance, tuple)
         a = 1.0 if positional else float(inp.acceptance)  # type: ignore[arg-type]
@@ -59,6 +76,36 @@ def acceptance_grid(inp: PlanInputs, draft_id: str, budgets: np.ndarray) -> Acce
         )
     alpha, low, high = (np.stack([getattr(ev, f) for ev in evs]) for f in ("alpha", "low", "high"))
     return Acceptance(alpha, low, high, [ev.sources for ev in evs])
+
+
+def _tau_grid(inp: PlanInputs, draft: Any, shape: tuple[int, int]) -> Acceptance:
+    """A τ-planned draft's grid: α NaN (none applies), τ's source in every cell."""
+    tau, source = family_tau(inp, draft)
+    nan = np.full(shape, np.nan)
+    alpha = nan if tau is None else np.full(shape, np.nan)
+    return Acceptance(alpha, nan, nan, [[source] * shape[1] for _ in range(shape[0])], tau=tau)
+
+
+def family_tau(inp: PlanInputs, draft: Any) -> tuple[float | None, str]:
+    """τ for a draft planned by its mean accepted length: the user's, else the table's for
+    this family (borrowed from the nearest target when the target has none)."""
+    if inp.accepted_per_step is not None:
+        return float(inp.accepted_per_step), "user --accepted-per-step"
+    hit = lookup_tau(inp.tau_table, inp.target.id, draft.kind, tree_tokens(inp, draft),
+                     draft.depth)  # fmt: skip
+    if hit is None:
+        inp.notes.append(f"no published τ for {draft.kind}: not planned "
+                         "(give --accepted-per-step to plan it)")  # fmt: skip
+        return None, "no accepted-length measurement"
+    return hit.tau, hit.source
+
+
+def tree_tokens(inp: PlanInputs, draft: Any) -> int | None:
+    """Tokens a tree family verifies per sequence (the user's --tree-tokens, else its own);
+    None for chains."""
+    if not isinstance(draft, DraftKindSpec) or not draft.is_tree:
+        return None
+    return draft.verified_tokens(draft.depth, inp.tree_tokens)
 
 
 def _gap(method: str, budgets: np.ndarray, ev: acc.Evidence) -> str:
@@ -83,6 +130,22 @@ def _omega(inp: PlanInputs, alpha: np.ndarray, gammas: np.ndarray) -> np.ndarray
     return np.where(np.isnan(alpha)[..., None], np.nan, om)
 
 
+def _tau_omega(
+    inp: PlanInputs, draft: Any, acc_grid: Acceptance, gammas: np.ndarray
+) -> np.ndarray:
+    """Ω of a τ-planned draft: a tree's τ at its depth; a chain's τ, measured at its γ₀ (the
+    family's depth, or the one γ planned), carried to every γ through the α it implies."""
+    shape = (*acc_grid.alpha.shape, gammas.size)
+    tau = acc_grid.tau
+    if tau is None:
+        return np.full(shape, np.nan)
+    if isinstance(draft, DraftKindSpec) and draft.is_tree:
+        return np.full(shape, min(tau, float(gammas.max()) + 1.0))
+    g0 = chain_depth(inp, draft)
+    alpha = implied_alpha(tau, g0)
+    return np.broadcast_to(expected_tokens(gammas, alpha), shape).copy()
+
+
 def baseline(inp: PlanInputs, batch: npt.ArrayLike | None = None) -> Baseline:
     """T_T, T_V for every γ, AR memory and the usable capacity, at `inp.batch` or at `batch`
     (an array: a leading axis of batch sizes, or one batch per strategy)."""
@@ -104,21 +167,31 @@ def baseline(inp: PlanInputs, batch: npt.ArrayLike | None = None) -> Baseline:
 
 
 def drafts_of(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> list[Draft]:
-    """The categorical choices: every draft (self included) at every TP degree it can run on."""
+    """The categorical choices: every draft (self included) at every TP degree it can run on,
+    with its γ axis (a tree family: its depth alone) and Ω (a tree: its τ)."""
     accs = accs if accs is not None else acceptance_grids(inp)
-    gammas = np.array(inp.gammas, dtype=float)
     out = []
     for model in inp.drafts:
         draft_id = model.id if model else "self"
         alpha = accs[draft_id]
-        om = _omega(inp, alpha.alpha, gammas)
+        family = model if isinstance(model, DraftKindSpec) else None
+        gammas = np.array(
+            [family.depth] if family is not None and family.is_tree else inp.gammas, dtype=float
+        )
+        if alpha.tau is not None or (family is not None):
+            om = _tau_omega(inp, model, alpha, gammas)
+        else:
+            om = _omega(inp, alpha.alpha, gammas)
         degrees = (
             [inp.num_gpus]
-            if model is None
+            if not isinstance(model, ModelSpec)
             else draft_degrees(model, inp.num_gpus, inp.draft_num_gpus)
         )
+        drafter = Drafter(inp.target, model)
         out += [Draft(draft_id=draft_id, model=model, draft_num_gpus=d, acceptance=alpha,
-                      omega=om) for d in degrees]  # fmt: skip
+                      omega=om, gammas=gammas, drafter=drafter,
+                      tree_tokens=tree_tokens(inp, model), tau=alpha.tau)
+                for d in degrees]  # fmt: skip
     return out
 
 
@@ -128,29 +201,45 @@ def block(
     t_verify_s: npt.ArrayLike,
     draft: Draft,
     batch: npt.ArrayLike | None = None,
+    verify_breakdown: dict[str, Any] | None = None,
 ) -> Block:
     """Every method × budget × γ of one draft choice at `inp.batch` (or `batch`, the batch that
-    `t_verify_s` was worked out at)."""
-    gammas = np.array(inp.gammas, dtype=float)
-    drf = rf if draft.model is None else inp.roofline_for(draft.model)
-    grid = draft_grid(inp.target, draft.model, drf, inp.num_gpus, draft.draft_num_gpus,
-                      inp.batch if batch is None else batch, inp.context, inp.kv_methods,
-                      np.array(inp.kv_budgets, dtype=float), gammas)  # fmt: skip
-    # MagicDec eq. 1–2: a round is γ draft steps and one verify (plus bookkeeping); per token,
-    # the round over Ω. The planner ranks by that (eq. 4's objective: T_T is shared by all).
-    t_round = round_time(grid.t_draft_s, t_verify_s, gammas, rf.round_overhead_s)
-    return Block(draft=draft, grid=grid, t_round_s=t_round)
+    `t_verify_s` was worked out at: the chain verify over `inp.gammas`; a tree family verifies
+    its own N tokens, worked out here)."""
+    b = inp.batch if batch is None else batch
+    gammas = draft.gammas
+    drf = rf if not isinstance(draft.model, ModelSpec) else inp.roofline_for(draft.model)
+    verified = None
+    if draft.tree_tokens is not None or gammas.size != len(inp.gammas) or not np.array_equal(
+        gammas, np.asarray(inp.gammas, dtype=float)
+    ):
+        q = np.full(gammas.shape, float(draft.tree_tokens)) if draft.tree_tokens else gammas + 1
+        verified = q
+        ver = verify_tokens_time(inp.target, rf, inp.num_gpus, b, inp.context, q)
+        t_verify_s = np.broadcast_to(ver.total_s, np.broadcast_shapes(np.shape(b), q.shape))
+        verify_breakdown = ver.breakdown
+    grid = draft_grid(inp.target, draft.drafter, drf, inp.num_gpus, draft.draft_num_gpus, b,
+                      inp.context, inp.kv_methods, np.array(inp.kv_budgets, dtype=float), gammas,
+                      verified)  # fmt: skip
+    # MagicDec eq. 1–2: a round is its draft passes (γ; one for parallel drafters), one verify
+    # (plus bookkeeping); per token, the round over Ω. The planner ranks by that (eq. 4's
+    # objective: T_T is shared by all).
+    passes = draft.drafter.passes(gammas)
+    t_round = round_time(grid.t_draft_s, t_verify_s, passes, rf.round_overhead_s)
+    return Block(draft=draft, grid=grid, t_round_s=t_round, t_verify_s=np.asarray(t_verify_s),
+                 verify_breakdown=verify_breakdown or {})  # fmt: skip
 
 
 def evaluate(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> Evaluation:
     """The AR baseline and, per (draft, draft TP degree), the whole method × budget × γ grid."""
     base = baseline(inp)
-    blocks = (block(inp, base.roofline, base.t_verify_s, d) for d in drafts_of(inp, accs))
+    blocks = (block(inp, base.roofline, base.t_verify_s, d, verify_breakdown=base.verify_breakdown)
+              for d in drafts_of(inp, accs))  # fmt: skip
     return Evaluation(base, tuple(blocks))
 
 
 def acceptance_grids(inp: PlanInputs) -> dict[str, Acceptance]:
-    """α grids for every draft (notes about missing evidence go to `inp.notes`)."""
+    """α grids for every draft (τ for families; notes about missing evidence go to
+    `inp.notes`)."""
     budgets = np.array(inp.kv_budgets, dtype=float)
-    return {(d.id if d else "self"): acceptance_grid(inp, d.id if d else "self", budgets)
-            for d in inp.drafts}  # fmt: skip
+    return {(d.id if d else "self"): acceptance_grid(inp, d, budgets) for d in inp.drafts}

@@ -17,12 +17,13 @@ from magicplan.cost.methods import KV_METHODS
 from magicplan.errors import MagicplanError
 from magicplan.planner.analysis import best_speculative
 from magicplan.planner.batches import Curve, ar_max_batch, curves
-from magicplan.planner.engine_features import restrict
+from magicplan.planner.engine_features import FAMILIES, restrict
 from magicplan.planner.evaluation import drafts_of
 from magicplan.planner.inputs import default_drafts, plan_inputs
 from magicplan.planner.optimizer import plan
 from magicplan.planner.records import Strategy
 from magicplan.specs import load_engine, load_model
+from magicplan.specs.drafts import draft_kind
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 from magicplan.specs.registry import as_draft
@@ -73,8 +74,9 @@ def expressible_kwargs(
 ) -> dict[str, Any]:
     """Planner options restricted to what `engine`'s profile says it runs (engine_profiles/:
     vLLM and SGLang run a separate draft model sharing the target's tokenizer, with its own full
-    KV cache, on 1 or all GPUs, or all GPUs), planned on the engine named in `plan_kw` (else
-    this one)."""
+    KV cache, on 1 or all GPUs, or all GPUs, and the drafting families they ship: EAGLE,
+    EAGLE-3, MTP, n-gram lookup, and Medusa on vLLM), planned on the engine named in `plan_kw`
+    (else this one)."""
     spec = load_engine(engine)
     drafts = [as_draft(d) for d in (plan_kw.get("drafts") or default_drafts(target))]
     drafts, methods, tp, _ = restrict(
@@ -112,8 +114,9 @@ def export(
     if chosen is None:
         limits.append(_nothing_fits(report, at_batch))
         return _result(fmt, report, target, None, [], limits)
-    fixed = kw | {"drafts": [load_model(chosen["draft_model"])],
-                  "draft_num_gpus": [chosen["draft_num_gpus"]]}  # fmt: skip
+    draft = as_draft(chosen["draft_model"])
+    fixed = kw | {"drafts": [draft], "draft_num_gpus": [chosen["draft_num_gpus"]]
+                  if isinstance(draft, ModelSpec) else None}  # fmt: skip
     table = gamma_table(hardware, num_gpus, target, report["context"], **fixed)
     dropped = _dropped(fmt, report["best"], chosen)
     if dropped is not None:
@@ -121,6 +124,7 @@ def export(
     if chosen["speedup"] <= 1:
         limits.append(f"speculation does not pay at batch {report['batch']} (K = 0 in its range)")
     config = _engine_config(fmt, _hf(chosen["draft_model"]), chosen, table)
+    limits += family_limits(fmt, chosen)
     return _result(fmt, report, target, config, table, limits, chosen, dropped)
 
 
@@ -129,7 +133,7 @@ def _nothing_fits(report: dict[str, Any], at_batch: dict[str, Any]) -> str:
     fit = at_batch["feasibility"]
     if fit["fits"]:
         return (
-            f"no separate-draft strategy fits in memory at batch {report['batch']}: run without a "
+            f"no strategy the engine runs fits in memory at batch {report['batch']}: run without a "
             f"draft (plain AR fits: {fit['memory_needed_per_gpu_gb']:.1f} of "
             f"{fit['memory_usable_per_gpu_gb']:.1f} GB per GPU)"
         )
@@ -145,19 +149,22 @@ def _dropped(
     reasons = []
     if best["draft_model"] == "self":
         reasons.append(f"{engine} cannot draft with the target itself (self-speculation)")
-    if best["kv_method"] != "full":
+    elif best["draft_model"] in FAMILIES and not load_engine(engine).runs(best["draft_model"]):
+        reasons.append(f"{engine} cannot run {FAMILIES[best['draft_model']]}")
+    if best["kv_method"] not in ("full", "none"):
         reasons.append(
             f"{engine} keeps a draft's full KV cache: it cannot run a compressed draft cache "
             f"({best['kv_method']} budget {best['kv_budget']})"
         )
     allowed = "1 or all" if engine == "vllm" else "all"
-    if best["draft_model"] != "self" and best["draft_num_gpus"] != chosen["draft_num_gpus"]:
+    separate = best["draft_model"] not in ("self", *FAMILIES)
+    if separate and best["draft_num_gpus"] != chosen["draft_num_gpus"]:
         reasons.append(f"{engine} runs a draft on {allowed} of the target's GPUs")
     given_up = best["speedup"] - chosen["speedup"]
     text = (
         f"the planner's best ({Strategy.of(best).label()}, {best['speedup']:.2f}×) is not "
         f"expressible: {'; '.join(reasons) or 'not in the engine'}; the config is the best "
-        f"separate-draft, full-KV strategy ({Strategy.of(chosen).label()}, "
+        f"strategy it can run ({Strategy.of(chosen).label()}, "
         f"{chosen['speedup']:.2f}×), giving up {given_up:.2f}× "
         f"({1 - chosen['speedup'] / best['speedup']:.0%} of the per-token speed)"
     )
@@ -206,6 +213,7 @@ def export_batches(
     if not np.any(best.gamma > 0):
         limits.append(f"speculation pays at no batch size up to {top}: K = 0 everywhere")
     config = _engine_config(fmt, _hf(chosen["draft_model"]), chosen, table)
+    limits += family_limits(fmt, chosen)
     return _result(fmt, report, target, config, table, limits, chosen)
 
 
@@ -214,8 +222,10 @@ def _batch_strategy(c: Curve) -> dict[str, Any]:
     pays = c.gamma[c.gamma > 0]
     gamma = Counter(pays.tolist()).most_common(1)[0][0] if pays.size else 0
     gain = np.where(c.gamma > 0, c.speedup, 1.0)
-    return {"draft_model": c.draft.draft_id, "kv_method": "full", "kv_budget": 0,
+    return {"draft_model": c.draft.draft_id, "draft_kind": c.draft.kind,
+            "kv_method": "full" if c.draft.drafter.kv_cache else "none", "kv_budget": 0,
             "gamma": int(gamma), "draft_num_gpus": c.draft.draft_num_gpus,
+            "tree_tokens": c.draft.tree_tokens or int(gamma) + 1,
             "batches": [1, int(c.batches[-1])], "mean_speedup_over_batches": float(gain.mean()),
             "max_speedup": float(np.nanmax(c.speedup)) if np.any(c.fits) else None}  # fmt: skip
 
@@ -238,27 +248,69 @@ def _result(
     }
 
 
-def _hf(model_id: str) -> str:
+def _hf(model_id: str) -> str | None:
+    """The draft's Hugging Face repo id (None for a family: its head checkpoint is the user's)."""
+    if model_id in FAMILIES:
+        return None
     m = load_model(model_id)
     return m.hf_id or m.id
 
 
+# What each engine calls each drafting family (vLLM speculative_config.method; SGLang
+# --speculative-algorithm): vLLM docs "Speculative Decoding" (methods ngram, eagle, eagle3,
+# medusa, mtp, draft_model); SGLang docs "Speculative Decoding" (EAGLE, EAGLE3, NEXTN for MTP
+# modules, NGRAM, STANDALONE for a separate draft model; no Medusa).
+VLLM_METHODS = {"eagle": "eagle", "eagle3": "eagle3", "medusa": "medusa", "mtp": "mtp",
+                "ngram": "ngram"}  # fmt: skip
+SGLANG_ALGORITHMS = {"eagle": "EAGLE", "eagle3": "EAGLE3", "mtp": "NEXTN", "ngram": "NGRAM"}
+
+
+def family_limits(engine: str, chosen: dict[str, Any]) -> list[str]:
+    """What the config cannot carry for a drafting family: the head checkpoint to name, and a
+    tree vLLM drafts as a chain."""
+    kind = chosen.get("draft_kind")
+    out = []
+    if kind in ("eagle", "eagle3", "medusa"):
+        key = "speculative_config.model" if engine == "vllm" else "speculative_draft_model_path"
+        out.append(f"set {key} to the {kind} head trained for this target (not a shipped profile)")
+    if engine == "vllm" and kind in ("eagle", "eagle3") and chosen["tree_tokens"] > chosen["gamma"] + 1:
+        out.append(
+            f"vLLM drafts {kind} as a chain of num_speculative_tokens = {chosen['gamma']} tokens "
+            f"(its token tree is experimental): the plan's τ is a {chosen['tree_tokens']}-token "
+            "tree's, a chain accepts fewer tokens per round"
+        )
+    return out
+
+
 def _engine_config(
-    engine: str, draft: str, best: dict[str, Any], table: list[list[int]]
+    engine: str, draft: str | None, best: dict[str, Any], table: list[list[int]]
 ) -> dict[str, Any]:
     k = max([best["gamma"], *(row[2] for row in table)])  # the engine's K caps the table's
+    kind = best.get("draft_kind", "draft_model")
     if engine == "vllm":
-        return {
-            "method": "draft_model",
+        config: dict[str, Any] = {
+            "method": VLLM_METHODS.get(kind, "draft_model"),
             "model": draft,
             "num_speculative_tokens": k,
             "num_speculative_tokens_per_batch_size": table,
-            "draft_tensor_parallel_size": best["draft_num_gpus"],
         }
-    return {
-        "speculative_algorithm": "STANDALONE",
+        if kind == "ngram":
+            del config["model"]
+            config |= {"prompt_lookup_max": NGRAM_MAX, "prompt_lookup_min": 1}
+        elif kind not in VLLM_METHODS:
+            config["draft_tensor_parallel_size"] = best["draft_num_gpus"]
+        return config
+    tree = kind in ("eagle", "eagle3")
+    config = {
+        "speculative_algorithm": SGLANG_ALGORITHMS.get(kind, "STANDALONE"),
         "speculative_draft_model_path": draft,
         "speculative_num_steps": best["gamma"],
-        "speculative_eagle_topk": 1,
-        "speculative_num_draft_tokens": best["gamma"] + 1,
+        "speculative_eagle_topk": draft_kind(kind).branch if tree else 1,
+        "speculative_num_draft_tokens": best["tree_tokens"] if tree else best["gamma"] + 1,
     }
+    if kind in ("ngram", "mtp"):
+        del config["speculative_draft_model_path"]  # the lookup, or the model's own module
+    return config
+
+
+NGRAM_MAX = 3  # prompt lookup's largest n-gram (apoorvumang/prompt-lookup-decoding default)

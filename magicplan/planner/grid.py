@@ -1,5 +1,5 @@
 """Vectorized evaluation of every speculative candidate of one draft on one workload:
-methods × budgets × γ in two `forward_time` calls (static methods together, top-k apart).
+methods × budgets × γ in two draft-pass calls (static methods together, top-k apart).
 
 The batch may be a number or an array that broadcasts against (M, K, G): (N, 1, 1, 1) evaluates
 N batch sizes in one pass, (M, K, G) gives every strategy its own batch (the SLO search)."""
@@ -12,10 +12,11 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
+from magicplan.cost.drafts import Drafter
 from magicplan.cost.memory import memory_terms, total_bytes
 from magicplan.cost.operators import Array
 from magicplan.cost.roofline import Roofline
-from magicplan.cost.steps import StepTime, draft_kv_len, forward_time
+from magicplan.cost.steps import StepTime, draft_kv_len
 from magicplan.specs.model import ModelSpec
 
 
@@ -44,7 +45,7 @@ class DraftGrid:
 
 def draft_grid(
     target: ModelSpec,
-    draft: ModelSpec | None,
+    drafter: Drafter,
     rf: Roofline,
     num_gpus: int,
     draft_num_gpus: int,
@@ -53,32 +54,39 @@ def draft_grid(
     methods: tuple[str, ...],
     budgets: Array,
     gammas: Array,
+    verified: Array | None = None,
 ) -> DraftGrid:
-    """Draft step time of `draft` (None: the target itself) for every method, budget and γ."""
-    model = draft or target
+    """Draft-pass time of `drafter` for every method, budget and γ (a draft without a KV cache
+    of its own, Medusa or n-gram lookup: one entry, the first method and budget). `verified`:
+    tokens verified per sequence per γ (default γ + 1), for the memory of the verify step."""
     b = np.asarray(batch, dtype=np.float64)
     grid = (len(methods), budgets.size, gammas.size)
     shape = np.broadcast_shapes(b.shape, grid)
     k, g = budgets[:, None], gammas[None, :]
     t = np.zeros(shape)
     steps = []
-    groups = ([m for m in methods if m != "topk"], [m for m in methods if m == "topk"])
-    for group in (grp for grp in groups if grp):
-        lens = [draft_kv_len(m, context, k, g) for m in group]
-        kv_len = np.stack([np.broadcast_to(kv, grid[1:]) for kv, _ in lens])
-        idx = [methods.index(m) for m in group]
-        st = forward_time(
-            model, rf, draft_num_gpus, _rows(b, idx), 1.0, kv_len, select_len=lens[0][1]
-        )
-        t[..., idx, :, :] = st.total_s
-        steps.append((idx, st))
+    if not drafter.kv_cache:
+        st = drafter.pass_time(rf, draft_num_gpus, _rows(b, [0]), np.zeros(grid[1:]))
+        t[...] = st.total_s
+        steps.append((list(range(len(methods))), st))
+    else:
+        groups = ([m for m in methods if m != "topk"], [m for m in methods if m == "topk"])
+        for group in (grp for grp in groups if grp):
+            lens = [draft_kv_len(m, context, k, g, drafter.branch) for m in group]
+            kv_len = np.stack([np.broadcast_to(kv, grid[1:]) for kv, _ in lens])
+            idx = [methods.index(m) for m in group]
+            st = drafter.pass_time(rf, draft_num_gpus, _rows(b, idx), kv_len, lens[0][1])
+            t[..., idx, :, :] = st.total_s
+            steps.append((idx, st))
+    q = None if verified is None else verified[None, :]
     mem = np.stack(
         [
             np.broadcast_to(
                 total_bytes(
-                    *memory_terms(target, num_gpus, context, g, draft, draft_num_gpus, m, k),
+                    *memory_terms(target, num_gpus, context, g, drafter.draft, draft_num_gpus,
+                                  m if drafter.kv_cache else "full", k, verified=q),
                     _rows(b, i)[..., 0, :, :] if b.ndim >= 3 else b,
-                ),
+                ),  # fmt: skip
                 shape[:-3] + grid[1:],
             )
             for i, m in enumerate(methods)
@@ -88,6 +96,9 @@ def draft_grid(
     valid = np.stack(
         [(budgets == budgets[0]) if m == "full" else (budgets <= context) for m in methods]
     )[:, :, None]
+    if not drafter.kv_cache:  # no draft cache: one strategy, whatever the method axis holds
+        valid = np.zeros_like(valid)
+        valid[0, 0, 0] = True
     return DraftGrid(methods, budgets, gammas, t, mem, valid, tuple(steps))
 
 

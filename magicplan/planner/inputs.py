@@ -16,6 +16,7 @@ from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
 from magicplan.physics import workload_warnings
 from magicplan.planner import acceptance as acc
+from magicplan.planner.accepted_lengths import TauEntry, read_tau_table, shipped_tau
 from magicplan.planner.engine_features import restrict, runnable
 from magicplan.setup import (
     Setup,
@@ -25,11 +26,14 @@ from magicplan.setup import (
     memory_fraction,
     splits,
 )
+from magicplan.cost.drafts import Drafter
 from magicplan.specs import list_models
+from magicplan.specs.drafts import FAMILY_KINDS, DraftKindSpec, draft_kind
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 from magicplan.specs.registry import (
+    Draft,
     HardwareLike,
     ModelLike,
     as_draft,
@@ -51,7 +55,7 @@ class PlanInputs:
     target: ModelSpec
     batch: int
     context: int
-    drafts: list[ModelSpec | None]  # None = self-speculation
+    drafts: list[Draft]  # None = self-speculation; a model; a drafting family
     kv_methods: tuple[str, ...] = KV_METHODS
     kv_budgets: tuple[int, ...] = DEFAULT_BUDGETS
     gammas: tuple[int, ...] = DEFAULT_GAMMAS
@@ -65,6 +69,9 @@ class PlanInputs:
     engine: EngineSpec | None = None  # None: the hardware's own calibration, else the default
     # What the engine cannot run, left out of the search: (what, why) for the plan's notes.
     beyond_engine: tuple[str, ...] = ()
+    accepted_per_step: float | None = None  # the user's τ (tokens per round), for any draft
+    tree_tokens: int | None = None  # tokens a tree family verifies per sequence (None: its own)
+    tau_table: list[TauEntry] = field(default_factory=list)  # published τ of the families
 
     @cached_property
     def base_setup(self) -> Setup:
@@ -89,9 +96,10 @@ class PlanInputs:
         return self.setup().engine_id
 
 
-def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
-    """Self-speculation plus every shipped model with the target's tokenizer and fewer
-    parameters."""
+def default_drafts(target: ModelSpec, families: bool = True) -> list[Draft]:
+    """Self-speculation, every shipped model with the target's tokenizer and fewer
+    parameters, and (with `families`) every drafting family: EAGLE, EAGLE-3, Medusa, n-gram
+    lookup, and MTP where the target ships an MTP module."""
     small = [
         m
         for m in list_models()
@@ -99,7 +107,21 @@ def default_drafts(target: ModelSpec) -> list[ModelSpec | None]:
         and m.id != target.id
         and draft_mismatch(target, m) is None
     ]
-    return [None, *sorted(small, key=lambda m: m.num_parameters)]
+    kinds = [k for k in FAMILY_KINDS if k != "mtp" or target.mtp_layers] if families else []
+    return [None, *sorted(small, key=lambda m: m.num_parameters), *map(draft_kind, kinds)]
+
+
+def chain_depth(inp: PlanInputs, draft: Draft) -> int:
+    """The γ at which a chain's τ was measured: the one γ planned, else a chain family's own
+    depth; a MagicplanError when neither says (self or a small model over several γ)."""
+    if len(inp.gammas) == 1:
+        return int(inp.gammas[0])
+    if isinstance(draft, DraftKindSpec):
+        return draft.depth
+    raise MagicplanError(
+        f"accepted_per_step for draft {draft.id if draft else 'self'}: give the one --gamma it "
+        "was measured at (a chain's tokens per round depend on γ), or --acceptance α"
+    )
 
 
 def draft_degrees(model: ModelSpec, num_gpus: int, wanted: Sequence[int] | None) -> list[int]:
@@ -190,12 +212,21 @@ def plan_inputs(
         kw.get("acceptance"), kw.get("acceptance_samples"), kw.get("acceptance_interval")
     )
     drafts = kw.get("drafts")
-    if isinstance(drafts, (str, Path)):
+    if isinstance(drafts, (str, Path, DraftKindSpec)):
         drafts = [drafts]
-    ds = [as_draft(d) for d in drafts] if drafts is not None else default_drafts(target)
+    tau = _tau(kw.get("accepted_per_step"), alpha)
+    # α (a rate) does not say a tree's τ: the default search keeps the families only when τ
+    # can come from the table, that is without a user α
+    ds = (
+        [as_draft(d) for d in drafts]
+        if drafts is not None
+        else default_drafts(target, families=alpha is None or tau is not None)
+    )
     for d in ds:
-        if d is not None:
+        if isinstance(d, ModelSpec):
             check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"
+        elif isinstance(d, DraftKindSpec):
+            Drafter(target, d).model  # noqa: B018 (an MTP draft needs the target's module)
     runs = runnable(engine, hardware) if not kw.get("any_strategy") else None
     ds, methods, draft_tp, beyond = restrict(
         runs, ds, methods, _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), int(num_gpus)
@@ -211,8 +242,36 @@ def plan_inputs(
         gammas=gammas, acceptance=alpha, acceptance_table=_table(kw.get("acceptance_table")),
         draft_num_gpus=draft_tp, notes=notes, acceptance_interval=interval,
         memory_utilization=utilization, gpu_hour_usd=_price(kw.get("gpu_hour_usd")),
-        engine=engine, beyond_engine=beyond,
+        engine=engine, beyond_engine=beyond, accepted_per_step=tau,
+        tree_tokens=_tree_tokens(kw.get("tree_tokens")), tau_table=_tau_table(kw.get("tau_table")),
     )  # fmt: skip
+
+
+def _tau(accepted_per_step: float | None, alpha: Any) -> float | None:
+    """The user's τ (tokens per round, >= 1), or None; not together with α."""
+    if accepted_per_step is None:
+        return None
+    if alpha is not None:
+        raise MagicplanError("give acceptance (α) or accepted_per_step (τ), not both")
+    tau = float(check_positive("accepted_per_step", accepted_per_step, integer=False))
+    if tau < 1:
+        raise MagicplanError(f"accepted_per_step must be >= 1 (tokens per round); got {tau:g}")
+    return tau
+
+
+def _tree_tokens(value: int | None) -> int | None:
+    if value is None:
+        return None
+    n = int(check_positive("tree_tokens", value))
+    if n < 2:
+        raise MagicplanError(f"tree_tokens must be >= 2 (the root and one drafted token); got {n}")
+    return n
+
+
+def _tau_table(value: Any) -> list[TauEntry]:
+    if isinstance(value, list):
+        return value
+    return list(shipped_tau()) if value is None else read_tau_table(Path(value))
 
 
 def _price(gpu_hour_usd: float | None) -> float | None:

@@ -32,7 +32,7 @@ from magicplan.planner.inputs import (
 from magicplan.planner.records import Acceptance, Strategy
 from magicplan.planner.report import candidate_rows, plan_report
 from magicplan.setup import check_positive
-from magicplan.specs.registry import EngineLike, HardwareLike, ModelLike
+from magicplan.specs.registry import DraftLike, EngineLike, HardwareLike, ModelLike
 from magicplan.units import MS
 
 __all__ = [
@@ -47,7 +47,7 @@ def plan(
     target: ModelLike,
     batch: int,
     context: int,
-    drafts: Sequence[ModelLike | None] | None = None,
+    drafts: Sequence[DraftLike] | None = None,
     kv_methods: Sequence[str] | None = None,
     kv_budgets: Sequence[int] | None = None,
     gammas: Sequence[int] | None = None,
@@ -63,14 +63,21 @@ def plan(
     engine: EngineLike | None = None,
     any_strategy: bool = False,
     beyond: bool = True,
+    accepted_per_step: float | None = None,
+    tree_tokens: int | None = None,
+    tau_table: Any = None,
 ) -> dict[str, Any]:
     """Best strategy for one workload (JSON-ready): best, ranked top `top`, AR baseline, why.
 
     Objective: minimum per-token latency; with `slo_ms`, maximum throughput among strategies
     and batch sizes up to `batch` whose per-token latency meets the SLO. Memory always binds.
     `hardware`, `target`, `drafts`: specs, ids or paths; None (or 'self') in `drafts` means
-    self-speculation (default: self plus every shipped model with the target's tokenizer and
-    fewer parameters). `acceptance`: α, or per-position α_1..α_n.
+    self-speculation, a kind keyword (eagle, eagle3, medusa, mtp, ngram) a drafting family
+    (default: self, every shipped model with the target's tokenizer and fewer parameters, and
+    every family; MTP where the target ships the module). `acceptance`: α, or per-position
+    α_1..α_n (chains). `accepted_per_step`: τ, the mean accepted length per round, for any draft
+    (a family's default: the published `tau_table`). `tree_tokens`: tokens a tree family
+    verifies per sequence (default: its own).
     The answer's `batch` may be smaller than the one asked under an SLO (`batch_changed`,
     `requested_batch`, and a note say so). `gpu_hour_usd`: a GPU's hourly price, for $/hour and
     $ per million tokens. `memory_utilization`: the fraction of device memory an engine may
@@ -85,7 +92,8 @@ def plan(
         acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
         gpu_hour_usd=gpu_hour_usd, memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, accepted_per_step=accepted_per_step, tree_tokens=tree_tokens,
+        tau_table=tau_table,
     )  # fmt: skip
     check_positive("top", top)
     accs = acceptance_grids(inp)
@@ -101,7 +109,8 @@ def plan(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=inp.acceptance_table,
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
-        memory_utilization=memory_utilization,
+        memory_utilization=memory_utilization, accepted_per_step=accepted_per_step,
+        tree_tokens=tree_tokens, tau_table=inp.tau_table,
     ))  # fmt: skip
 
 

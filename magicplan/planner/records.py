@@ -20,12 +20,14 @@ from magicplan.planner.grid import DraftGrid
 
 @dataclass(frozen=True)
 class Acceptance:
-    """α per (method, budget) of one draft (NaN: no evidence), its interval and sources."""
+    """α per (method, budget) of one draft (NaN: no evidence), its interval and sources; or,
+    for a draft planned by its mean accepted length, τ (α NaN)."""
 
     alpha: np.ndarray  # (M, K)
     low: np.ndarray  # (M, K), NaN where unknown
     high: np.ndarray
     sources: list[list[str]]  # [M][K]
+    tau: float | None = None  # the mean accepted length, for a draft planned by τ
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,14 +45,24 @@ class Baseline:
 
 @dataclass(frozen=True, kw_only=True)
 class Draft:
-    """One categorical choice of draft: the model (None: self-speculation) and its TP degree,
-    with its acceptance grid and Ω per (method, budget, γ)."""
+    """One categorical choice of draft: the model (None: self-speculation; or a drafting
+    family's spec) and its TP degree, with its acceptance grid, its γ axis (a tree: its depth
+    alone) and Ω per (method, budget, γ) (a tree: its τ)."""
 
-    draft_id: str  # "self" or the draft model's id
-    model: Any  # ModelSpec | None
+    draft_id: str  # "self", the draft model's id, or the family keyword
+    model: Any  # ModelSpec | DraftKindSpec | None
     draft_num_gpus: int
     acceptance: Acceptance
-    omega: Array  # (M, K, G); NaN where α is unknown
+    omega: Array  # (M, K, G); NaN where α (τ) is unknown
+    gammas: Array  # (G,): draft depths searched
+    drafter: Any  # cost.drafts.Drafter
+    tree_tokens: int | None = None  # tokens verified per sequence (trees); None: γ + 1
+    tau: float | None = None  # the τ a tree (or a chain given τ) was planned with
+
+    @property
+    def kind(self) -> str:
+        """'self', 'draft_model' or the family keyword."""
+        return str(self.drafter.kind)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,7 +71,9 @@ class Block:
 
     draft: Draft
     grid: DraftGrid
-    t_round_s: Array  # γ·T_D + T_V + round overhead (`cost.speculative.round_time`)
+    t_round_s: Array  # passes·T_D + T_V + round overhead (`cost.speculative.round_time`)
+    t_verify_s: Array  # (G,) or the batch array's shape broadcast with (G,)
+    verify_breakdown: dict[str, Any]
 
     @property
     def t_token_s(self) -> Array:
@@ -109,9 +123,30 @@ class Strategy:
         return {k: getattr(self, k) for k in STRATEGY_KEYS}
 
     def label(self) -> str:
-        """'draft llama-3.2-1b, streamingllm KV budget 512, γ=3' (full KV: 'full KV')."""
+        """'draft llama-3.2-1b, streamingllm KV budget 512, γ=3' (full KV: 'full KV'; a
+        family: 'eagle3 heads, full KV, depth 7')."""
+        from magicplan.specs.drafts import is_family
+
+        if is_family(self.draft_model):
+            kv = "" if self.kv_method == "none" else f", {kv_label(self.kv_method, self.kv_budget)}"
+            chain = self.draft_model in CHAIN_FAMILIES
+            depth = f"γ={self.gamma}" if chain else f"depth {self.gamma}"
+            return f"{family_label(self.draft_model)}{kv}, {depth}"
         draft = "self-speculation" if self.draft_model == "self" else f"draft {self.draft_model}"
         return f"{draft}, {kv_label(self.kv_method, self.kv_budget)}, γ={self.gamma}"
+
+
+CHAIN_FAMILIES = ("mtp", "ngram")
+FAMILY_LABELS = {
+    "eagle": "EAGLE draft head", "eagle3": "EAGLE-3 draft head", "medusa": "Medusa heads",
+    "mtp": "MTP module", "ngram": "n-gram lookup", "self": "self-speculation",
+    "draft_model": "separate draft model",
+}  # fmt: skip
+
+
+def family_label(kind: str) -> str:
+    """How a draft kind reads in sentences ('EAGLE-3 draft head', 'n-gram lookup')."""
+    return FAMILY_LABELS.get(kind, kind)
 
 
 STRATEGY_KEYS = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus")

@@ -79,6 +79,8 @@ def ar_entry(inp: PlanInputs, base: Baseline) -> dict[str, Any]:
 
 
 def _acceptance_used(inp: PlanInputs, blk: Block, m: int, k: int, gamma: int) -> Any:
+    if blk.draft.tau is not None:
+        return None  # planned by τ: no α applies
     if isinstance(inp.acceptance, tuple):
         return list(inp.acceptance[:gamma])  # per-position α_1..α_γ
     return float(blk.draft.acceptance.alpha[m, k])
@@ -91,12 +93,17 @@ def entry(inp: PlanInputs, rows: Candidates, i: int, error: ModelError) -> dict[
     grid, m, k, g = blk.grid, int(rows.m[i]), int(rows.k[i]), int(rows.g[i])
     gamma, method = int(grid.gammas[g]), grid.methods[m]
     t_ar, t_tok, t_d = float(base.t_ar_s), float(rows.t_token_s[i]), float(grid.t_draft_s[m, k, g])
-    t_v, mem = float(base.t_verify_s[g]), float(rows.memory_bytes[i])
+    t_v, mem = float(np.asarray(blk.t_verify_s)[g]), float(rows.memory_bytes[i])
     source = blk.draft.acceptance.sources[m][k]
+    drafter = blk.draft.drafter
+    method = method if drafter.kv_cache else "none"
     out = {
         "draft_model": blk.draft.draft_id, "kv_method": method,
-        "kv_budget": 0 if method == "full" else int(grid.budgets[k]), "gamma": gamma,
-        "draft_num_gpus": blk.draft.draft_num_gpus,
+        "kv_budget": 0 if method in ("full", "none") else int(grid.budgets[k]), "gamma": gamma,
+        "draft_num_gpus": blk.draft.draft_num_gpus, "draft_kind": blk.draft.kind,
+        "tree_tokens": blk.draft.tree_tokens or gamma + 1,
+        "draft_passes": int(drafter.passes(gamma)),
+        "acceptance_input": "tau" if blk.draft.tau is not None else "alpha",
         "acceptance": _acceptance_used(inp, blk, m, k, gamma),
         "acceptance_source": source, "acceptance_borrowed_from": borrowed_from(source),
         "accepted_per_step": float(blk.draft.omega[m, k, g]), "speedup": t_ar / t_tok,
@@ -120,16 +127,17 @@ def entry(inp: PlanInputs, rows: Candidates, i: int, error: ModelError) -> dict[
 def _why(base: Baseline, blk: Block, mkg: tuple[int, int, int], gamma: int) -> dict[str, Any]:
     """Bottleneck fractions of the whole round by class, and of each step; the cost ratios."""
     grid, g = blk.grid, mkg[2]
-    t_d, t_v = float(grid.t_draft_s[mkg]), float(base.t_verify_s[g])
+    t_d, t_v = float(grid.t_draft_s[mkg]), float(np.asarray(blk.t_verify_s)[g])
     overhead = base.roofline.round_overhead_s
-    t_round = float(round_time(t_d, t_v, gamma, overhead))
+    passes = float(blk.draft.drafter.passes(gamma))
+    t_round = float(round_time(t_d, t_v, passes, overhead))
     by_class: dict[str, float] = {}
-    for cls in {*grid.breakdown, *base.verify_breakdown}:
+    for cls in {*grid.breakdown, *blk.verify_breakdown}:
         d = float(grid.breakdown[cls][mkg]) if cls in grid.breakdown else 0.0
-        v = base.verify_breakdown.get(cls, 0.0)
-        by_class[cls] = gamma * d + float(np.asarray(v)[g] if np.ndim(v) else v)
+        v = blk.verify_breakdown.get(cls, 0.0)
+        by_class[cls] = passes * d + float(np.asarray(v)[g] if np.ndim(v) else v)
     by_class["overhead"] = by_class.get("overhead", 0.0) + overhead
-    round_shares = {"draft": gamma * t_d / t_round, "verify": t_v / t_round,
+    round_shares = {"draft": passes * t_d / t_round, "verify": t_v / t_round,
                     "round_overhead": overhead / t_round}  # fmt: skip
     t_ar = float(base.t_ar_s)
     return {
@@ -137,7 +145,7 @@ def _why(base: Baseline, blk: Block, mkg: tuple[int, int, int], gamma: int) -> d
         "why": {
             "round_fractions": {k: round(v, 4) for k, v in round_shares.items()},
             "draft_fractions": fractions(grid.breakdown, mkg),
-            "verify_fractions": fractions(base.verify_breakdown, g),
+            "verify_fractions": fractions(blk.verify_breakdown, g),
             "autoregressive_fractions": fractions(base.ar_breakdown),
             "draft_to_target_ratio": t_d / t_ar,
             "verify_to_target_ratio": t_v / t_ar,
@@ -162,6 +170,11 @@ def plan_report(
     ranked = [entry(inp, rows, int(i), error) for i in order[:top]] + ([ar] if ar_ok else [])
     ranked = sorted(ranked, key=lambda e: e["t_spec_per_token_ms"])[:top]
     best = ranked[0] if ranked else None
+    families = _families(inp, rows, ok, error)
+    if best is not None and best["draft_model"] != "none":
+        best["why"]["best_of_each_family"] = {
+            f["draft_kind"]: round(f["speedup"], 4) for f in families
+        }
     fit = feasibility(inp, rows, ar, best)
     return {
         "hardware": inp.hardware.id, "num_gpus": inp.num_gpus, "target": inp.target.id,
@@ -170,5 +183,27 @@ def plan_report(
         "candidates_evaluated": int(rows.t_token_s.size) + 1,
         "model_error": error.as_dict(), "feasibility": fit,
         "recommendation": sentence(inp, best, fit, error),
-        "notes": notes(inp, best, fit, slo_ms),
+        "notes": notes(inp, best, fit, slo_ms), "families": families,
     }  # fmt: skip
+
+
+FAMILY_KEYS = (
+    "draft_kind", "draft_model", "kv_method", "kv_budget", "gamma", "tree_tokens",
+    "draft_num_gpus", "accepted_per_step", "acceptance_input", "acceptance_source", "speedup",
+    "t_spec_per_token_ms", "throughput_tokens_per_s", "memory_per_gpu_gb",
+)  # fmt: skip
+
+
+def _families(
+    inp: PlanInputs, rows: Candidates, ok: np.ndarray, error: ModelError
+) -> list[dict[str, Any]]:
+    """The best feasible candidate of each draft kind (self, draft_model, eagle, eagle3,
+    medusa, mtp, ngram), fastest first: what the plan's "why" compares."""
+    kinds = np.array([rows.blocks[int(b)].draft.kind for b in rows.block], dtype=object)
+    out = []
+    for kind in dict.fromkeys(kinds[ok].tolist()):
+        idx = np.flatnonzero(ok & (kinds == kind))
+        i = int(idx[np.argmin(rows.t_token_s[idx])])
+        e = entry(inp, rows, i, error)
+        out.append({k: e[k] for k in FAMILY_KEYS})
+    return sorted(out, key=lambda f: f["t_spec_per_token_ms"])

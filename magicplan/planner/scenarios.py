@@ -1,7 +1,9 @@
 """`magicplan plan --scenarios FILE.csv`: one plan per row, in row order.
 
-Columns gpu, num_gpus, target, batch, context; optional draft_model, kv_method, kv_budget
-(restrict the candidates to these; blank: no restriction), alpha (the acceptance rate), engine
+Columns gpu, num_gpus, target, batch, context; optional draft_model ('self', a model, or a kind
+keyword: eagle, eagle3, medusa, mtp, ngram), kv_method, kv_budget (restrict the candidates to
+these; blank: no restriction), alpha (the acceptance rate), accepted_per_step (τ), tree_tokens
+(a tree family's verified tokens), engine
 (an id or profile path; blank: the command's --engine, else the default engine), weight_dtype
 and kv_dtype (how the target is served).
 A row that cannot be planned gets its reason as `error` (its inputs echoed), and the other rows
@@ -24,12 +26,15 @@ from magicplan.scenarios import (
     check_whole_numbers,
     read_columns,
 )
-from magicplan.specs import load_hardware, load_model
+from magicplan.specs import as_draft, load_hardware, load_model
 from magicplan.specs.model import ModelSpec
 from magicplan.specs.quantization import with_kv_format, with_weight_format
 
 REQUIRED = ("gpu", "num_gpus", "target", "batch", "context")
-OPTIONAL = ("draft_model", "kv_method", "kv_budget", "alpha", "engine", "weight_dtype", "kv_dtype")
+OPTIONAL = (
+    "draft_model", "kv_method", "kv_budget", "alpha", "engine", "weight_dtype", "kv_dtype",
+    "accepted_per_step", "tree_tokens",
+)  # fmt: skip
 
 
 def _restrictions(cols: dict[str, Any], i: int) -> dict[str, Any]:
@@ -37,14 +42,17 @@ def _restrictions(cols: dict[str, Any], i: int) -> dict[str, Any]:
     kw: dict[str, Any] = {}
     draft = str(cols["draft_model"][i]) if "draft_model" in cols else ""
     if draft:
-        kw["drafts"] = [None if draft == "self" else load_model(draft)]
+        kw["drafts"] = [as_draft(draft)]  # 'self', a model, or a kind keyword (eagle, ...)
     method = str(cols["kv_method"][i]) if "kv_method" in cols else ""
     if method:
-        kw["kv_methods"] = [method]
+        kw["kv_methods"] = ["full" if method == "none" else method]  # none: no draft cache
     if "kv_budget" in cols and np.isfinite(cols["kv_budget"][i]) and cols["kv_budget"][i] > 0:
         kw["kv_budgets"] = [int(cols["kv_budget"][i])]
     if "alpha" in cols and np.isfinite(cols["alpha"][i]):
         kw["acceptance"] = float(cols["alpha"][i])
+    for name in ("accepted_per_step", "tree_tokens"):
+        if name in cols and np.isfinite(cols[name][i]):
+            kw[name] = float(cols[name][i]) if name == "accepted_per_step" else int(cols[name][i])
     if "engine" in cols and str(cols["engine"][i]):
         kw["engine"] = str(cols["engine"][i])
     return kw

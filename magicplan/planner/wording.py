@@ -10,7 +10,7 @@ import numpy as np
 
 from magicplan.cost.memory import memory_terms
 from magicplan.planner.batches import ar_max_batch, ar_max_context, largest
-from magicplan.planner.records import Strategy, kv_label
+from magicplan.planner.records import CHAIN_FAMILIES, Strategy, family_label, kv_label
 from magicplan.units import GB
 
 if TYPE_CHECKING:
@@ -146,16 +146,29 @@ def sentence(
             "decoding is as good within the model's error."
         )
     else:
-        draft = (
-            "self-speculation" if best["draft_model"] == "self" else f"draft {best['draft_model']}"
-        )
         text = (
-            f"Use {draft} with {kv_label(best['kv_method'], best['kv_budget'])} and "
-            f"γ={best['gamma']} for {where}: {best['speedup']:.2f}× per-token speedup "
+            f"Use {_what(best)} for {where}: {best['speedup']:.2f}× per-token speedup "
             f"({lo:.2f}–{hi:.2f}×; {best['t_spec_per_token_ms']:.2f} ms/token, "
             f"{best['throughput_tokens_per_s']:,.0f} tokens/s)."
         )
     return text + _alpha_caveat(inp, best)
+
+
+def _what(best: dict[str, Any]) -> str:
+    """The strategy in words: 'draft llama-3.2-1b with full KV and γ=3', 'the EAGLE-3 draft
+    head (a 60-token tree, depth 7, τ 6.13) with full KV'."""
+    kind, kv = best.get("draft_kind"), kv_label(best["kv_method"], best["kv_budget"])
+    if kind in (None, "self", "draft_model"):
+        draft = "self-speculation" if kind == "self" or best["draft_model"] == "self" else (
+            f"draft {best['draft_model']}"
+        )  # fmt: skip
+        return f"{draft} with {kv} and γ={best['gamma']}"
+    tau = f", τ {best['accepted_per_step']:.2f}" if best.get("acceptance_input") == "tau" else ""
+    chain = best["tree_tokens"] == best["gamma"] + 1 and kind in CHAIN_FAMILIES
+    shape = (f"γ={best['gamma']}" if chain
+             else f"a {best['tree_tokens']}-token tree, depth {best['gamma']}")  # fmt: skip
+    cache = "" if best["kv_method"] == "none" else f" with {kv}"
+    return f"the {family_label(kind)} ({shape}{tau}){cache}"
 
 
 def _and_alpha(best: dict[str, Any]) -> str:
@@ -165,9 +178,11 @@ def _and_alpha(best: dict[str, Any]) -> str:
 def _alpha_caveat(inp: PlanInputs, best: dict[str, Any]) -> str:
     parts = []
     if best["acceptance_borrowed_from"]:
+        what = (f"τ = {best['accepted_per_step']:.2f}" if best.get("acceptance_input") == "tau"
+                else f"α = {best['acceptance']:.3f}")  # fmt: skip
         parts.append(
-            f" α = {best['acceptance']:.3f} is borrowed: measured for "
-            f"{best['acceptance_borrowed_from']}, not for this pair."
+            f" {what} is borrowed: measured for {best['acceptance_borrowed_from']}, not for "
+            "this pair."
         )
     if _scalar_alpha_ranks_budgets(inp, best):
         parts.append(f" Note: {SCALAR_ALPHA}.")

@@ -61,7 +61,10 @@ class Calibration(_Frozen):
     per-call floor) + `token_layer_overhead_ns` per token; per all-reduce
     `allreduce_latency_us` (+ `allreduce_latency_per_doubling_us` per doubling of the GPUs
     beyond 2) plus its bytes over `link_efficiency` × link bandwidth. A speculative round adds
-    `round_overhead_us` (acceptance, sampling, cache bookkeeping).
+    `round_overhead_us` (acceptance, sampling, cache bookkeeping); its verify step
+    `verify_token_layer_overhead_ns` per layer for every token verified beyond one per sequence
+    (tree or chain masks, gathers: what a verify pays that a decode step does not); an n-gram
+    draft `ngram_lookup_us` of host time per round (the prompt lookup).
     """
 
     engine: str = "generic"
@@ -83,6 +86,8 @@ class Calibration(_Frozen):
     allreduce_latency_per_doubling_us: float = Field(default=0.0, ge=0, lt=1e7)
     link_efficiency: float = Field(ge=0.01, le=1)
     round_overhead_us: float = Field(default=0.0, ge=0, lt=1e7)
+    verify_token_layer_overhead_ns: float = Field(default=0.0, ge=0, lt=1e9)
+    ngram_lookup_us: float = Field(default=0.0, ge=0, lt=1e7)
     provenance: Provenance
 
 

@@ -164,6 +164,9 @@ def model_from_hf_config(
         "norms_per_layer": 4 if arch in _FOUR_NORMS else 2,
         "moe": moe,
         "max_position_embeddings": max_positions,
+        "mtp_layers": int(
+            cfg.get("num_nextn_predict_layers") or cfg.get("mtp_num_hidden_layers") or 0
+        ),
         "dtype": _DTYPES.get(str(cfg.get("torch_dtype") or cfg.get("dtype")), "bfloat16"),
         "source": f"config.json: {source}",
         **_window_fields(cfg, arch, layers, max_positions, source),

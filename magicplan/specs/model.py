@@ -73,6 +73,14 @@ class ModelSpec(BaseModel):
         description="layers using the sliding window (default: all)",
     )
     max_position_embeddings: int = Field(strict=True, ge=1, lt=10**12)
+    mtp_layers: int = Field(
+        default=0,
+        strict=True,
+        ge=0,
+        lt=100,
+        description="multi-token-prediction modules shipped with the model (config.json "
+        "num_nextn_predict_layers, Qwen3-Next mtp_num_hidden_layers); 0: none",
+    )
     dtype: DType = "bfloat16"
     weight_dtype: WeightDType | None = Field(
         default=None, description="storage of the decoder's linear weights (default: dtype)"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from magicplan.errors import MagicplanError, format_validation_error, suggest
 from magicplan.io import load_mapping
+from magicplan.specs.drafts import DraftKindSpec, draft_kind, is_family
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.hf_config import looks_like_hf_config, model_from_hf_config
@@ -172,9 +173,20 @@ def as_engine(value: EngineLike | None, name: str = "engine") -> EngineSpec | No
     return _as(value, EngineSpec, load_engine, name, "an engine id, a profile path")
 
 
-def as_draft(value: ModelLike | None, name: str = "draft") -> ModelSpec | None:
-    """A draft: None or 'self' (self-speculation), else `as_model`."""
-    return None if value is None or value == "self" else as_model(value, name)
+Draft = ModelSpec | DraftKindSpec | None  # a small model, a drafting family, None: self
+DraftLike = ModelLike | DraftKindSpec | None
+
+
+def as_draft(value: DraftLike, name: str = "draft") -> Draft:
+    """A draft: None or 'self' (self-speculation), a family keyword (eagle, eagle3, medusa, mtp,
+    ngram) or its spec, else a model (`as_model`)."""
+    if value is None or value == "self":
+        return None
+    if isinstance(value, DraftKindSpec):
+        return value
+    if is_family(value):
+        return draft_kind(str(value))
+    return as_model(value, name)
 
 
 def load_hardware(id_or_path: str | Path) -> HardwareSpec:

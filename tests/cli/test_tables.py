@@ -46,5 +46,6 @@ def test_plan_and_sweep_tables_keep_draft_ids_whole() -> None:
     plan = shown_at(60, "plan", *base, "--batch", "16", "--context", "32000",
                     "--acceptance", "0.8")  # fmt: skip
     assert whole("llama-3.2-1b", plan) and "…" not in plan
-    sweep = shown_at(60, "sweep", *base, "--batches", "1", "--contexts", "4096")
+    sweep = shown_at(60, "sweep", *base, "--batches", "1", "--contexts", "4096",
+                     "--draft", "self,llama-3.2-1b")  # fmt: skip
     assert whole("llama-3.2-1b", sweep) and "…" not in sweep

@@ -16,6 +16,7 @@ from magicplan.planner import plan
 from magicplan.planner.analysis import best_speculative, break_even, critical_length, sweep
 from magicplan.planner.capacity import capacity
 from magicplan.planner.export import export
+from magicplan.planner.inputs import default_drafts
 from magicplan.setup import Setup
 
 KW = {"drafts": [None], "kv_methods": ["streamingllm"], "kv_budgets": [512]}
@@ -56,8 +57,10 @@ def test_sweep_grid(h100: object, llama8b: object) -> None:
 
 
 def test_export_table_covers_batches(h100: object, llama8b: object) -> None:
-    r = plan(h100, 8, llama8b, 64, 32000)  # type: ignore[arg-type]
-    e = export("vllm", r, h100, 8, llama8b)  # type: ignore[arg-type]
+    # the draft-model export (the drafting families' exports: tests/planner/test_families.py)
+    kw = {"drafts": default_drafts(llama8b, families=False)}  # type: ignore[arg-type]
+    r = plan(h100, 8, llama8b, 64, 32000, **kw)  # type: ignore[arg-type]
+    e = export("vllm", r, h100, 8, llama8b, **kw)  # type: ignore[arg-type]
     table = e["num_speculative_tokens_per_batch_size"]
     assert table[0][0] == 1
     for (s0, e0, _), (s1, _, _) in itertools.pairwise(table):
@@ -69,7 +72,7 @@ def test_export_table_covers_batches(h100: object, llama8b: object) -> None:
     assert cfg["draft_tensor_parallel_size"] in (1, 8)
     assert e["exported_strategy"]["kv_method"] == "full"
     assert any("compressed" in lim for lim in e["limitations"])
-    s = export("sglang", r, h100, 8, llama8b)  # type: ignore[arg-type]
+    s = export("sglang", r, h100, 8, llama8b, **kw)  # type: ignore[arg-type]
     assert s["speculative_config"]["speculative_num_draft_tokens"] == (
         s["speculative_config"]["speculative_num_steps"] + 1
     )

@@ -52,7 +52,10 @@ def test_export_never_says_run_without_a_draft_when_nothing_fits() -> None:
 
 
 def test_export_without_batch_covers_every_batch_that_fits() -> None:
-    out = CliRunner().invoke(app, ["plan", *ISSUE, "--context", "64000", "--export", "vllm"])
+    drafts = ["--draft", "self,llama-3.2-1b"]  # a draft model's table (families: test_families)
+    out = CliRunner().invoke(
+        app, ["plan", *ISSUE, *drafts, "--context", "64000", "--export", "vllm"]
+    )
     assert out.exit_code == 0, out.output
     e = json.loads(out.output)
     table = e["num_speculative_tokens_per_batch_size"]
@@ -61,7 +64,9 @@ def test_export_without_batch_covers_every_batch_that_fits() -> None:
     assert e["batch"] is None and e["speculative_config"]["num_speculative_tokens_per_batch_size"]
     with_batch = json.loads(
         CliRunner()
-        .invoke(app, ["plan", *ISSUE, "--context", "64000", "--batch", "32", "--export", "vllm"])
+        .invoke(
+            app, ["plan", *ISSUE, *drafts, "--context", "64000", "--batch", "32", "--export", "vllm"]
+        )
         .output
     )
     assert with_batch["num_speculative_tokens_per_batch_size"] == table  # same draft, same table
