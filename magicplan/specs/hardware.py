@@ -1,11 +1,14 @@
-"""Hardware profiles: datasheet figures (units in the keys, every number sourced) plus an optional
-calibration block of achieved efficiencies and fixed latencies for one (hardware, engine) pair.
+"""Hardware profiles: datasheet figures (units in the keys, every number sourced), what the
+part's kernels reach (`achieved`: bandwidth fraction and GEMM FLOP/s curve, fitted to cited
+measurements), and optionally an engine × hardware calibration written by `calibrate`.
 
-YAML keys carry units (`memory_gb`, `hbm_bandwidth_tb_s`, `bf16_dense_tflops`, ...); the
-properties below convert them to SI once (bytes, bytes/s, FLOP/s, seconds).
+YAML keys carry units (`memory_gb` or `memory_gib`, `hbm_bandwidth_tb_s`, `bf16_dense_tflops`,
+...); the properties below convert them to SI once (bytes, bytes/s, FLOP/s, seconds).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import Field, model_validator
 
