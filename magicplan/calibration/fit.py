@@ -44,6 +44,7 @@ BOUNDS: dict[str, tuple[float, float, float]] = {
     "allreduce_latency_per_doubling_us": (0.0, 200.0, 5.0),
     "link_efficiency": (0.02, 1.0, 0.2),
     "round_overhead_us": (0.0, 20000.0, 200.0),
+    "host_overlap": (0.0, 1.0, 0.2),
 }
 # What a full step table (AR, draft and verify steps) fits by default.
 STEP_TABLE_PARAMETERS = (

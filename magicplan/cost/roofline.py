@@ -59,6 +59,7 @@ class Roofline:
     allreduce_latency_s: float = 0.0
     allreduce_latency_per_doubling_s: float = 0.0
     round_overhead_s: float = 0.0
+    host_overlap: float = 0.0  # share of min(device, host) time the engine hides
     overlap: Literal["max", "sum"] = "max"
     ideal: bool = False
 
@@ -126,6 +127,7 @@ def make_roofline(
         allreduce_latency_s=cal.allreduce_latency_us * US,
         allreduce_latency_per_doubling_s=cal.allreduce_latency_per_doubling_us * US,
         round_overhead_s=cal.round_overhead_us * US,
+        host_overlap=cal.host_overlap,
         overlap=cal.overlap,
     )
 

@@ -61,7 +61,10 @@ class Calibration(_Frozen):
     per-call floor) + `token_layer_overhead_ns` per token; per all-reduce
     `allreduce_latency_us` (+ `allreduce_latency_per_doubling_us` per doubling of the GPUs
     beyond 2) plus its bytes over `link_efficiency` × link bandwidth. A speculative round adds
-    `round_overhead_us` (acceptance, sampling, cache bookkeeping).
+    `round_overhead_us` (acceptance, sampling, cache bookkeeping). An engine that launches
+    kernels asynchronously from Python hides part of its fixed latencies behind the GPU's work:
+    `host_overlap` h takes h·min(device, host) off the step (0: they add, 1: the step is the
+    longer of the two).
     """
 
     engine: str = "generic"
@@ -83,6 +86,7 @@ class Calibration(_Frozen):
     allreduce_latency_per_doubling_us: float = Field(default=0.0, ge=0, lt=1e7)
     link_efficiency: float = Field(ge=0.01, le=1)
     round_overhead_us: float = Field(default=0.0, ge=0, lt=1e7)
+    host_overlap: float = Field(default=0.0, ge=0, le=1)
     provenance: Provenance
 
 
