@@ -47,6 +47,7 @@ from magicplan.errors import MagicplanError, shown
 from magicplan.physics import workload_warnings
 from magicplan.setup import Mode, Setup, check_positive
 from magicplan.specs.hardware import Calibration
+from magicplan.specs.quantization import served
 from magicplan.specs.registry import (
     EngineLike,
     HardwareLike,
@@ -275,6 +276,8 @@ def estimate(
     calibration: Calibration | None = None,
     memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
     engine: EngineLike | None = None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
 ) -> dict[str, Any]:
     """One scenario → a JSON-ready dict (the `magicplan estimate --json` object).
 
@@ -283,10 +286,13 @@ def estimate(
     the rate broadcast: given arrays, every figure is a (nested) list over their shape.
     `memory_utilization`: the fraction of device memory an engine may fill. `engine` (a spec,
     an id or a path; None: the hardware's own calibration, else the default engine) names how
-    it is served.
+    it is served; `weight_dtype` (awq-int4, gptq-int4, fp8, q4_k_m, ...) and `kv_dtype` (fp8,
+    bfloat16, float16) its formats (`specs.quantization`; the KV format applies to the draft's
+    cache too).
     """
-    hw, tgt = as_hardware(hardware), as_model(target, "target")
+    hw, tgt = as_hardware(hardware), served(as_model(target, "target"), weight_dtype, kv_dtype)
     dr = as_draft(draft)
+    dr = None if dr is None else served(dr, None, kv_dtype)
     setup = Setup(
         hardware=hw, num_gpus=num_gpus, target=tgt, draft=dr, kv_method=kv_method,
         draft_num_gpus=draft_num_gpus, mode=mode, calibration=calibration,

@@ -17,10 +17,12 @@ from magicplan.cli._options import (
     ContextOpt,
     Engine,
     HardwareOpt,
+    KvDtype,
     MemoryUtilization,
     ModelOpt,
     NumGpus,
     Strict,
+    WeightDtype,
     check_mode,
     count,
     one,
@@ -65,6 +67,8 @@ def estimate_command(
     ] = "calibrated",
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     scenarios: Annotated[
         Path | None, typer.Option(help="CSV of scenarios (reference columns).")
     ] = None,
@@ -112,6 +116,8 @@ def estimate_command(
         mode=check_mode(mode),
         memory_utilization=memory_fraction(memory_utilization),
         engine=engine,
+        weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype,
     )
     if json_out or output:
         emit_json(result, output)

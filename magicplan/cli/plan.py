@@ -25,6 +25,7 @@ from magicplan.cli._options import (
     HardwareOpt,
     Json,
     KvBudgets,
+    KvDtype,
     KvMethods,
     MemoryUtilization,
     Model,
@@ -32,6 +33,7 @@ from magicplan.cli._options import (
     NumGpus,
     Out,
     Strict,
+    WeightDtype,
     count,
     counts,
     require_workload,
@@ -54,6 +56,8 @@ def planner_kwargs(
     memory_utilization: float | None = None,
     engine: str | None = None,
     any_strategy: bool = False,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
 ) -> dict[str, Any]:
     """Shared planner options → keyword arguments of `magicplan.planner.plan`."""
     from magicplan.specs import as_draft
@@ -69,6 +73,8 @@ def planner_kwargs(
         "memory_utilization": memory_utilization,
         "engine": engine,
         "any_strategy": any_strategy,
+        "weight_dtype": weight_dtype,
+        "kv_dtype": kv_dtype,
     }
     if acceptance_table is not None:
         from magicplan.planner.acceptance import load_table
@@ -121,6 +127,8 @@ def plan_command(
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
     any_strategy: AnyStrategy = False,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     export: Annotated[
         str | None,
         typer.Option(help="vllm | sglang: engine config JSON (no --batch: every batch that fits)."),
@@ -148,7 +156,7 @@ def plan_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
     if scenarios is not None:
         from magicplan.planner.scenarios import plan_scenarios
@@ -213,6 +221,8 @@ def critical_length_command(
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
     any_strategy: AnyStrategy = False,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -224,7 +234,7 @@ def critical_length_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
     fixed = kw.pop("gammas")
     gamma = fixed[0] if fixed is not None and len(fixed) == 1 else None
@@ -257,6 +267,8 @@ def break_even_command(
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
     any_strategy: AnyStrategy = False,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -267,7 +279,7 @@ def break_even_command(
     kw = planner_kwargs(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         draft_num_gpus=draft_num_gpus, memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
     kw.pop("acceptance_table")
     r = break_even(
@@ -301,6 +313,8 @@ def sweep_command(
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
     any_strategy: AnyStrategy = False,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -312,7 +326,7 @@ def sweep_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
     rows = sweep(
         load_hardware(hardware),

@@ -29,6 +29,7 @@ from magicplan.specs import list_models
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.quantization import served
 from magicplan.specs.registry import (
     HardwareLike,
     ModelLike,
@@ -170,7 +171,9 @@ def plan_inputs(
 ) -> PlanInputs:
     """Validate and resolve the planner's inputs (specs, ids or paths); `kw` are `plan`'s
     optional arguments."""
-    hardware, target = as_hardware(hardware), as_model(target, "target")
+    hardware = as_hardware(hardware)
+    kv = kw.get("kv_dtype")
+    target = served(as_model(target, "target"), kw.get("weight_dtype"), kv)
     check_positive("batch", batch)
     check_positive("context", context)
     check_positive("num_gpus", num_gpus)
@@ -193,6 +196,7 @@ def plan_inputs(
     if isinstance(drafts, (str, Path)):
         drafts = [drafts]
     ds = [as_draft(d) for d in drafts] if drafts is not None else default_drafts(target)
+    ds = [None if d is None else served(d, None, kv) for d in ds]
     for d in ds:
         if d is not None:
             check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"

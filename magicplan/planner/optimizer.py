@@ -63,6 +63,8 @@ def plan(
     engine: EngineLike | None = None,
     any_strategy: bool = False,
     beyond: bool = True,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
 ) -> dict[str, Any]:
     """Best strategy for one workload (JSON-ready): best, ranked top `top`, AR baseline, why.
 
@@ -77,7 +79,8 @@ def plan(
     fill (default 0.9). `engine` (a spec, an id or a path; default: the default engine, or the
     hardware profile's own calibration): the serving engine, whose step costs the plan uses and
     whose speculative features bound it — what it cannot run is left out (`beyond_engine`
-    says what it would give, unless not `beyond`), unless `any_strategy`.
+    says what it would give, unless not `beyond`), unless `any_strategy`. `weight_dtype` and
+    `kv_dtype`: the target's weight and KV formats (`specs.quantization`).
     """
     inp = plan_inputs(
         hardware, num_gpus, target, batch, context, drafts=drafts, kv_methods=kv_methods,
@@ -85,7 +88,7 @@ def plan(
         acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
         gpu_hour_usd=gpu_hour_usd, memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
     check_positive("top", top)
     accs = acceptance_grids(inp)
@@ -101,7 +104,7 @@ def plan(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=inp.acceptance_table,
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
-        memory_utilization=memory_utilization,
+        memory_utilization=memory_utilization, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     ))  # fmt: skip
 
 
