@@ -47,6 +47,7 @@ from magicplan.errors import MagicplanError, shown
 from magicplan.physics import workload_warnings
 from magicplan.setup import Mode, Setup, check_positive
 from magicplan.specs.hardware import Calibration
+from magicplan.specs.quantization import served
 from magicplan.specs.registry import (
     DraftLike,
     EngineLike,
@@ -317,6 +318,8 @@ def estimate(
     calibration: Calibration | None = None,
     memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
     engine: EngineLike | None = None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
     tree_tokens: npt.ArrayLike | None = None,
 ) -> dict[str, Any]:
     """One scenario → a JSON-ready dict (the `magicplan estimate --json` object).
@@ -330,13 +333,16 @@ def estimate(
     (nested) list over their shape. `accepted_per_step` is Ω, or τ for a tree drafter.
     `memory_utilization`: the fraction of device memory an engine may fill. `engine` (a spec,
     an id or a path; None: the hardware's own calibration, else the default engine) names how
-    it is served.
+    it is served; `weight_dtype` (awq-int4, gptq-int4, fp8, q4_k_m, ...) and `kv_dtype` (fp8,
+    bfloat16, float16) its formats (`specs.quantization`; the KV format applies to the draft's
+    cache too).
     """
-    hw, tgt = as_hardware(hardware), as_model(target, "target")
+    hw, tgt = as_hardware(hardware), served(as_model(target, "target"), weight_dtype, kv_dtype)
     dr = as_draft(draft)
     family = dr if isinstance(dr, DraftKindSpec) else None
     method = kv_method or ("full" if family is not None else "streamingllm")
     gamma = gamma if gamma is not None else (family.depth if family is not None else 2)
+    dr = dr if not isinstance(dr, ModelSpec) else served(dr, None, kv_dtype)
     setup = Setup(
         hardware=hw, num_gpus=num_gpus, target=tgt, draft=dr, kv_method=method,
         draft_num_gpus=draft_num_gpus, mode=mode, calibration=calibration,

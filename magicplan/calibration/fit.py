@@ -45,6 +45,7 @@ BOUNDS: dict[str, tuple[float, float, float]] = {
     "link_efficiency": (0.02, 1.0, 0.2),
     "round_overhead_us": (0.0, 20000.0, 200.0),
     "verify_token_layer_overhead_ns": (0.0, 20000.0, 300.0),
+    "host_overlap": (0.0, 1.0, 0.2),
 }
 # What a full step table (AR, draft and verify steps) fits by default.
 STEP_TABLE_PARAMETERS = (

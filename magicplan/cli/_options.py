@@ -86,6 +86,17 @@ Engine = Annotated[
         "profile path (what `magicplan fit` writes)."
     ),
 ]
+WeightDtype = Annotated[
+    str | None,
+    typer.Option(
+        help="The target's weight format: bf16, fp16, fp8, int8, int4, gptq-int4, awq-int4, "
+        "q4_0, q4_k_m, q8_0, nf4, ... (default: the checkpoint's)."
+    ),
+]
+KvDtype = Annotated[
+    str | None,
+    typer.Option(help="KV-cache dtype: fp8, bfloat16, float16 (default: the model's dtype)."),
+]
 AnyStrategy = Annotated[
     bool,
     typer.Option(

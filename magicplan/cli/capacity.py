@@ -19,10 +19,12 @@ from magicplan.cli._options import (
     Hardware,
     Json,
     KvBudgets,
+    KvDtype,
     KvMethods,
     MemoryUtilization,
     Model,
     Out,
+    WeightDtype,
 )
 from magicplan.cli._output import console, emit_json, table
 from magicplan.counts import parse_count
@@ -81,6 +83,8 @@ def capacity_command(
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
     any_strategy: AnyStrategy = False,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -94,7 +98,7 @@ def capacity_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
     result = capacity(
         load_hardware(hardware),

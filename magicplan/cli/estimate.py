@@ -19,11 +19,13 @@ from magicplan.cli._options import (
     ContextOpt,
     Engine,
     HardwareOpt,
+    KvDtype,
     MemoryUtilization,
     ModelOpt,
     NumGpus,
     Strict,
     TreeTokens,
+    WeightDtype,
     check_mode,
     count,
     one,
@@ -79,6 +81,8 @@ def estimate_command(
     ] = "calibrated",
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     scenarios: Annotated[
         Path | None, typer.Option(help="CSV of scenarios (reference columns).")
     ] = None,
@@ -127,6 +131,8 @@ def estimate_command(
         mode=check_mode(mode),
         memory_utilization=memory_fraction(memory_utilization),
         engine=engine,
+        weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype,
     )
     if json_out or output:
         emit_json(result, output)

@@ -26,6 +26,7 @@ from magicplan.cli._options import (
     HardwareOpt,
     Json,
     KvBudgets,
+    KvDtype,
     KvMethods,
     MemoryUtilization,
     Model,
@@ -34,6 +35,7 @@ from magicplan.cli._options import (
     Out,
     Strict,
     TreeTokens,
+    WeightDtype,
     count,
     counts,
     require_workload,
@@ -58,6 +60,8 @@ def planner_kwargs(
     any_strategy: bool = False,
     tree_tokens: int | None = None,
     accepted_per_step: float | None = None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
 ) -> dict[str, Any]:
     """Shared planner options → keyword arguments of `magicplan.planner.plan`."""
     from magicplan.specs import as_draft
@@ -75,6 +79,8 @@ def planner_kwargs(
         "any_strategy": any_strategy,
         "tree_tokens": tree_tokens,
         "accepted_per_step": accepted_per_step,
+        "weight_dtype": weight_dtype,
+        "kv_dtype": kv_dtype,
     }
     if acceptance_table is not None:
         from magicplan.planner.acceptance import load_table
@@ -129,6 +135,8 @@ def plan_command(
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
     any_strategy: AnyStrategy = False,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     export: Annotated[
         str | None,
         typer.Option(help="vllm | sglang: engine config JSON (no --batch: every batch that fits)."),
@@ -156,7 +164,8 @@ def plan_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy, tree_tokens=tree_tokens, accepted_per_step=accepted_per_step,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+        tree_tokens=tree_tokens, accepted_per_step=accepted_per_step,
     )  # fmt: skip
     if scenarios is not None:
         from magicplan.planner.scenarios import plan_scenarios
@@ -223,6 +232,8 @@ def critical_length_command(
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
     any_strategy: AnyStrategy = False,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -234,8 +245,8 @@ def critical_length_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy, tree_tokens=tree_tokens,
-        accepted_per_step=accepted_per_step,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+        tree_tokens=tree_tokens, accepted_per_step=accepted_per_step,
     )  # fmt: skip
     fixed = kw.pop("gammas")
     gamma = fixed[0] if fixed is not None and len(fixed) == 1 else None
@@ -268,6 +279,8 @@ def break_even_command(
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
     any_strategy: AnyStrategy = False,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -278,7 +291,7 @@ def break_even_command(
     kw = planner_kwargs(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         draft_num_gpus=draft_num_gpus, memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
     kw.pop("acceptance_table")
     r = break_even(
@@ -314,6 +327,8 @@ def sweep_command(
     memory_utilization: MemoryUtilization = None,
     engine: Engine = None,
     any_strategy: AnyStrategy = False,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -325,8 +340,8 @@ def sweep_command(
         drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
         acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy, tree_tokens=tree_tokens,
-        accepted_per_step=accepted_per_step,
+        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+        tree_tokens=tree_tokens, accepted_per_step=accepted_per_step,
     )  # fmt: skip
     rows = sweep(
         load_hardware(hardware),

@@ -61,6 +61,7 @@ class Roofline:
     round_overhead_s: float = 0.0
     verify_token_layer_overhead_s: float = 0.0  # per layer, per verified token beyond one
     ngram_lookup_s: float = 0.0  # host time of one n-gram (prompt) lookup per round
+    host_overlap: float = 0.0  # share of min(device, host) time the engine hides
     overlap: Literal["max", "sum"] = "max"
     ideal: bool = False
 
@@ -130,6 +131,7 @@ def make_roofline(
         round_overhead_s=cal.round_overhead_us * US,
         verify_token_layer_overhead_s=cal.verify_token_layer_overhead_ns * NS,
         ngram_lookup_s=cal.ngram_lookup_us * US,
+        host_overlap=cal.host_overlap,
         overlap=cal.overlap,
     )
 

@@ -1,7 +1,11 @@
 """Speculative-decoding arithmetic: expected tokens per round Ω, per-token time, speedup.
 
 Ω(γ, α) = (1 − α^(γ+1)) / (1 − α) counts the accepted drafts plus the bonus (or correction) token,
-so it lies in [1, γ+1] (limit γ+1 as α → 1). Per-token time with SD is (γ·T_D + T_V) / Ω.
+so it lies in [1, γ+1] (limit γ+1 as α → 1): Leviathan, Kalman & Matias, *Fast Inference from
+Transformers via Speculative Decoding*, ICML 2023 (arXiv 2211.17192), eq. 1. Per-token time with
+SD is (γ·T_D + T_V) / Ω and the speedup T_T over it: MagicDec (Sadhukhan, Chen, Chen, Tiwari et
+al., ICLR 2025, arXiv 2408.11049) eq. 1–2, §3.1; `round_time` is that round, the one formula
+every caller uses.
 """
 
 from __future__ import annotations
@@ -81,7 +85,8 @@ def round_time(
     gamma: npt.ArrayLike,
     round_overhead_s: float = 0.0,
 ) -> Array:
-    """Seconds of one round: γ draft steps, one verify, and the round's bookkeeping."""
+    """Seconds of one round: γ draft steps, one verify, and the round's bookkeeping,
+    γ·T_D + T_V + T_round (MagicDec eq. 1's numerator, with the fitted bookkeeping)."""
     g = np.asarray(gamma, dtype=np.float64)
     draft_s = g * np.asarray(t_draft_s, dtype=np.float64)
     return add_into(add_into(draft_s, np.asarray(t_verify_s, dtype=np.float64)), round_overhead_s)
@@ -93,7 +98,8 @@ def spec_time_per_token(round_s: npt.ArrayLike, omega: npt.ArrayLike) -> Array:
 
 
 def speedup(t_autoregressive_s: npt.ArrayLike, t_spec_per_token_s: npt.ArrayLike) -> Array:
-    """T_T / per-token SD time = Ω / (γ·T_D/T_T + T_V/T_T) without round overhead."""
+    """T_T / per-token SD time = Ω / (γ·T_D/T_T + T_V/T_T) without round overhead (MagicDec
+    eq. 2)."""
     return np.asarray(t_autoregressive_s, dtype=np.float64) / np.asarray(t_spec_per_token_s)
 
 

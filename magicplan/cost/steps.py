@@ -7,6 +7,8 @@ cached tokens costs
     Σ_operators max(bytes / achieved bandwidth, FLOPs / achieved FLOP/s)   (cost/roofline.py)
     + communication (two all-reduces per layer, the logits gather)
     + fixed latencies (per step, per layer, per token and layer, sampling, attention floor)
+    − the share of the fixed latencies an asynchronous engine hides behind the device's work
+
 
 `forward_time` evaluates the same sums folded (`cost/folding.py`) where that pays: large arrays
 of scenarios. tests/cost/test_folding.py holds the two equal.
@@ -93,8 +95,21 @@ def step_time(
     if select_len is not None:
         ops.append(select_op(model, sh, b, select_len))
     fixed = step_fixed_costs(model, rf, num_gpus, b, q)
-    total = ops_total(ops, rf) + fixed["communication"] + fixed["overhead"]
-    return StepTime(np.asarray(total, dtype=np.float64), lambda: ops_time(ops, rf) | fixed)
+    device = ops_total(ops, rf) + fixed["communication"]
+    hidden = hidden_host_s(device, fixed["overhead"], rf)
+    total = device + fixed["overhead"] - hidden
+
+    def classes() -> dict[str, Array | float]:
+        return ops_time(ops, rf) | fixed | {"overhead": fixed["overhead"] - hidden}
+
+    return StepTime(np.asarray(total, dtype=np.float64), classes)
+
+
+def hidden_host_s(device_s: Array | float, host_s: Array | float, rf: Roofline) -> Array | float:
+    """Host latency hidden behind the device's work: h · min(device, host) (0 when h = 0)."""
+    if not rf.host_overlap:
+        return 0.0
+    return rf.host_overlap * np.minimum(device_s, host_s)
 
 
 def step_fixed_costs(
@@ -179,9 +194,15 @@ def _folded_time(
         total = add_into(b * (per_sequence + per_key * L), folded.total(tokens, segment))
     else:
         total = folded.total(tokens, segment) + ops_total(other_ops(), rf)
+    hidden: Array | float = 0.0
+    if rf.host_overlap:  # the fixed latencies are the host's; the rest is the device's
+        host = folded.fixed["overhead"].c0 + folded.fixed["overhead"].c1 * tokens
+        hidden = hidden_host_s(total - host, host, rf)
+        total = total - hidden
 
     def classes() -> dict[str, Array | float]:
         parts: dict[str, Array | float] = {"kv": 0.0, **folded.times(tokens, segment)}
+        parts["overhead"] = parts["overhead"] - hidden
         if attention is not None:
             for cls in ("weights", "kv", "activations", "compute"):
                 per_sequence, per_key = attention(cls)

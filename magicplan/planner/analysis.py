@@ -3,7 +3,7 @@ acceptance, and the best strategy over a batch × context grid (the data behind 
 
 "Critical sequence length" has two meanings, reported apart:
 - `critical_context`: the break-even context — the smallest context at which speculation
-  reaches 1× at the given batch (magicplan's `critical-length`, design.md §1);
+  reaches 1× at the given batch (magicplan's `critical-length`, docs/model.md §8);
 - `inflection_context`: MagicDec's S_inflection (Sadhukhan, Chen, Chen, Tiwari et al., ICLR
   2025, §3) — the context beyond which the speedup *rises with batch size*: the smallest
   context at which the strategy's speedup at batch B exceeds its speedup at B/2.

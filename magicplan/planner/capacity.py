@@ -37,6 +37,7 @@ from magicplan.specs import load_model
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 from magicplan.specs.drafts import DraftKindSpec
+from magicplan.specs.quantization import served
 from magicplan.specs.registry import (
     HardwareLike,
     ModelLike,
@@ -208,7 +209,10 @@ def capacity(
     `autoregressive_unavailable` / `speculative_unavailable` say why, with the numbers.
     `hardware`, `target`: specs, ids or paths.
     """
-    hardware, target = as_hardware(hardware), as_model(target, "target")
+    hardware = as_hardware(hardware)
+    target = served(
+        as_model(target, "target"), plan_kw.get("weight_dtype"), plan_kw.get("kv_dtype")
+    )
     check_positive("tokens_per_s", tokens_per_s, integer=False)
     check_positive("slo_ms", slo_ms, integer=False)
     check_positive("max_gpus", max_gpus)

@@ -100,7 +100,8 @@ def export(
     **plan_kw: Any,
 ) -> dict[str, Any]:
     """Engine JSON (`fmt`: vllm or sglang) for the workload of `report` (a `plan` result): the
-    best strategy the engine can express, its per-batch-size γ table, and what the planner's overall best would need."""
+    best strategy the engine can express, its per-batch-size γ table, and what the planner's
+    overall best would need."""
     _check(fmt)
     kw = expressible_kwargs(fmt, target, num_gpus, plan_kw)
     limits = _sglang(fmt)

@@ -32,6 +32,7 @@ from magicplan.specs.drafts import FAMILY_KINDS, DraftKindSpec, draft_kind
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
+from magicplan.specs.quantization import served
 from magicplan.specs.registry import (
     Draft,
     HardwareLike,
@@ -192,7 +193,9 @@ def plan_inputs(
 ) -> PlanInputs:
     """Validate and resolve the planner's inputs (specs, ids or paths); `kw` are `plan`'s
     optional arguments."""
-    hardware, target = as_hardware(hardware), as_model(target, "target")
+    hardware = as_hardware(hardware)
+    kv = kw.get("kv_dtype")
+    target = served(as_model(target, "target"), kw.get("weight_dtype"), kv)
     check_positive("batch", batch)
     check_positive("context", context)
     check_positive("num_gpus", num_gpus)
@@ -222,6 +225,7 @@ def plan_inputs(
         if drafts is not None
         else default_drafts(target, families=alpha is None or tau is not None)
     )
+    ds = [served(d, None, kv) if isinstance(d, ModelSpec) else d for d in ds]
     for d in ds:
         if isinstance(d, ModelSpec):
             check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"

@@ -66,6 +66,8 @@ def plan(
     accepted_per_step: float | None = None,
     tree_tokens: int | None = None,
     tau_table: Any = None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
 ) -> dict[str, Any]:
     """Best strategy for one workload (JSON-ready): best, ranked top `top`, AR baseline, why.
 
@@ -84,7 +86,8 @@ def plan(
     fill (default 0.9). `engine` (a spec, an id or a path; default: the default engine, or the
     hardware profile's own calibration): the serving engine, whose step costs the plan uses and
     whose speculative features bound it — what it cannot run is left out (`beyond_engine`
-    says what it would give, unless not `beyond`), unless `any_strategy`.
+    says what it would give, unless not `beyond`), unless `any_strategy`. `weight_dtype` and
+    `kv_dtype`: the target's weight and KV formats (`specs.quantization`).
     """
     inp = plan_inputs(
         hardware, num_gpus, target, batch, context, drafts=drafts, kv_methods=kv_methods,
@@ -93,7 +96,7 @@ def plan(
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
         gpu_hour_usd=gpu_hour_usd, memory_utilization=memory_utilization, engine=engine,
         any_strategy=any_strategy, accepted_per_step=accepted_per_step, tree_tokens=tree_tokens,
-        tau_table=tau_table,
+        tau_table=tau_table, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
     check_positive("top", top)
     accs = acceptance_grids(inp)
@@ -110,7 +113,8 @@ def plan(
         acceptance=acceptance, acceptance_table=inp.acceptance_table,
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
         memory_utilization=memory_utilization, accepted_per_step=accepted_per_step,
-        tree_tokens=tree_tokens, tau_table=inp.tau_table,
+        tree_tokens=tree_tokens, tau_table=inp.tau_table, weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype,
     ))  # fmt: skip
 
 

@@ -65,6 +65,10 @@ class Calibration(_Frozen):
     `verify_token_layer_overhead_ns` per layer for every token verified beyond one per sequence
     (tree or chain masks, gathers: what a verify pays that a decode step does not); an n-gram
     draft `ngram_lookup_us` of host time per round (the prompt lookup).
+    `round_overhead_us` (acceptance, sampling, cache bookkeeping). An engine that launches
+    kernels asynchronously from Python hides part of its fixed latencies behind the GPU's work:
+    `host_overlap` h takes h·min(device, host) off the step (0: they add, 1: the step is the
+    longer of the two).
     """
 
     engine: str = "generic"
@@ -88,6 +92,7 @@ class Calibration(_Frozen):
     round_overhead_us: float = Field(default=0.0, ge=0, lt=1e7)
     verify_token_layer_overhead_ns: float = Field(default=0.0, ge=0, lt=1e9)
     ngram_lookup_us: float = Field(default=0.0, ge=0, lt=1e7)
+    host_overlap: float = Field(default=0.0, ge=0, le=1)
     provenance: Provenance
 
 

@@ -53,6 +53,10 @@ class EngineSpec(_Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     name: str
     version: str | None = None
+    # Other names the engine goes by: spellings (`tensorrt-llm`), engines built on it (`ollama`
+    # runs llama.cpp) and release lines (`vllm-0.6`: `--engine "vllm==0.6.3"` finds the profile
+    # whose aliases hold vllm-0.6); `specs.registry.engine_key` normalizes both sides.
+    aliases: list[str] = Field(default_factory=list)
     notes: str | None = None
     cuda_graphs: bool = Field(description="decode steps replay captured CUDA graphs")
     attention_kernel: str = Field(min_length=1)

@@ -1,17 +1,20 @@
-"""Hardware profiles: datasheet figures (units in the keys, every number sourced) plus an optional
-calibration block of achieved efficiencies and fixed latencies for one (hardware, engine) pair.
+"""Hardware profiles: datasheet figures (units in the keys, every number sourced), what the
+part's kernels reach (`achieved`: bandwidth fraction and GEMM FLOP/s curve, fitted to cited
+measurements), and optionally an engine × hardware calibration written by `calibrate`.
 
-YAML keys carry units (`memory_gb`, `hbm_bandwidth_tb_s`, `bf16_dense_tflops`, ...); the
-properties below convert them to SI once (bytes, bytes/s, FLOP/s, seconds).
+YAML keys carry units (`memory_gb` or `memory_gib`, `hbm_bandwidth_tb_s`, `bf16_dense_tflops`,
+...); the properties below convert them to SI once (bytes, bytes/s, FLOP/s, seconds).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from magicplan.errors import MagicplanError
 from magicplan.specs.calibration import Calibration, Provenance, Source, _Frozen
-from magicplan.units import GB, TB, TERA
+from magicplan.units import GB, GIB, TB, TERA
 
 __all__ = ["PEAK_FIELD", "Achieved", "Calibration", "HardwareSpec", "Provenance", "Source"]
 
@@ -49,6 +52,11 @@ class HardwareSpec(_Frozen):
     # finite. Numbers must be numbers (strict: `true` is not 1 GB).
     memory_gb: float = Field(
         strict=True, gt=0, lt=1e5, description="device memory, decimal GB (1e9 bytes)"
+    )
+    # A datasheet's "80 GB" of HBM is 80 GiB: give it verbatim as memory_gib (memory_gb then
+    # follows from it), or give memory_gb; one of the two.
+    memory_gib: float | None = Field(
+        default=None, strict=True, gt=0, lt=1e5, description="device memory, binary GiB (2^30 B)"
     )
     hbm_bandwidth_tb_s: float = Field(
         strict=True, ge=1e-4, lt=1e3, description="peak memory bandwidth, TB/s (1e12 B/s)"
@@ -96,9 +104,24 @@ class HardwareSpec(_Frozen):
     # used as it is when no engine is named, or when the named engine is `calibration.engine`.
     calibration: Calibration | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _memory_from_gib(cls, data: Any) -> Any:
+        """memory_gb from a datasheet's GiB figure; giving both is refused."""
+        if not isinstance(data, dict) or data.get("memory_gib") is None:
+            return data
+        if data.get("memory_gb") is not None:
+            raise ValueError("give memory_gb or memory_gib, not both")
+        gib = data["memory_gib"]
+        if isinstance(gib, (int, float)) and not isinstance(gib, bool):
+            return data | {"memory_gb": round(float(gib) * GIB / GB, 6)}
+        return data
+
     @model_validator(mode="after")
     def _every_number_sourced(self) -> HardwareSpec:
         cited = {f for s in self.sources for f in s.fields}
+        if "memory_gib" in cited and self.memory_gib is not None:
+            cited.add("memory_gb")  # derived from the cited GiB figure
         numeric = [
             name
             for name, value in self

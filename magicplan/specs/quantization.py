@@ -95,6 +95,12 @@ def with_kv_format(model: ModelSpec, name: str | None) -> ModelSpec:
     return model.model_copy(update={"kv_dtype": key})
 
 
+def served(model: ModelSpec, weight_dtype: str | None, kv_dtype: str | None) -> ModelSpec:
+    """`model` with its weights in `weight_dtype` and its KV cache in `kv_dtype` (None or blank:
+    as it is)."""
+    return with_kv_format(with_weight_format(model, weight_dtype), kv_dtype)
+
+
 def from_quantization_config(qc: Any, source: str) -> dict[str, Any]:
     """ModelSpec fields from a Hugging Face config.json `quantization_config` (GPTQ, AWQ, FP8,
     compressed-tensors, bitsandbytes), or a MagicplanError naming the key."""

@@ -232,11 +232,50 @@ def list_models() -> list[ModelSpec]:
     ]
 
 
+_VERSION = re.compile(r"^(?P<name>.+?)[-@=]+v?(?P<version>\d+(?:\.\d+)*)$")
+
+
+def engine_key(name: str) -> str:
+    """An engine's name as written → the key ids and aliases are matched on: lower case,
+    spaces and underscores as '-', a version after the name as '-X.Y.Z' (`vLLM==0.6.3`,
+    `vllm@0.6.3`, `vllm v0.6.3` → `vllm-0.6.3`)."""
+    s = re.sub(r"[\s_]+", "-", name.strip().lower())
+    m = _VERSION.match(s)
+    return s if m is None else f"{m['name']}-{m['version']}"
+
+
+def _engine_candidates(key: str) -> list[str]:
+    """The key, then its version cut to major.minor, then the name alone (the newest line)."""
+    m = re.match(r"^(?P<name>.+)-(?P<major_minor>\d+\.\d+)(?:\.\d+)*$", key)
+    if m is None:
+        return [key]
+    return list(dict.fromkeys([key, f"{m['name']}-{m['major_minor']}", m["name"]]))
+
+
+@lru_cache(maxsize=1)
+def _engine_names() -> dict[str, str]:
+    """Normalized id or alias → shipped engine id."""
+    names: dict[str, str] = {}
+    for spec in list_engines():
+        for name in (spec.id, *spec.aliases):
+            names.setdefault(engine_key(name), spec.id)
+    return names
+
+
+def _engine_id(arg: str) -> str:
+    """A shipped id for `arg` when it names one by id, alias or versioned name; else `arg`."""
+    if _looks_like_path(arg) or (profiles_dir("engine_profiles") / f"{arg}.yaml").is_file():
+        return arg
+    names = _engine_names()
+    return next((names[k] for k in _engine_candidates(engine_key(arg)) if k in names), arg)
+
+
 def load_engine(id_or_path: str | Path | None = None) -> EngineSpec:
-    """An EngineSpec from a shipped id (e.g. 'vllm') or a YAML profile path; None: the default
+    """An EngineSpec from a shipped id (e.g. 'vllm'), one of its aliases or versioned names
+    (`tensorrt-llm`, `vllm==0.6.3`; `engine_key`) or a YAML profile path; None: the default
     engine (DEFAULT_ENGINE)."""
     arg = DEFAULT_ENGINE if id_or_path is None else str(id_or_path)
-    path = _resolve("engine_profiles", arg, "engine", "magicplan engines list")
+    path = _resolve("engine_profiles", _engine_id(arg), "engine", "magicplan engines list")
     return _cached(_engine_from_mapping, str(path), _stamp(path))
 
 

@@ -137,7 +137,7 @@ def test_folded_step_equals_every_operator_costed(
     terms = dict(
         attention_efficiency=0.6, attention_half_length_tokens=40.0, attention_floor_us=12.0,
         int4_weight_efficiency=0.7, sampling_us=30.0, sampling_ns_per_logit=0.5,
-        allreduce_latency_per_doubling_us=2.0,
+        allreduce_latency_per_doubling_us=2.0, host_overlap=0.7,
     )  # fmt: skip
     cal = make_cal(
         overlap=overlap, allreduce_latency_us=5.0, token_layer_overhead_ns=3.0,

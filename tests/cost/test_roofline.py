@@ -146,3 +146,21 @@ def test_allreduce_latency_grows_per_doubling() -> None:
     rf = make_roofline(make_hw(), cal)
     assert float(allreduce_time(1e6, 8, rf)) == pytest.approx(51e-6)
     assert float(allreduce_time(1e6, 2, rf)) == pytest.approx(10e-6 + 1e6 / 0.5 / 100e9)
+
+
+def test_an_asynchronous_engine_hides_host_time_behind_the_device() -> None:
+    # Llama-2-7B shapes, 1 TB/s: one AR step reads ~13.5 GB of weights (device ≈ 13.5 ms); 32
+    # layers × 500 µs of host latency = 16 ms. Added: ≈ 29.5 ms; fully overlapped
+    # (host_overlap 1): the longer of the two, 16 ms; half: 29.5 − 0.5 · 13.5 ms.
+    from magicplan.cost.steps import step_time
+
+    m = make_model()
+    plain = make_roofline(make_hw(), make_cal(layer_overhead_us=500.0))
+    device = float(step_time(m, make_roofline(make_hw(), make_cal()), 1, 1, 1.0, 0).total_s)
+    added = float(step_time(m, plain, 1, 1, 1.0, 0).total_s)
+    assert added == pytest.approx(device + 32 * 500e-6)
+    for h, expected in ((1.0, max(device, 16e-3)), (0.5, added - 0.5 * min(device, 16e-3))):
+        rf = make_roofline(make_hw(), make_cal(layer_overhead_us=500.0, host_overlap=h))
+        st = step_time(m, rf, 1, 1, 1.0, 0)
+        assert float(st.total_s) == pytest.approx(expected)
+        assert float(sum(st.parts.values())) == pytest.approx(expected)  # classes add up

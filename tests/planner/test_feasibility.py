@@ -15,7 +15,7 @@ from magicplan.planner import plan
 from magicplan.planner.analysis import best_speculative
 from magicplan.specs import load_hardware, load_model
 
-USABLE_GB = 85.9 * 0.9  # h100-sxm memory_gb × vLLM's default utilization
+USABLE_GB = 80 * 2**30 / 1e9 * 0.9  # h100-sxm: 80 GiB (datasheet) × vLLM's default utilization
 
 
 def _ar_gb(model: Any, n: int, batch: int, context: int) -> float:

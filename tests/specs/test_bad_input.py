@@ -144,8 +144,8 @@ def test_wrong_type_field(tmp_path: Path) -> None:
 
 
 def test_unknown_key(tmp_path: Path) -> None:
-    with pytest.raises(MagicplanError, match="memory_gib") as info:
-        load_hardware(write(tmp_path, GOOD_HARDWARE + "memory_gib: 80\n"))
+    with pytest.raises(MagicplanError, match="memory_tib") as info:
+        load_hardware(write(tmp_path, GOOD_HARDWARE + "memory_tib: 80\n"))
     assert "unknown key" in str(info.value)
     with pytest.raises(MagicplanError, match="hidden_dim"):
         load_model(write(tmp_path, GOOD_MODEL + "hidden_dim: 4096\n"))
@@ -205,3 +205,14 @@ def _looks_numeric(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_memory_in_gib_is_taken_verbatim_and_one_of_two(tmp_path: Path) -> None:
+    # A datasheet's "80 GB" of HBM is 80 GiB = 80 · 2^30 = 85,899,345,920 bytes.
+    text = GOOD_HARDWARE.replace("memory_gb: 80", "memory_gib: 80").replace(
+        "[memory_gb,", "[memory_gib,"
+    )
+    assert load_hardware(write(tmp_path, text)).memory_bytes == pytest.approx(85_899_345_920)
+    both = GOOD_HARDWARE.replace("memory_gb: 80", "memory_gb: 80\nmemory_gib: 80")
+    with pytest.raises(MagicplanError, match="memory_gb or memory_gib"):
+        load_hardware(write(tmp_path, both))

@@ -60,3 +60,41 @@ def test_unknown_repo_id_is_one_clear_line() -> None:
 def test_ids_are_matched_whatever_their_case() -> None:
     assert load_model("Qwen2.5-7B").id == "qwen2.5-7b"
     assert load_hardware("H100-SXM").id == "h100-sxm"
+
+
+@pytest.mark.parametrize(
+    ("name", "engine_id"),
+    [
+        ("vllm", "vllm"),
+        ("vLLM==0.6.3", "vllm-v0"),  # a V0 release line (V1 is the default from 0.8.0)
+        ("vllm@0.5.4", "vllm-v0"),
+        ("vllm v0.10.1", "vllm"),
+        ("vllm 0.12", "vllm"),  # a release no alias names: the name alone, the newest line
+        ("vllm-v0", "vllm-v0"),
+        ("TensorRT-LLM", "trtllm"),
+        ("tensorrt_llm", "trtllm"),
+        ("Ollama", "llama.cpp"),
+        ("transformers", "hf-transformers"),
+        ("SGLang 0.4.1", "sglang"),
+        ("exllamav2", "exllamav2"),
+    ],
+)
+def test_engines_are_found_by_alias_and_versioned_name(name: str, engine_id: str) -> None:
+    from magicplan.specs import load_engine
+
+    assert load_engine(name).id == engine_id
+
+
+def test_engine_key_normalizes_spelling_and_version() -> None:
+    from magicplan.specs.registry import engine_key
+
+    assert engine_key("vLLM==0.6.3") == engine_key("vllm v0.6.3") == "vllm-0.6.3"
+    assert engine_key("TensorRT LLM") == "tensorrt-llm"
+    assert engine_key("exllamav2") == "exllamav2"  # a digit in the name is not a version
+
+
+def test_unknown_engine_is_one_clear_line_with_a_suggestion() -> None:
+    from magicplan.specs import load_engine
+
+    with pytest.raises(MagicplanError, match=r"engine: unknown id 'vlm' \(did you mean vllm"):
+        load_engine("vlm")
