@@ -59,6 +59,7 @@ from magicplan.specs.registry import (
     as_model,
 )
 from magicplan.specs.drafts import DraftKindSpec
+from magicplan.specs.model import ModelSpec
 from magicplan.units import GB, MS
 
 __all__ = ["COLUMNS", "SUMMARY_COLUMNS", "Setup", "check_columns", "estimate", "estimate_arrays"]
