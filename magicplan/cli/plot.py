@@ -20,7 +20,7 @@ from magicplan.cli._options import (
 from magicplan.counts import EXAMPLE
 from magicplan.errors import MagicplanError
 
-KINDS_HELP = "speedup | breakdown | pareto | gamma-map | validation"
+KINDS_HELP = "speedup | breakdown | pareto | gamma-map | validation | families"
 
 
 @app.command("plot")
@@ -125,7 +125,7 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
     from magicplan.plots.scenario import DEFAULT_BATCHES, DEFAULT_CONTEXTS, Scenario, parse_ints
     from magicplan.setup import Setup
     from magicplan.specs import load_hardware, load_model
-    from magicplan.specs.registry import as_engine
+    from magicplan.specs.registry import as_draft, as_engine
 
     for name in ("hardware", "model"):
         if opts[name] is None:
@@ -138,7 +138,7 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
         hardware=load_hardware(opts["hardware"]),
         num_gpus=opts["num_gpus"],
         target=load_model(opts["model"]),
-        draft=None if draft in (None, "self") else load_model(draft),
+        draft=None if draft in (None, "self") or kind == "families" else as_draft(draft),
         kv_method=opts["kv_method"] or "streamingllm",
         draft_num_gpus=opts["draft_num_gpus"],
         mode=opts["mode"],

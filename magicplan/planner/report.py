@@ -104,6 +104,7 @@ def entry(inp: PlanInputs, rows: Candidates, i: int, error: ModelError) -> dict[
         "tree_tokens": blk.draft.tree_tokens or gamma + 1,
         "draft_passes": int(drafter.passes(gamma)),
         "acceptance_input": "tau" if blk.draft.tau is not None else "alpha",
+        "tau": blk.draft.tau,
         "acceptance": _acceptance_used(inp, blk, m, k, gamma),
         "acceptance_source": source, "acceptance_borrowed_from": borrowed_from(source),
         "accepted_per_step": float(blk.draft.omega[m, k, g]), "speedup": t_ar / t_tok,
@@ -189,7 +190,8 @@ def plan_report(
 
 FAMILY_KEYS = (
     "draft_kind", "draft_model", "kv_method", "kv_budget", "gamma", "tree_tokens",
-    "draft_num_gpus", "accepted_per_step", "acceptance_input", "acceptance_source", "speedup",
+    "draft_num_gpus", "accepted_per_step", "acceptance", "acceptance_input", "tau",
+    "acceptance_source", "speedup",
     "t_spec_per_token_ms", "throughput_tokens_per_s", "memory_per_gpu_gb",
 )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""The five figure kinds of `magicplan plot`, their defaults, and one entry point to a file."""
+"""The six figure kinds of `magicplan plot`, their defaults, and one entry point to a file."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from magicplan.plots.render import Draw
     from magicplan.plots.scenario import Scenario
 
-KINDS = ("speedup", "breakdown", "pareto", "gamma-map", "validation")
+KINDS = ("speedup", "breakdown", "pareto", "gamma-map", "validation", "families")
 DEFAULT_CONTEXT = 32768
 BREAKDOWN_BATCHES = (1, 4, 16, 64, 256)  # three bars each: more groups would not read
 GAMMA_MAP_CONTEXTS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
@@ -25,6 +25,7 @@ FIGSIZES_IN = {
     "pareto": (8.0, 5.2),
     "gamma-map": (8.6, 6.0),
     "validation": (7.0, 7.2),
+    "families": (10.0, 6.0),
 }
 
 
@@ -41,6 +42,14 @@ def with_defaults(kind: str, sc: Scenario, batches_given: bool, contexts_given: 
     """Per-kind default grids where the user gave none."""
     if kind == "breakdown" and not batches_given:
         sc = replace(sc, batches=BREAKDOWN_BATCHES)
+    if kind == "families":
+        from magicplan.plots.families import FAMILY_BATCHES, FAMILY_CONTEXTS
+
+        limit = sc.setup.target.max_position_embeddings
+        if not batches_given:
+            sc = replace(sc, batches=FAMILY_BATCHES)
+        if not contexts_given:
+            sc = replace(sc, contexts=tuple(c for c in FAMILY_CONTEXTS if c <= limit) or (limit,))
     if kind == "gamma-map" and not contexts_given:
         limit = sc.setup.target.max_position_embeddings
         contexts = tuple(c for c in GAMMA_MAP_CONTEXTS if c <= limit) or (limit,)
@@ -82,6 +91,10 @@ def _scenario_drawer(
         from magicplan.plots.speedup import GAMMAS, plot_speedup
 
         return partial(plot_speedup, sc=sc, gammas=GAMMAS if gamma is None else [gamma])
+    if kind == "families":
+        from magicplan.plots.families import family_curves, plot_families
+
+        return partial(plot_families, sc=sc, curves=family_curves(sc))
     if kind == "breakdown":
         from magicplan.plots.breakdown import plot_breakdown
 
