@@ -79,25 +79,27 @@ def acceptance_grid(inp: PlanInputs, draft: Any, budgets: np.ndarray) -> Accepta
 
 
 def _tau_grid(inp: PlanInputs, draft: Any, shape: tuple[int, int]) -> Acceptance:
-    """A τ-planned draft's grid: α NaN (none applies), τ's source in every cell."""
-    tau, source = family_tau(inp, draft)
+    """A τ-planned draft's grid: α NaN (none applies), τ's source in every cell, and the γ a
+    chain's τ was measured at."""
+    tau, source, gamma = family_tau(inp, draft)
     nan = np.full(shape, np.nan)
-    alpha = nan if tau is None else np.full(shape, np.nan)
-    return Acceptance(alpha, nan, nan, [[source] * shape[1] for _ in range(shape[0])], tau=tau)
+    sources = [[source] * shape[1] for _ in range(shape[0])]
+    return Acceptance(nan, nan, nan, sources, tau=tau, tau_gamma=gamma)
 
 
-def family_tau(inp: PlanInputs, draft: Any) -> tuple[float | None, str]:
-    """τ for a draft planned by its mean accepted length: the user's, else the table's for
-    this family (borrowed from the nearest target when the target has none)."""
+def family_tau(inp: PlanInputs, draft: Any) -> tuple[float | None, str, int | None]:
+    """τ for a draft planned by its mean accepted length, its source and the γ it was measured
+    at (None: the user's, at the one γ planned or the family's depth): the user's, else the
+    table's for this family (borrowed from the nearest target when the target has none)."""
     if inp.accepted_per_step is not None:
-        return float(inp.accepted_per_step), "user --accepted-per-step"
+        return float(inp.accepted_per_step), "user --accepted-per-step", None
     hit = lookup_tau(inp.tau_table, inp.target.id, draft.kind, tree_tokens(inp, draft),
                      draft.depth)  # fmt: skip
     if hit is None:
         inp.notes.append(f"no published τ for {draft.kind}: not planned "
                          "(give --accepted-per-step to plan it)")  # fmt: skip
-        return None, "no accepted-length measurement"
-    return hit.tau, hit.source
+        return None, "no accepted-length measurement", None
+    return hit.tau, hit.source, hit.entry.gamma
 
 
 def tree_tokens(inp: PlanInputs, draft: Any) -> int | None:
@@ -141,7 +143,7 @@ def _tau_omega(
         return np.full(shape, np.nan)
     if isinstance(draft, DraftKindSpec) and draft.is_tree:
         return np.full(shape, min(tau, float(gammas.max()) + 1.0))
-    g0 = chain_depth(inp, draft)
+    g0 = acc_grid.tau_gamma or chain_depth(inp, draft)
     alpha = implied_alpha(tau, g0)
     return np.broadcast_to(expected_tokens(gammas, alpha), shape).copy()
 

@@ -28,6 +28,7 @@ class Acceptance:
     high: np.ndarray
     sources: list[list[str]]  # [M][K]
     tau: float | None = None  # the mean accepted length, for a draft planned by τ
+    tau_gamma: int | None = None  # the γ a chain's τ was measured at (None: the user's)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,12 +15,12 @@ from magicplan.specs.quantization import from_quantization_config
 
 # Per-architecture defaults where config.json may omit a key (transformers' class defaults).
 _TIED_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True}
-_QKV_BIAS = {"qwen2", "qwen2_moe"}
+_QKV_BIAS = {"qwen2", "qwen2_moe", "mimo"}
 _QK_NORM = {"qwen3", "qwen3_moe", "gemma3_text"}
 _FOUR_NORMS = {"gemma2", "gemma3_text"}
 SUPPORTED = (
     "llama", "mistral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "mixtral",
-    "gemma", "gemma2", "gemma3_text", "phi3",
+    "gemma", "gemma2", "gemma3_text", "phi3", "mimo",  # MiMo: a Qwen2 decoder + MTP module(s)
 )  # fmt: skip
 _DTYPES = {"bfloat16": "bfloat16", "float16": "float16", "float32": "float32"}
 # transformers' model classes (config.json `architectures`) → model_type, for configs without one.
@@ -29,7 +29,7 @@ _ARCH_CLASSES = {
     "Qwen2MoeForCausalLM": "qwen2_moe", "Qwen3ForCausalLM": "qwen3",
     "Qwen3MoeForCausalLM": "qwen3_moe", "MixtralForCausalLM": "mixtral",
     "GemmaForCausalLM": "gemma", "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3_text",
-    "Phi3ForCausalLM": "phi3",
+    "Phi3ForCausalLM": "phi3", "MiMoForCausalLM": "mimo",
 }  # fmt: skip
 # Keys only a Hugging Face config.json has (a native profile names these num_layers, ...).
 HF_KEYS = (

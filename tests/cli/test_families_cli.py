@@ -1,0 +1,84 @@
+"""The drafting families on the command line (issue 14's contract): `--draft` (and `--drafts`,
+and the scenarios column `draft_model`) takes self, a model or a kind keyword; `--tree-tokens N`
+sets the verified tokens; `--accepted-per-step` takes τ for any kind; `plot families`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from magicplan.cli import app
+
+runner = CliRunner()
+ONE = ["--hardware", "a100-80gb-sxm", "--model", "vicuna-7b", "--batch", "1", "--context", "512"]
+
+
+def run(*args: str) -> dict:  # type: ignore[type-arg]
+    r = runner.invoke(app, list(args))
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)  # type: ignore[no-any-return]
+
+
+def test_estimate_takes_a_kind_tree_tokens_and_tau() -> None:
+    # EAGLE-1's static tree (26 tokens, depth 5) with its published τ on MT-bench (3.94)
+    r = run("estimate", *ONE, "--draft", "eagle", "--tree-tokens", "26", "--gamma", "5",
+            "--accepted-per-step", "3.94", "--engine", "hf-transformers", "--json")  # fmt: skip
+    assert (r["draft_kind"], r["tree_tokens"], r["draft_passes"], r["kv_method"]) == (
+        "eagle", 26, 5, "full",
+    )  # fmt: skip
+    assert r["accepted_per_step"] == 3.94 and r["speedup"] > 1
+    medusa = run("estimate", *ONE, "--drafts", "medusa", "--accepted-per-step", "2.5", "--json")
+    assert (medusa["gamma"], medusa["tree_tokens"], medusa["kv_method"]) == (5, 64, "none")
+
+
+def test_tree_input_mistakes_are_one_line() -> None:
+    r = runner.invoke(app, ["estimate", *ONE, "--draft", "eagle", "--acceptance", "0.8"])
+    assert r.exit_code == 2 and "accepted_per_step (τ" in r.output
+    r = runner.invoke(app, ["estimate", *ONE, "--draft", "ngram", "--tree-tokens", "20",
+                            "--acceptance", "0.5"])  # fmt: skip
+    assert r.exit_code == 2 and "tree_tokens applies to tree drafters" in r.output
+    r = runner.invoke(app, ["estimate", *ONE, "--draft", "eagle", "--tree-tokens", "4",
+                            "--accepted-per-step", "2"])  # fmt: skip
+    assert r.exit_code == 2 and "tree_tokens must be at least gamma + 1" in r.output
+    r = runner.invoke(app, ["estimate", *ONE, "--draft", "hydra", "--acceptance", "0.5"])
+    assert r.exit_code == 2 and "hydra" in r.output
+
+
+def test_plan_shows_the_kind_and_compares_families() -> None:
+    r = run("plan", *ONE, "--draft", "eagle,medusa,ngram", "--engine", "hf-transformers",
+            "--json")  # fmt: skip
+    assert r["best"]["draft_kind"] == "eagle"
+    assert [f["draft_kind"] for f in r["families"]] == ["eagle", "medusa", "ngram"]
+    assert "EAGLE draft head" in r["recommendation"]
+    table = runner.invoke(app, ["plan", *ONE, "--draft", "eagle,ngram", "--engine",
+                                "hf-transformers"])  # fmt: skip
+    assert table.exit_code == 0 and "eagle" in table.output and "ngram" in table.output
+    tau = run("plan", *ONE, "--draft", "eagle", "--accepted-per-step", "4.5", "--tree-tokens",
+              "40", "--engine", "hf-transformers", "--json")  # fmt: skip
+    assert (tau["best"]["accepted_per_step"], tau["best"]["tree_tokens"]) == (4.5, 40)
+
+
+def test_scenarios_column_draft_model_takes_kinds(tmp_path: Path) -> None:
+    p = tmp_path / "s.csv"
+    p.write_text(
+        "gpu,num_gpus,target,draft_model,kv_method,kv_budget,context,batch,gamma,tree_tokens,"
+        "accepted_per_step,engine\n"
+        "a100-80gb-sxm,1,vicuna-7b,eagle,full,0,512,1,6,60,4.98,hf-transformers\n"
+        "a100-80gb-sxm,1,vicuna-7b,medusa,none,0,512,1,5,,2.52,hf-transformers\n"
+    )
+    rows = run("estimate", "--scenarios", str(p), "--json")
+    assert [r["tree_tokens"] for r in rows] == [60, None]
+    assert all(r["speedup"] > 1 for r in rows)
+    planned = run("plan", "--scenarios", str(p))
+    assert [r["best"]["draft_kind"] for r in planned] == ["eagle", "medusa"]
+
+
+def test_plot_families_writes_a_figure(tmp_path: Path) -> None:
+    out = tmp_path / "families.png"
+    r = runner.invoke(app, ["plot", "families", "--hardware", "h100-sxm", "--model",
+                            "llama-3.1-8b", "--batches", "1,16", "--contexts", "1k,16k",
+                            "--output", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert out.stat().st_size > 10_000

@@ -1,0 +1,127 @@
+"""The planner over drafting families: kinds × KV method and budget × γ (a tree: its depth and
+N), the kind shown, the best of each family compared, the engine's features respected, and
+each kind exported as the engine can express it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from magicplan.cost.speculative import expected_tokens, implied_alpha
+from magicplan.errors import MagicplanError
+from magicplan.estimate import estimate
+from magicplan.planner import plan
+from magicplan.planner.analysis import best_speculative
+from magicplan.planner.export import export
+from magicplan.planner.inputs import default_drafts
+from magicplan.specs import load_model
+
+
+def test_a_tree_family_is_planned_from_its_tau(h100: Any, llama8b: Any) -> None:
+    r = plan(h100, 1, llama8b, 4, 8192, drafts=["eagle"], accepted_per_step=4.2, engine="vllm")
+    best = r["best"]
+    assert (best["draft_kind"], best["gamma"], best["tree_tokens"]) == ("eagle", 6, 60)
+    assert best["accepted_per_step"] == 4.2 and best["acceptance"] is None
+    assert best["acceptance_input"] == "tau" and best["kv_method"] == "full"
+    # the same round as estimate's: 6 draft passes, one verify of 60 tokens, τ tokens
+    e = estimate(h100, 1, llama8b, 4, 8192, draft="eagle", accepted_per_step=4.2, engine="vllm")
+    assert best["speedup"] == pytest.approx(e["speedup"], rel=1e-9)
+    assert best["why"]["round_fractions"]["draft"] > 0
+
+
+def test_tree_tokens_sets_the_verified_tokens(h100: Any, llama8b: Any) -> None:
+    kw = {"drafts": ["eagle"], "accepted_per_step": 4.0, "engine": "vllm"}
+    small = best_speculative(plan(h100, 1, llama8b, 16, 4096, tree_tokens=16, **kw))
+    big = best_speculative(plan(h100, 1, llama8b, 16, 4096, **kw))
+    assert small is not None and big is not None
+    assert small["tree_tokens"] == 16 and big["tree_tokens"] == 60
+    assert small["t_verify_ms"] < big["t_verify_ms"]  # 16 x 16 tokens verify, not 16 x 60
+
+
+def test_a_chains_tau_carries_to_other_gamma_through_its_alpha(h100: Any, llama8b: Any) -> None:
+    # n-gram lookup: the table's τ 1.68 was measured at γ = 10 (borrowed from Vicuna-7B)
+    r = plan(h100, 1, llama8b, 1, 4096, drafts=["ngram"], engine="vllm", gammas=[3])
+    best = r["best"]
+    alpha = implied_alpha(1.68, 10)
+    assert best["accepted_per_step"] == pytest.approx(float(expected_tokens(3, alpha)))
+    assert best["tree_tokens"] == 4 and best["kv_method"] == "none" and best["draft_passes"] == 1
+    assert best["acceptance_borrowed_from"] == "vicuna-7b/ngram"
+    assert "borrowed" in r["recommendation"]
+
+
+def test_default_search_spans_every_family_and_why_compares_them(h100: Any) -> None:
+    target = load_model("mimo-7b")  # ships an MTP module
+    kinds = {getattr(d, "kind", None) for d in default_drafts(target)}
+    assert {"eagle", "eagle3", "medusa", "mtp", "ngram"} <= kinds
+    r = plan(h100, 1, target, 1, 4096, engine="vllm")
+    fams = {f["draft_kind"] for f in r["families"]}
+    assert {"eagle", "eagle3", "medusa", "mtp", "ngram"} <= fams
+    assert set(r["best"]["why"]["best_of_each_family"]) == fams
+    speed = [f["t_spec_per_token_ms"] for f in r["families"]]
+    assert speed == sorted(speed)
+    assert "mtp" not in {getattr(d, "kind", None) for d in default_drafts(load_model("llama-3.1-8b"))}
+
+
+def test_an_mtp_draft_on_a_model_without_one_is_refused(h100: Any, llama8b: Any) -> None:
+    with pytest.raises(MagicplanError, match="no multi-token-prediction module"):
+        plan(h100, 1, llama8b, 1, 4096, drafts=["mtp"])
+
+
+def test_the_engine_gates_the_kinds(h100: Any, llama8b: Any) -> None:
+    # SGLang runs EAGLE, EAGLE-3, MTP and n-gram lookup, not Medusa (sglang.yaml).
+    r = plan(h100, 1, llama8b, 1, 4096, drafts=["medusa", "ngram"], engine="sglang")
+    assert {f["draft_kind"] for f in r["families"]} == {"ngram"}
+    assert r["beyond_engine"] is not None
+    assert r["beyond_engine"]["needs"] == ["Medusa heads (medusa)"]
+    assert "vllm" in r["beyond_engine"]["engines_that_run_it"]
+
+
+def test_an_alpha_keeps_trees_out_of_the_default_search(h100: Any, llama8b: Any) -> None:
+    r = plan(h100, 1, llama8b, 1, 4096, acceptance=0.7, engine="magicdec")
+    assert {f["draft_kind"] for f in r["families"]} <= {"self", "draft_model", "ngram"}
+
+
+def test_tau_for_a_chain_over_several_gammas_needs_one(h100: Any, llama8b: Any) -> None:
+    with pytest.raises(MagicplanError, match="give the one --gamma"):
+        plan(h100, 1, llama8b, 1, 4096, drafts=["llama-3.2-1b"], accepted_per_step=2.5)
+    r = plan(h100, 1, llama8b, 1, 4096, drafts=["llama-3.2-1b"], accepted_per_step=2.5,
+             gammas=[3], engine="vllm")  # fmt: skip
+    assert r["best"]["accepted_per_step"] == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize(
+    ("kind", "fmt", "config"),
+    [
+        ("eagle3", "vllm", {"method": "eagle3", "num_speculative_tokens": 7, "model": None}),
+        ("eagle", "sglang", {"speculative_algorithm": "EAGLE", "speculative_num_steps": 6,
+                             "speculative_eagle_topk": 10, "speculative_num_draft_tokens": 60}),
+        ("ngram", "vllm", {"method": "ngram", "prompt_lookup_max": 3}),
+        ("ngram", "sglang", {"speculative_algorithm": "NGRAM"}),
+        ("medusa", "vllm", {"method": "medusa"}),
+    ],
+)  # fmt: skip
+def test_export_maps_each_kind(
+    h100: Any, llama8b: Any, kind: str, fmt: str, config: dict[str, Any]
+) -> None:
+    kw = {"drafts": [kind], "accepted_per_step": 3.0, "gammas": [6] if kind == "ngram" else None}
+    r = plan(h100, 1, llama8b, 1, 4096, engine=fmt, **kw)
+    e = export(fmt, r, h100, 1, llama8b, **kw)
+    assert e["exported_strategy"]["draft_kind"] == kind
+    assert {k: e["speculative_config"][k] for k in config} == config
+    if kind in ("eagle", "eagle3", "medusa"):
+        assert any("head trained for this target" in lim for lim in e["limitations"])
+    if (kind, fmt) == ("eagle3", "vllm"):
+        assert any("as a chain" in lim for lim in e["limitations"])
+
+
+def test_export_says_when_the_engine_cannot_express_the_kind(h100: Any, llama8b: Any) -> None:
+    kw = {"drafts": ["medusa", "llama-3.2-1b"], "accepted_per_step": 2.4, "gammas": [4]}
+    r = plan(h100, 1, llama8b, 1, 4096, engine="vllm", **kw)  # vLLM runs Medusa
+    assert r["best"]["draft_kind"] == "medusa"
+    e = export("sglang", r, h100, 1, llama8b, **kw)
+    assert e["exported_strategy"]["draft_model"] == "llama-3.2-1b"
+    assert e["dropped"] is not None
+    assert any("cannot run Medusa heads" in reason for reason in e["dropped"]["reasons"])
+    assert np.isfinite(e["dropped"]["speedup_given_up"])
