@@ -73,9 +73,16 @@ def read_measurements(
             raise MagicplanError(f"{path}: column 'gpu' has no row for '{hw.id}' (found: {found})")
         cols = {k: v[keep] for k, v in cols.items()}
     for name in TIME_COLUMNS:
-        if name in cols and np.any(cols[name][np.isfinite(cols[name])] <= 0):
-            raise MagicplanError(f"{path}: column '{name}' must hold positive times in ms")
+        if name in cols and np.any(cols[name][np.isfinite(cols[name])] < MIN_TIME_MS):
+            raise MagicplanError(
+                f"{path}: column '{name}' must hold times in ms of at least {MIN_TIME_MS:g}"
+            )
     return cols
+
+
+# A step time below a nanosecond is no measurement (no GPU step is that short), and a subnormal
+# one overflows the relative errors it divides.
+MIN_TIME_MS = 1e-6
 
 
 def samples_from_columns(cols: Columns) -> list[StepSample]:

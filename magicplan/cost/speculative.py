@@ -54,7 +54,7 @@ NEAR_ONE = 1e-9  # |1 - α| below this: Ω takes its limit γ + 1 (the closed fo
 HORNER_MAX_GAMMA = 16
 
 
-def implied_alpha(omega: float, gamma: float) -> float:
+def implied_alpha(omega: float, gamma: int) -> float:
     """The i.i.d. α at which Ω(γ, α) equals a measured `omega` (tokens per round, bonus
     included): how a mean accepted length measured at one γ carries to other γ. Ω rises with α
     from 1 to γ + 1, so bisection; `omega` at or beyond γ + 1 gives 1."""
@@ -66,7 +66,8 @@ def implied_alpha(omega: float, gamma: float) -> float:
     lo, hi = 0.0, 1.0
     for _ in range(IMPLIED_STEPS):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if float(expected_tokens(gamma, mid)) < target else (lo, mid)
+        omega = sum(mid**i for i in range(int(gamma) + 1))  # 1 + α + … + α^γ: Ω(γ, α)
+        lo, hi = (mid, hi) if omega < target else (lo, mid)
     return (lo + hi) / 2
 
 

@@ -93,15 +93,20 @@ def shipped_tau() -> tuple[TauEntry, ...]:
     return tuple(read_tau_table(DATA))
 
 
-def _models() -> dict[str, Any]:
-    from magicplan.specs import list_models
+@lru_cache(maxsize=64)
+def _profile(model_id: str) -> Any:
+    """The shipped profile of a table's target (None for targets without one)."""
+    from magicplan.specs import load_model
 
-    return {m.id: m for m in list_models()}
+    try:
+        return load_model(model_id)
+    except MagicplanError:
+        return None
 
 
-def _nearness(entry: TauEntry, target: Any, models: dict[str, Any]) -> tuple[int, float]:
+def _nearness(entry: TauEntry, target: Any) -> tuple[int, float]:
     """How close an entry's target is to `target`: same tokenizer family first, then size."""
-    other = models.get(entry.target)
+    other = _profile(entry.target)
     if other is None or target is None:
         return (2, math.inf)
     family = 0 if other.tokenizer == target.tokenizer else 1
@@ -116,22 +121,22 @@ def _shape_gap(entry: TauEntry, tree_tokens: int | None, gamma: int | None) -> f
 
 def lookup_tau(
     table: Sequence[TauEntry],
-    target: str,
+    target: Any,
     kind: str,
     tree_tokens: int | None = None,
     gamma: int | None = None,
 ) -> TauLookup | None:
-    """τ of family `kind` on `target` (the entry nearest in draft shape: `tree_tokens` for a
-    tree, `gamma` for a chain), else the nearest target's, named as borrowed; None when the
-    family has no entry at all."""
+    """τ of family `kind` on `target` (a ModelSpec or an id; the entry nearest in draft shape:
+    `tree_tokens` for a tree, `gamma` for a chain), else the nearest target's, named as borrowed;
+    None when the family has no entry at all."""
     rows = [e for e in table if e.draft == kind]
     if not rows:
         return None
+    spec = _profile(target) if isinstance(target, str) else target
+    target = target if isinstance(target, str) else target.id
     own = [e for e in rows if e.target == target]
-    models = _models()
     if not own:
-        spec = models.get(target)
-        best = min(rows, key=lambda e: _nearness(e, spec, models))
+        best = min(rows, key=lambda e: _nearness(e, spec))
         own = [e for e in rows if e.target == best.target]
     pick = min(own, key=lambda e: (e.dataset != PREFERRED_DATASET,
                                    _shape_gap(e, tree_tokens, gamma)))  # fmt: skip

@@ -76,8 +76,8 @@ def restrict(
     return drafts, methods, draft_tp, tuple(beyond)
 
 
-def engines_that_run(needs: Sequence[str]) -> list[str]:
-    """Shipped engines whose features cover everything in `needs`."""
+def engines_that_run(needs: Sequence[str], engines: Sequence[EngineSpec] | None = None) -> list[str]:
+    """Shipped engines (or `engines`) whose features cover everything in `needs`."""
     from magicplan.specs import list_engines
 
     kinds = {text: kind for kind, text in NEEDS.items()}
@@ -88,7 +88,7 @@ def engines_that_run(needs: Sequence[str]) -> list[str]:
             for n in needs
         )
 
-    return [e.id for e in list_engines() if covers(e)]
+    return [e.id for e in (list_engines() if engines is None else engines) if covers(e)]
 
 
 def needs_of(strategy: dict[str, Any]) -> list[str]:
@@ -114,7 +114,7 @@ def beyond_report(
     keys = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup",
             "t_spec_per_token_ms", "throughput_tokens_per_s")  # fmt: skip
     every = needs_of(top)
-    needs = [n for n in every if engine.id not in engines_that_run([n])]
+    needs = [n for n in every if not engines_that_run([n], [engine])]
     return {
         "engine": engine.id,
         "needs": needs,

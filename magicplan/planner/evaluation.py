@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from collections.abc import Callable
 from typing import Any
 
 from magicplan.cost.drafts import Drafter
@@ -93,7 +94,7 @@ def family_tau(inp: PlanInputs, draft: Any) -> tuple[float | None, str, int | No
     table's for this family (borrowed from the nearest target when the target has none)."""
     if inp.accepted_per_step is not None:
         return float(inp.accepted_per_step), "user --accepted-per-step", None
-    hit = lookup_tau(inp.tau_table, inp.target.id, draft.kind, tree_tokens(inp, draft),
+    hit = lookup_tau(inp.tau_table, inp.target, draft.kind, tree_tokens(inp, draft),
                      draft.depth)  # fmt: skip
     if hit is None:
         inp.notes.append(f"no published τ for {draft.kind}: not planned "
@@ -203,7 +204,7 @@ def block(
     t_verify_s: npt.ArrayLike,
     draft: Draft,
     batch: npt.ArrayLike | None = None,
-    verify_breakdown: dict[str, Any] | None = None,
+    verify_classes: Callable[[], dict[str, Any]] | None = None,
 ) -> Block:
     """Every method × budget × γ of one draft choice at `inp.batch` (or `batch`, the batch that
     `t_verify_s` was worked out at: the chain verify over `inp.gammas`; a tree family verifies
@@ -219,7 +220,7 @@ def block(
         verified = q
         ver = verify_tokens_time(inp.target, rf, inp.num_gpus, b, inp.context, q)
         t_verify_s = np.broadcast_to(ver.total_s, np.broadcast_shapes(np.shape(b), q.shape))
-        verify_breakdown = ver.breakdown
+        verify_classes = lambda: ver.breakdown  # noqa: E731 (worked out when asked)
     grid = draft_grid(inp.target, draft.drafter, drf, inp.num_gpus, draft.draft_num_gpus, b,
                       inp.context, inp.kv_methods, np.array(inp.kv_budgets, dtype=float), gammas,
                       verified)  # fmt: skip
@@ -229,13 +230,14 @@ def block(
     passes = draft.drafter.passes(gammas)
     t_round = round_time(grid.t_draft_s, t_verify_s, passes, rf.round_overhead_s)
     return Block(draft=draft, grid=grid, t_round_s=t_round, t_verify_s=np.asarray(t_verify_s),
-                 verify_breakdown=verify_breakdown or {})  # fmt: skip
+                 verify_classes=verify_classes or dict)  # fmt: skip
 
 
 def evaluate(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> Evaluation:
     """The AR baseline and, per (draft, draft TP degree), the whole method × budget × γ grid."""
     base = baseline(inp)
-    blocks = (block(inp, base.roofline, base.t_verify_s, d, verify_breakdown=base.verify_breakdown)
+    blocks = (block(inp, base.roofline, base.t_verify_s, d,
+                    verify_classes=lambda: base.verify_breakdown)
               for d in drafts_of(inp, accs))  # fmt: skip
     return Evaluation(base, tuple(blocks))
 

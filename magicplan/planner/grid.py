@@ -79,20 +79,24 @@ def draft_grid(
             t[..., idx, :, :] = st.total_s
             steps.append((idx, st))
     q = None if verified is None else verified[None, :]
-    mem = np.stack(
-        [
-            np.broadcast_to(
-                total_bytes(
-                    *memory_terms(target, num_gpus, context, g, drafter.draft, draft_num_gpus,
-                                  m if drafter.kv_cache else "full", k, verified=q),
-                    _rows(b, i)[..., 0, :, :] if b.ndim >= 3 else b,
-                ),  # fmt: skip
-                shape[:-3] + grid[1:],
-            )
-            for i, m in enumerate(methods)
-        ],
-        axis=-3,
-    )
+
+    def memory(i: int, m: str) -> Array:
+        terms = memory_terms(target, num_gpus, context, g, drafter.draft, draft_num_gpus,
+                             m if drafter.kv_cache else "full", k, verified=q)  # fmt: skip
+        rows = _rows(b, i)[..., 0, :, :] if b.ndim >= 3 else b
+        return np.broadcast_to(total_bytes(*terms, rows), shape[:-3] + grid[1:])
+
+    if drafter.kv_cache:  # the compressed methods keep the same cache: one memory for them
+        same: dict[str, Array] = {}
+        each = []
+        for i, m in enumerate(methods):
+            key = ("full" if m == "full" else "kept") if b.ndim < 3 else str(i)
+            if key not in same:
+                same[key] = memory(i, m)
+            each.append(same[key])
+        mem = np.stack(each, axis=-3)
+    else:  # no draft cache: the method plays no part
+        mem = np.broadcast_to(np.expand_dims(memory(0, methods[0]), -3), shape)
     valid = np.stack(
         [(budgets == budgets[0]) if m == "full" else (budgets <= context) for m in methods]
     )[:, :, None]

@@ -8,7 +8,8 @@ strategy has its own batch, as in the SLO search).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,12 @@ class Block:
     grid: DraftGrid
     t_round_s: Array  # passes·T_D + T_V + round overhead (`cost.speculative.round_time`)
     t_verify_s: Array  # (G,) or the batch array's shape broadcast with (G,)
-    verify_breakdown: dict[str, Any]
+    verify_classes: Callable[[], dict[str, Any]] = field(repr=False, compare=False)
+
+    @property
+    def verify_breakdown(self) -> dict[str, Any]:
+        """The verify step's seconds by class (worked out when a report asks)."""
+        return self.verify_classes()
 
     @property
     def t_token_s(self) -> Array:

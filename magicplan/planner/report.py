@@ -86,8 +86,11 @@ def _acceptance_used(inp: PlanInputs, blk: Block, m: int, k: int, gamma: int) ->
     return float(blk.draft.acceptance.alpha[m, k])
 
 
-def entry(inp: PlanInputs, rows: Candidates, i: int, error: ModelError) -> dict[str, Any]:
-    """One speculative candidate, JSON-ready, with its reasons and its speedup interval."""
+def entry(
+    inp: PlanInputs, rows: Candidates, i: int, error: ModelError, explain: bool = True
+) -> dict[str, Any]:
+    """One speculative candidate, JSON-ready, with its reasons (`explain`) and its speedup
+    interval."""
     base = rows.baseline
     blk = rows.blocks[int(rows.block[i])]
     grid, m, k, g = blk.grid, int(rows.m[i]), int(rows.k[i]), int(rows.g[i])
@@ -114,7 +117,8 @@ def entry(inp: PlanInputs, rows: Candidates, i: int, error: ModelError) -> dict[
         "draft_to_target_ratio": t_d / t_ar, "verify_to_target_ratio": t_v / t_ar,
         "memory_per_gpu_gb": mem / GB, "fits_in_memory": bool(mem <= base.capacity_bytes),
     }  # fmt: skip
-    out |= _why(base, blk, (m, k, g), gamma)
+    if explain:
+        out |= _why(base, blk, (m, k, g), gamma)
     low = high = out["speedup"]
     lo, hi = float(blk.draft.acceptance.low[m, k]), float(blk.draft.acceptance.high[m, k])
     if math.isfinite(lo) and math.isfinite(hi) and not isinstance(inp.acceptance, tuple):
@@ -201,11 +205,12 @@ def _families(
 ) -> list[dict[str, Any]]:
     """The best feasible candidate of each draft kind (self, draft_model, eagle, eagle3,
     medusa, mtp, ngram), fastest first: what the plan's "why" compares."""
-    kinds = np.array([rows.blocks[int(b)].draft.kind for b in rows.block], dtype=object)
+    by_block = np.array([blk.draft.kind for blk in rows.blocks] or [""], dtype=object)
+    kinds = by_block[rows.block.astype(int)] if rows.block.size else np.zeros(0, dtype=object)
     out = []
     for kind in dict.fromkeys(kinds[ok].tolist()):
         idx = np.flatnonzero(ok & (kinds == kind))
         i = int(idx[np.argmin(rows.t_token_s[idx])])
-        e = entry(inp, rows, i, error)
+        e = entry(inp, rows, i, error, explain=False)
         out.append({k: e[k] for k in FAMILY_KEYS})
     return sorted(out, key=lambda f: f["t_spec_per_token_ms"])

@@ -227,9 +227,14 @@ def list_hardware() -> list[HardwareSpec]:
 
 def list_models() -> list[ModelSpec]:
     """Every shipped model profile, sorted by id."""
-    return [
-        load_model(profiles_dir("model_profiles") / f"{i}.yaml") for i in _ids("model_profiles")
-    ]
+    return _shipped("model_profiles", _model_from_mapping)
+
+
+def _shipped(kind: str, loader: Callable[[Path], SpecT]) -> list[SpecT]:
+    """Every shipped profile of `kind`, sorted by id: each file read once per version (the
+    planner lists models on every plan, so no id resolution per file)."""
+    folder = profiles_dir(kind)
+    return [_cached(loader, str(p), _stamp(p)) for p in (folder / f"{i}.yaml" for i in _ids(kind))]
 
 
 _VERSION = re.compile(r"^(?P<name>.+?)[-@=]+v?(?P<version>\d+(?:\.\d+)*)$")
@@ -281,6 +286,4 @@ def load_engine(id_or_path: str | Path | None = None) -> EngineSpec:
 
 def list_engines() -> list[EngineSpec]:
     """Every shipped engine profile, sorted by id."""
-    return [
-        load_engine(profiles_dir("engine_profiles") / f"{i}.yaml") for i in _ids("engine_profiles")
-    ]
+    return _shipped("engine_profiles", _engine_from_mapping)

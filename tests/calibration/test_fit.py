@@ -78,6 +78,15 @@ def test_fit_refuses_nonsense(tmp_path: Path) -> None:
         fit_measurements(no_model, "h100-sxm", None, num_gpus=1)
 
 
+def test_fit_refuses_a_subnormal_step_time(tmp_path: Path) -> None:
+    # found by tests/properties/test_loader_fuzz.py: a time of 2.2e-313 ms passed the > 0 check
+    # and overflowed the relative errors (a RuntimeWarning, an error under pytest)
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text(REFERENCE.read_text().replace(",6.18,", ",2.2250738585e-313,", 1))
+    with pytest.raises(MagicplanError, match="t_autoregressive_ms.*at least"):
+        fit_measurements(tiny, "h100-sxm", None)
+
+
 def test_fit_leaves_existing_output_untouched_on_error(tmp_path: Path) -> None:
     out = tmp_path / "profile.yaml"
     shutil.copy(profiles_dir("hardware_profiles") / "h100-sxm.yaml", out)
