@@ -46,7 +46,9 @@ from magicplan.cost.steps import (
 from magicplan.errors import MagicplanError, shown
 from magicplan.physics import workload_warnings
 from magicplan.setup import Mode, Setup, check_positive
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import Calibration
+from magicplan.specs.model import ModelSpec
 from magicplan.specs.quantization import served
 from magicplan.specs.registry import (
     DraftLike,
@@ -58,8 +60,6 @@ from magicplan.specs.registry import (
     as_hardware,
     as_model,
 )
-from magicplan.specs.drafts import DraftKindSpec
-from magicplan.specs.model import ModelSpec
 from magicplan.units import GB, MS
 
 __all__ = ["COLUMNS", "SUMMARY_COLUMNS", "Setup", "check_columns", "estimate", "estimate_arrays"]
@@ -369,8 +369,9 @@ def estimate(
         "batch": to_python(batch),
         "context": to_python(context),
         "gamma": to_python(gamma),
-        "tree_tokens": to_python(verified_tokens(setup, g, np.nan if tree_tokens is None
-                                                 else tree_tokens)),
+        "tree_tokens": to_python(
+            verified_tokens(setup, g, np.nan if tree_tokens is None else tree_tokens)
+        ),
         "draft_passes": to_python(setup.drafter.passes(g)),
         "mode": mode,
         "memory_utilization": memory_utilization,

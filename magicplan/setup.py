@@ -107,8 +107,10 @@ class Setup:
     def draft_split_note(self) -> str | None:
         """Why a separate draft runs on fewer GPUs than the target (None when it does not)."""
         d = self.draft
-        if not isinstance(d, ModelSpec) or self.draft_num_gpus is not None or (
-            self.draft_n == self.num_gpus
+        if (
+            not isinstance(d, ModelSpec)
+            or self.draft_num_gpus is not None
+            or (self.draft_n == self.num_gpus)
         ):
             return None
         return (

@@ -62,7 +62,7 @@ def with_values(engine: EngineSpec, values: dict[str, float]) -> EngineSpec:
 def predicted_speedup(engine: EngineSpec, cols: Columns) -> np.ndarray:
     """Each row's predicted speedup on `engine` (the rows' own engine column is ignored)."""
     rows = {k: v for k, v in cols.items() if k != "engine"}
-    return estimate_scenarios(rows, ["speedup"], engine=engine)["speedup"]  # type: ignore[arg-type]
+    return estimate_scenarios(rows, ["speedup"], engine=engine)["speedup"]
 
 
 def fit_round(
@@ -120,7 +120,8 @@ def _summary(name: str, fit: RoundFit) -> str:
 
 def main(argv: Sequence[str]) -> None:
     engine_id = argv[0] if argv else "hf-transformers"
-    fitted, shipped, out = evaluate(engine_id), evaluate(engine_id, refit=False), held_out(engine_id)
+    fitted, shipped = evaluate(engine_id), evaluate(engine_id, refit=False)
+    out = held_out(engine_id)
     print(f"{engine_id}: fitted {fitted.values}")
     print(_summary("refit, in sample", fitted))
     print(_summary("shipped profile, in sample", shipped))

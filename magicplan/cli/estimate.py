@@ -46,14 +46,16 @@ def estimate_command(
     draft: Annotated[
         str,
         typer.Option(
-            "--draft", "--drafts",
+            "--draft",
+            "--drafts",
             help=f"'self', a kind ({KIND_CHOICES}) or one draft model: {MODEL_HELP}.",
         ),
     ] = "self",
     kv_method: Annotated[
         str | None,
         typer.Option(
-            "--kv-method", "--kv-methods",
+            "--kv-method",
+            "--kv-methods",
             help=f"One of {KV_METHOD_CHOICES} (default streamingllm; full for a kind).",
         ),
     ] = None,
@@ -63,7 +65,8 @@ def estimate_command(
     gamma: Annotated[
         str | None,
         typer.Option(
-            "--gamma", "--gammas",
+            "--gamma",
+            "--gammas",
             help="Draft depth γ: tokens drafted per round along a path (default 2; a kind's own).",
         ),
     ] = None,

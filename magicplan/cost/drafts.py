@@ -143,12 +143,18 @@ class Drafter:
             ops = medusa_ops(self.target, sh, tokens, spec.heads, spec.head_layers)
             logits = spec.heads * tokens * self.target.vocab_size
             comm = gather_time(logits * DTYPE_BYTES[self.target.dtype], num_gpus, rf)
-            return _with_ops(StepTime(np.asarray(comm), lambda: _classes(communication=comm)),
-                             ops, rf)  # fmt: skip
+            gathered = StepTime(np.asarray(comm), lambda: _classes(communication=comm))
+            return _with_ops(gathered, ops, rf)
         st = forward_time(model, in_round(rf), num_gpus, b, float(spec.branch), kv_len,
                           select_len)  # fmt: skip
-        extra = fusion_ops(model, sh, tokens, inputs=spec.fusion_inputs,
-                           attention_inputs=spec.attention_inputs, layers=model.num_layers)  # fmt: skip
+        extra = fusion_ops(
+            model,
+            sh,
+            tokens,
+            inputs=spec.fusion_inputs,
+            attention_inputs=spec.attention_inputs,
+            layers=model.num_layers,
+        )
         return _with_ops(st, extra, rf)
 
     def weight_bytes_per_gpu(self, num_gpus: int) -> float:
@@ -158,16 +164,21 @@ class Drafter:
 
         spec, model = self.spec, self.model
         if spec is None:
-            return 0.0 if self.draft is None else weight_bytes_per_gpu(model, shard(model, num_gpus))  # type: ignore[arg-type]
+            if model is None or self.draft is None:
+                return 0.0
+            return weight_bytes_per_gpu(model, shard(model, num_gpus))
         h, a = self.target.hidden_size, DTYPE_BYTES[self.target.dtype]
         w = self.target.linear_weight_bytes_per_parameter
         if model is None:  # Medusa's heads (ResBlocks replicated, LM heads vocab-parallel)
             vocab = self.target.vocab_size / num_gpus
             return spec.heads * (spec.head_layers * (h * h * w + h * a) + h * vocab * a)
-        per_layer = (model.attention_parameters_per_layer + model.mlp_parameters_per_layer) / num_gpus
-        fused = spec.fusion_inputs * h * h + (spec.attention_inputs - 1) * h * model.kv_dim
+        # per layer: attention and MLP, and the Q/K/V columns of extra inputs (EAGLE-3), split
+        # over the GPUs; the fusion FC replicated on each
+        layer = model.attention_parameters_per_layer + model.mlp_parameters_per_layer
+        layer += (spec.attention_inputs - 1) * h * (model.q_dim + 2 * model.kv_dim)
+        fusion = spec.fusion_inputs * h * h
         own_head = h * model.vocab_size / num_gpus if spec.lm_head == "own" else 0.0
-        return model.num_layers * per_layer * w + fused * w + own_head * a
+        return (model.num_layers * layer / num_gpus + fusion) * w + own_head * a
 
     def kv_bytes_per_token_per_gpu(self, num_gpus: int) -> float:
         """KV bytes one cached token adds to the draft's cache on one GPU (0 without one; for

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from magicplan.planner.accepted_lengths import BORROWED as TAU_BORROWED
 from magicplan.planner.acceptance_data import Entry, load_table, merge, shipped, wilson_interval
+from magicplan.planner.accepted_lengths import BORROWED as TAU_BORROWED
 
 __all__ = ["Entry", "Evidence", "Lookup", "borrowed_from", "load_table", "lookup",
            "lookup_budgets", "merge", "shipped", "wilson_interval"]  # fmt: skip

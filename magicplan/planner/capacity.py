@@ -34,9 +34,9 @@ from magicplan.planner.inputs import default_drafts, plan_inputs
 from magicplan.planner.optimizer import plan
 from magicplan.setup import Setup, check_positive
 from magicplan.specs import load_model
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
-from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.quantization import served
 from magicplan.specs.registry import (
     HardwareLike,

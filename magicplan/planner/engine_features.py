@@ -76,7 +76,9 @@ def restrict(
     return drafts, methods, draft_tp, tuple(beyond)
 
 
-def engines_that_run(needs: Sequence[str], engines: Sequence[EngineSpec] | None = None) -> list[str]:
+def engines_that_run(
+    needs: Sequence[str], engines: Sequence[EngineSpec] | None = None
+) -> list[str]:
     """Shipped engines (or `engines`) whose features cover everything in `needs`."""
     from magicplan.specs import list_engines
 
@@ -94,7 +96,7 @@ def engines_that_run(needs: Sequence[str], engines: Sequence[EngineSpec] | None 
 def needs_of(strategy: dict[str, Any]) -> list[str]:
     """The features a plan entry needs (its draft kind; a compressed cache)."""
     name = strategy["draft_model"]
-    out = [NEEDS[name] if name in NEEDS else DRAFT_MODEL]
+    out = [NEEDS.get(name, DRAFT_MODEL)]
     if strategy["kv_method"] not in ("full", "none"):
         out.append(COMPRESSED)
     return out

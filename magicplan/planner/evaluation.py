@@ -7,11 +7,11 @@ its Ω its τ.
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
-
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from magicplan.cost.drafts import Drafter
 from magicplan.cost.memory import memory_per_gpu, usable_bytes
@@ -28,8 +28,8 @@ from magicplan.planner.accepted_lengths import lookup_tau
 from magicplan.planner.grid import draft_grid
 from magicplan.planner.inputs import PlanInputs, chain_depth, draft_degrees
 from magicplan.planner.records import Acceptance, Baseline, Block, Draft, Evaluation
-from magicplan.specs.drafts import DraftKindSpec
 from magicplan.setup import Setup, memory_fraction
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 
@@ -133,9 +133,7 @@ def _omega(inp: PlanInputs, alpha: np.ndarray, gammas: np.ndarray) -> np.ndarray
     return np.where(np.isnan(alpha)[..., None], np.nan, om)
 
 
-def _tau_omega(
-    inp: PlanInputs, draft: Any, acc_grid: Acceptance, gammas: np.ndarray
-) -> np.ndarray:
+def _tau_omega(inp: PlanInputs, draft: Any, acc_grid: Acceptance, gammas: np.ndarray) -> np.ndarray:
     """Ω of a τ-planned draft: a tree's τ at its depth; a chain's τ, measured at its γ₀ (the
     family's depth, or the one γ planned), carried to every γ through the α it implies."""
     shape = (*acc_grid.alpha.shape, gammas.size)
@@ -213,8 +211,10 @@ def block(
     gammas = draft.gammas
     drf = rf if not isinstance(draft.model, ModelSpec) else inp.roofline_for(draft.model)
     verified = None
-    if draft.tree_tokens is not None or gammas.size != len(inp.gammas) or not np.array_equal(
-        gammas, np.asarray(inp.gammas, dtype=float)
+    if (
+        draft.tree_tokens is not None
+        or gammas.size != len(inp.gammas)
+        or not np.array_equal(gammas, np.asarray(inp.gammas, dtype=float))
     ):
         q = np.full(gammas.shape, float(draft.tree_tokens)) if draft.tree_tokens else gammas + 1
         verified = q

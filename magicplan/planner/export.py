@@ -274,7 +274,8 @@ def family_limits(engine: str, chosen: dict[str, Any]) -> list[str]:
     if kind in ("eagle", "eagle3", "medusa"):
         key = "speculative_config.model" if engine == "vllm" else "speculative_draft_model_path"
         out.append(f"set {key} to the {kind} head trained for this target (not a shipped profile)")
-    if engine == "vllm" and kind in ("eagle", "eagle3") and chosen["tree_tokens"] > chosen["gamma"] + 1:
+    tree = chosen["tree_tokens"] > chosen["gamma"] + 1
+    if engine == "vllm" and kind in ("eagle", "eagle3") and tree:
         out.append(
             f"vLLM drafts {kind} as a chain of num_speculative_tokens = {chosen['gamma']} tokens "
             f"(its token tree is experimental): the plan's τ is a {chosen['tree_tokens']}-token "

@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from magicplan.cost.drafts import Drafter
 from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
 from magicplan.cost.roofline import Roofline
 from magicplan.cost.speculative import check_acceptance
@@ -26,7 +27,6 @@ from magicplan.setup import (
     memory_fraction,
     splits,
 )
-from magicplan.cost.drafts import Drafter
 from magicplan.specs import list_models
 from magicplan.specs.drafts import FAMILY_KINDS, DraftKindSpec, draft_kind
 from magicplan.specs.engine import EngineSpec

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from magicplan.planner.records import family_label
 from magicplan.plots.scenario import Scenario
 from magicplan.plots.style import NOTE_PT, set_title, tokens_label
-from magicplan.planner.records import family_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -104,7 +104,7 @@ class DraftKindSpec(_Frozen):
 def draft_kinds() -> dict[str, DraftKindSpec]:
     """The shipped families by kind keyword (validated once)."""
     data = load_yaml(DATA)
-    out = {}
+    out: dict[str, DraftKindSpec] = {}
     for i, item in enumerate(data):
         try:
             spec = DraftKindSpec(**item)

@@ -83,7 +83,7 @@ def test_fit_refuses_a_subnormal_step_time(tmp_path: Path) -> None:
     # and overflowed the relative errors (a RuntimeWarning, an error under pytest)
     tiny = tmp_path / "tiny.csv"
     tiny.write_text(REFERENCE.read_text().replace(",6.18,", ",2.2250738585e-313,", 1))
-    with pytest.raises(MagicplanError, match="t_autoregressive_ms.*at least"):
+    with pytest.raises(MagicplanError, match=r"t_autoregressive_ms.*at least"):
         fit_measurements(tiny, "h100-sxm", None)
 
 

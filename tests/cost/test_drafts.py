@@ -119,8 +119,13 @@ def test_family_memory_adds_its_weights_and_cache() -> None:
     drafted = 1000 + 6 * 10  # the context and six passes of 10 frontier tokens
     assert float(per_seq["draft_kv"]) == drafted * 4096
     # the verify's 60 tokens sit in the target's cache and activations
-    fixed0, ar = memory_terms(target, 1, 1000.0, speculative=False)
+    _, ar = memory_terms(target, 1, 1000.0, speculative=False)
     assert float(per_seq["kv"]) > float(ar["kv"])
+    # EAGLE-3: Q/K/V read one more h (an h x 3h block), FC 3h -> h, its own 32,000-row head
+    e3, _ = memory_terms(target, 1, 1000.0, 7.0, as_draft("eagle3"), verified=60.0)
+    assert e3["draft_weights"] == (4 * h * h + 3 * h * i + 3 * h * h + 3 * h * h) * 2 + (
+        h * 32000 * 2
+    )
     med, per_med = memory_terms(target, 1, 1000.0, 5.0, as_draft("medusa"))
     assert med["draft_weights"] == 5 * ((h * h + h) * 2 + h * 1000 * 2)
     assert float(per_med["draft_kv"]) == 0.0

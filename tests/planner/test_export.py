@@ -65,7 +65,8 @@ def test_export_without_batch_covers_every_batch_that_fits() -> None:
     with_batch = json.loads(
         CliRunner()
         .invoke(
-            app, ["plan", *ISSUE, *drafts, "--context", "64000", "--batch", "32", "--export", "vllm"]
+            app,
+            ["plan", *ISSUE, *drafts, "--context", "64000", "--batch", "32", "--export", "vllm"],
         )
         .output
     )
