@@ -142,7 +142,7 @@ def _checked(
     k = check_positive("kv_budget", kv_budget, allow_zero=True)
     if setup.draft_kv_method not in ("full", "none") and k.size and not k.min() > 0:
         raise MagicplanError(f"kv_budget must be > 0 for kv_method {setup.kv_method}")
-    q = verified_tokens(setup, g, tree)
+    q = setup.drafter.verified(g, tree)
     if is_alpha:
         if setup.drafter.spec is not None and setup.drafter.spec.is_tree:
             raise MagicplanError(
@@ -154,29 +154,6 @@ def _checked(
     if np.any(om < 1) or np.any(om > g + 1):
         raise MagicplanError(f"accepted_per_step must lie in [1, gamma + 1]; got {shown(rate)}")
     return b, s, g, k, om, q
-
-
-def verified_tokens(setup: Setup, gamma: Array, tree_tokens: npt.ArrayLike) -> Array:
-    """Tokens verified per sequence: a tree drafter's `tree_tokens` (NaN: its default) and at
-    least γ + 1 of them; γ + 1 for a chain (where a given `tree_tokens` must be γ + 1)."""
-    t = np.asarray(tree_tokens, dtype=np.float64)
-    spec = setup.drafter.spec
-    chain = gamma + 1.0
-    if spec is None or not spec.is_tree:
-        if np.any(~np.isnan(t) & (t != chain)):
-            raise MagicplanError(
-                f"tree_tokens applies to tree drafters (eagle, eagle3, medusa); draft "
-                f"{setup.drafter.kind} verifies a chain of gamma + 1 tokens"
-            )
-        return chain
-    q = np.where(np.isnan(t), float(spec.tree_tokens or 0), t)
-    check_positive("tree_tokens", q)
-    if np.any(q < chain):
-        raise MagicplanError(
-            f"tree_tokens must be at least gamma + 1 (the tree's depth and its root); got "
-            f"{shown(tree_tokens)}"
-        )
-    return q
 
 
 def _estimate_block(
@@ -370,7 +347,7 @@ def estimate(
         "context": to_python(context),
         "gamma": to_python(gamma),
         "tree_tokens": to_python(
-            verified_tokens(setup, g, np.nan if tree_tokens is None else tree_tokens)
+            setup.drafter.verified(g, np.nan if tree_tokens is None else tree_tokens)
         ),
         "draft_passes": to_python(setup.drafter.passes(g)),
         "mode": mode,

@@ -38,7 +38,7 @@ from magicplan.cost.roofline import (
     ops_total,
 )
 from magicplan.cost.steps import StepTime, forward_time
-from magicplan.errors import MagicplanError
+from magicplan.errors import MagicplanError, shown
 from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.model import DTYPE_BYTES, ModelSpec
 
@@ -123,6 +123,27 @@ class Drafter:
         """Draft passes per round at draft depth γ: γ, or 1 for parallel drafters."""
         g = np.asarray(gamma, dtype=np.float64)
         return np.ones_like(g) if self.spec is not None and self.spec.parallel else g
+
+    def verified(self, gamma: npt.ArrayLike, tree_tokens: npt.ArrayLike = np.nan) -> Array:
+        """Tokens verified per sequence: a tree's `tree_tokens` (NaN: its own), at least γ + 1;
+        a chain's γ + 1 (where a given `tree_tokens` other than γ + 1 is a MagicplanError)."""
+        t = np.asarray(tree_tokens, dtype=np.float64)
+        chain = np.asarray(gamma, dtype=np.float64) + 1.0
+        spec = self.spec
+        if spec is None or not spec.is_tree:
+            if np.any(~np.isnan(t) & (t != chain)):
+                raise MagicplanError(
+                    "tree_tokens applies to tree drafters (eagle, eagle3, medusa); draft "
+                    f"{self.kind} verifies a chain of gamma + 1 tokens"
+                )
+            return chain
+        q = np.where(np.isnan(t), float(spec.tree_tokens or 0), t)
+        if np.any(q < chain) or np.any(q != np.floor(q)):
+            raise MagicplanError(
+                "tree_tokens must be a whole number of at least gamma + 1 (the tree's depth and "
+                f"its root); got {shown(tree_tokens)}"
+            )
+        return q
 
     def pass_time(
         self, rf: Roofline, num_gpus: int, batch: npt.ArrayLike, kv_len: npt.ArrayLike,

@@ -108,7 +108,8 @@ def tree_tokens(inp: PlanInputs, draft: Any) -> int | None:
     None for chains."""
     if not isinstance(draft, DraftKindSpec) or not draft.is_tree:
         return None
-    return draft.verified_tokens(draft.depth, inp.tree_tokens)
+    given = np.nan if inp.tree_tokens is None else float(inp.tree_tokens)
+    return int(Drafter(inp.target, draft).verified(draft.depth, given))
 
 
 def _gap(method: str, budgets: np.ndarray, ev: acc.Evidence) -> str:

@@ -41,7 +41,7 @@ def test_tree_input_mistakes_are_one_line() -> None:
     assert r.exit_code == 2 and "tree_tokens applies to tree drafters" in r.output
     r = runner.invoke(app, ["estimate", *ONE, "--draft", "eagle", "--tree-tokens", "4",
                             "--accepted-per-step", "2"])  # fmt: skip
-    assert r.exit_code == 2 and "tree_tokens must be at least gamma + 1" in r.output
+    assert r.exit_code == 2 and "at least gamma + 1" in r.output
     r = runner.invoke(app, ["estimate", *ONE, "--draft", "hydra", "--acceptance", "0.5"])
     assert r.exit_code == 2 and "hydra" in r.output
 
