@@ -151,7 +151,7 @@ BNB_INT8 = BNB_NF4 | {"_load_in_4bit": False, "_load_in_8bit": True, "load_in_4b
 
 
 # What LLM Compressor writes besides the scheme itself.
-WEIGHT_DEFAULTS = {"actorder": None, "block_structure": None, "dynamic": False,
+WEIGHT_DEFAULTS: dict[str, Any] = {"actorder": None, "block_structure": None, "dynamic": False,
                    "observer": "minmax", "observer_kwargs": {}, "symmetric": True}  # fmt: skip
 
 
