@@ -19,6 +19,7 @@ from magicplan.specs.quantization import (
     with_weight_format,
 )
 from tests.cost.conftest import make_model
+from tests.specs.test_hf_config import CONFIGS
 
 HIDDEN = 4096  # make_model's hidden size: the input width of a per-output-channel scale
 
@@ -227,23 +228,12 @@ def test_unmodelled_quantization_config_names_the_key(qc: Any, match: str) -> No
     assert str(info.value).startswith("ckpt/config.json: ")
 
 
-LLAMA_CONFIG = {  # Meta-Llama-3-8B config.json (trimmed)
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 4096,
-    "intermediate_size": 14336,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "vocab_size": 128256,
-    "max_position_embeddings": 8192,
-    "tie_word_embeddings": False,
-    "torch_dtype": "float16",
-}
+# Llama-3.1-8B's config.json (tests/specs/test_hf_config.py), as an fp16 checkpoint.
+LLAMA_CONFIG = CONFIGS["llama-3.1-8b"] | {"torch_dtype": "float16"}
 
 
 def test_a_quantized_checkpoint_folder_loads_its_weight_format(tmp_path: Path) -> None:
-    ckpt = tmp_path / "Meta-Llama-3-8B-AWQ"
+    ckpt = tmp_path / "Meta-Llama-3.1-8B-AWQ"
     ckpt.mkdir()
     (ckpt / "config.json").write_text(json.dumps(LLAMA_CONFIG | {"quantization_config": AWQ}))
     model = load_model(ckpt)
@@ -251,7 +241,7 @@ def test_a_quantized_checkpoint_folder_loads_its_weight_format(tmp_path: Path) -
         "int4", 128, 2.5,
     )  # fmt: skip
     assert model.dtype == "float16"  # embeddings, LM head and activations
-    # Llama-3-8B: 6,979,321,856 linear weights (32 × (4096 × (2·4096 + 2·1024) + 3·4096·14336))
+    # Llama-3.1-8B: 6,979,321,856 linear weights (32 × (4096 × (2·4096 + 2·1024) + 3·4096·14336))
     # at 0.5 + 2.5/128 bytes, 2 × 128256 × 4096 embedding + LM head and 65 norms of 4096 in fp16.
     linear = 32 * (4096 * (2 * 4096 + 2 * 1024) + 3 * 4096 * 14336)
     assert linear == model.linear_parameters == 6_979_321_856
