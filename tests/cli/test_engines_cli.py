@@ -7,6 +7,7 @@ No `magicdec_default` here: a command without --engine runs on the real default,
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,8 @@ def my_engine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_engines_list() -> None:
     out = ok("engines", "list")
-    for e in list_engines():
-        assert e.id in out, e.id
+    for e in list_engines():  # each id whole: not only as part of a longer one (vllm-v0)
+        assert re.search(rf"(?<![\w.-]){re.escape(e.id)}(?![\w.-])", out), e.id
     assert "vllm (default)" in out and "magicdec (default)" not in out
     data = ok("engines", "list", "--json")
     assert [e["id"] for e in data] == [e.id for e in list_engines()]
