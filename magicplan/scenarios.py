@@ -100,12 +100,15 @@ def estimate_scenarios(
     source: str | Path = "",
     memory_utilization: float | None = None,
     engine: str | None = None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
     """Estimate every row (all figures, or `columns`), vectorized within each group of equal
     categorical columns. A row's `engine` (blank or absent: `engine`, else the default engine),
-    `weight_dtype` and `kv_dtype` columns say how it is served. Also per row: `draft_num_gpus`
-    (a separate draft that cannot split over the target's GPUs runs on the largest group that
-    can) and `note` (None, or why).
+    `weight_dtype` and `kv_dtype` columns (blank or absent: the arguments of those names) say
+    how it is served; the KV format applies to the draft's cache too. Also per row:
+    `draft_num_gpus` (a separate draft that cannot split over the target's GPUs runs on the
+    largest group that can) and `note` (None, or why).
 
     A row that cannot be estimated (a model that does not load, a split that cannot work, a
     value out of range) raises, naming `source` and the row (strict); otherwise its reason goes
@@ -128,7 +131,7 @@ def estimate_scenarios(
         idx = good[sub]
         g = dict(zip([k for k in SCENARIO_KEYS if k in cols], key, strict=True))
         try:
-            setup = _setup(g, memory_utilization, engine)
+            setup = _setup(g, memory_utilization, engine, weight_dtype, kv_dtype)
         except MagicplanError as exc:
             _fail(errors, idx, str(exc), strict, source)
             continue
@@ -146,23 +149,29 @@ def estimate_scenarios(
     return result
 
 
-def _setup(g: dict[str, str], memory_utilization: float | None, engine: str | None) -> Any:
-    """The Setup of one group of rows (its categorical columns)."""
+def _setup(
+    g: dict[str, str],
+    memory_utilization: float | None,
+    engine: str | None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
+) -> Any:
+    """The Setup of one group of rows (its categorical columns; blank cells take the
+    command's engine and formats)."""
     from magicplan.setup import Setup, memory_fraction
     from magicplan.specs import load_engine, load_hardware, load_model
-    from magicplan.specs.quantization import with_kv_format, with_weight_format
+    from magicplan.specs.quantization import served
 
     draft = g["draft_model"]
     dn = g.get("draft_num_gpus", "nan")
-    target = load_model(g["target"])
-    target = with_kv_format(with_weight_format(target, g.get("weight_dtype", "")),
-                            g.get("kv_dtype", ""))  # fmt: skip
+    kv = g.get("kv_dtype") or kv_dtype
+    target = served(load_model(g["target"]), g.get("weight_dtype") or weight_dtype, kv)
     named = g.get("engine") or engine
     return Setup(
         hardware=load_hardware(g["gpu"]),
         num_gpus=_as_int("num_gpus", g["num_gpus"]),
         target=target,
-        draft=None if draft in ("self", "") else load_model(draft),
+        draft=None if draft in ("self", "") else served(load_model(draft), None, kv),
         kv_method=g["kv_method"],
         draft_num_gpus=None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
         memory_utilization=memory_fraction(memory_utilization),

@@ -63,27 +63,37 @@ def restrict(
         methods = ("full",)
     allowed = draft_tp_degrees(engine, num_gpus)
     if allowed is not None:
-        kept = tuple(d for d in (draft_tp or allowed) if d in allowed)
-        if draft_tp and len(kept) < len(draft_tp):
-            beyond.append(f"a draft on {', '.join(str(d) for d in draft_tp if d not in kept)} GPUs")
-        draft_tp = kept or allowed
+        # Degrees asked for, else every divisor of num_gpus (a draft that cannot split over the
+        # target's GPUs runs on fewer where the engine lets it).
+        wanted = draft_tp or tuple(d for d in range(1, num_gpus + 1) if num_gpus % d == 0)
+        left_out = [str(d) for d in wanted if d not in allowed]
+        if left_out and any(d is not None for d in drafts):
+            beyond.append(f"a draft on {', '.join(left_out)} GPUs")
+        draft_tp = tuple(d for d in wanted if d in allowed) or allowed
     return drafts, methods, draft_tp, tuple(beyond)
 
 
-def engines_that_run(needs: Sequence[str]) -> list[str]:
-    """Shipped engines whose features cover everything in `needs`."""
+def lacks(
+    engine: EngineSpec, needs: Sequence[str], draft_tp: tuple[int, int] | None = None
+) -> list[str]:
+    """What of `needs` (and, as (draft GPUs, target GPUs), of a separate draft's placement)
+    `engine` cannot run."""
+    has = {SELF: engine.runs("self"), DRAFT_MODEL: engine.runs("draft_model"),
+           COMPRESSED: engine.speculative.compressed_draft_kv}  # fmt: skip
+    out = [n for n in needs if not has.get(n, True)]
+    if draft_tp is not None and DRAFT_MODEL in needs:
+        draft_n, num_gpus = draft_tp
+        if draft_n not in (draft_tp_degrees(engine, num_gpus) or (draft_n,)):
+            out.append(f"a draft on {draft_n} of the target's {num_gpus} GPUs")
+    return out
+
+
+def engines_that_run(needs: Sequence[str], draft_tp: tuple[int, int] | None = None) -> list[str]:
+    """Shipped engines whose features cover everything in `needs` (and place a separate draft
+    on draft_tp = (draft GPUs, target GPUs) when given)."""
     from magicplan.specs import list_engines
 
-    def covers(e: EngineSpec) -> bool:
-        f = e.speculative
-        return all(
-            (n != SELF or e.runs("self"))
-            and (n != DRAFT_MODEL or e.runs("draft_model"))
-            and (n != COMPRESSED or f.compressed_draft_kv)
-            for n in needs
-        )
-
-    return [e.id for e in list_engines() if covers(e)]
+    return [e.id for e in list_engines() if not lacks(e, needs, draft_tp)]
 
 
 def needs_of(strategy: dict[str, Any]) -> list[str]:
@@ -95,10 +105,10 @@ def needs_of(strategy: dict[str, Any]) -> list[str]:
 
 
 def beyond_report(
-    engine: EngineSpec, best: dict[str, Any] | None, free: dict[str, Any]
+    engine: EngineSpec, best: dict[str, Any] | None, free: dict[str, Any], num_gpus: int
 ) -> dict[str, Any] | None:
     """What an engine with more features would give: the unrestricted plan's best (`free`),
-    when it is a faster speculative strategy than `engine`'s own best."""
+    when it is a faster speculative strategy than `engine`'s own best on `num_gpus`."""
     top = free.get("best")
     if top is None or top["draft_model"] == "none":
         return None
@@ -107,11 +117,15 @@ def beyond_report(
         return None
     keys = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup",
             "t_spec_per_token_ms", "throughput_tokens_per_s")  # fmt: skip
-    needs = needs_of(top)
+    needs, draft_tp = needs_of(top), (int(top["draft_num_gpus"]), num_gpus)
+    lacking = lacks(engine, needs, draft_tp)
+    if not lacking:  # faster for a choice the user ruled out, not for the engine's features
+        return None
     return {
         "engine": engine.id,
         "needs": needs,
-        "engines_that_run_it": engines_that_run(needs),
+        "engine_lacks": lacking,
+        "engines_that_run_it": engines_that_run(needs, draft_tp),
         "strategy": {k: top[k] for k in keys},
         "speedup_given_up": top["speedup"] - (best["speedup"] if best is not None else 1.0),
     }

@@ -2,8 +2,9 @@
 
 Columns gpu, num_gpus, target, batch, context; optional draft_model, kv_method, kv_budget
 (restrict the candidates to these; blank: no restriction), alpha (the acceptance rate), engine
-(an id or profile path; blank: the command's --engine, else the default engine), weight_dtype
-and kv_dtype (how the target is served).
+(an id or profile path), weight_dtype and kv_dtype (how the target is served; the KV format
+applies to the drafts' caches too); a blank cell takes the command's option (--engine,
+--weight-dtype, --kv-dtype), else the default.
 A row that cannot be planned gets its reason as `error` (its inputs echoed), and the other rows
 are planned; `strict` stops at the first such row instead.
 """
@@ -25,8 +26,6 @@ from magicplan.scenarios import (
     read_columns,
 )
 from magicplan.specs import load_hardware, load_model
-from magicplan.specs.model import ModelSpec
-from magicplan.specs.quantization import with_kv_format, with_weight_format
 
 REQUIRED = ("gpu", "num_gpus", "target", "batch", "context")
 OPTIONAL = ("draft_model", "kv_method", "kv_budget", "alpha", "engine", "weight_dtype", "kv_dtype")
@@ -45,17 +44,10 @@ def _restrictions(cols: dict[str, Any], i: int) -> dict[str, Any]:
         kw["kv_budgets"] = [int(cols["kv_budget"][i])]
     if "alpha" in cols and np.isfinite(cols["alpha"][i]):
         kw["acceptance"] = float(cols["alpha"][i])
-    if "engine" in cols and str(cols["engine"][i]):
-        kw["engine"] = str(cols["engine"][i])
+    for name in ("engine", "weight_dtype", "kv_dtype"):  # a cell overrides the command's
+        if name in cols and str(cols[name][i]):
+            kw[name] = str(cols[name][i])
     return kw
-
-
-def _target(cols: dict[str, Any], i: int) -> ModelSpec:
-    """Row `i`'s target in its weight and KV formats (blank: as published)."""
-    model = load_model(str(cols["target"][i]))
-    weights = str(cols["weight_dtype"][i]) if "weight_dtype" in cols else ""
-    kv = str(cols["kv_dtype"][i]) if "kv_dtype" in cols else ""
-    return with_kv_format(with_weight_format(model, weights), kv)
 
 
 def _inputs(cols: dict[str, Any], i: int) -> dict[str, Any]:
@@ -87,7 +79,7 @@ def plan_scenarios(
                 plan(
                     load_hardware(str(cols["gpu"][i])),
                     int(cols["num_gpus"][i]),
-                    _target(cols, i),
+                    load_model(str(cols["target"][i])),
                     int(cols["batch"][i]),
                     int(cols["context"][i]),
                     top=top,
