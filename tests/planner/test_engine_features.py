@@ -175,6 +175,16 @@ def test_beyond_the_engine_keeps_the_users_own_restrictions() -> None:
     assert r["beyond_engine"]["engine_lacks"] == [COMPRESSED]
 
 
+def test_a_draft_tensor_parallel_degree_the_engine_does_not_run_is_said() -> None:
+    # vLLM runs a separate draft on 1 GPU or on the target's 8: a draft on 2 asked for is
+    # planned on those, and the plan says so (it used to replace it silently).
+    r = plan("h100-sxm", 8, "llama-3.1-70b", 16, 8000, engine="vllm", draft_num_gpus=[2])
+    assert r["best"]["draft_num_gpus"] in (1, 8)
+    assert "vllm runs a separate draft on 1 or 8 GPUs, not on 2: planned on 1 or 8" in r["notes"]
+    free = plan("h100-sxm", 8, "llama-3.1-70b", 16, 8000, engine="vllm")
+    assert not any("runs a separate draft" in n for n in free["notes"])
+
+
 def test_a_faster_strategy_the_engine_runs_is_not_beyond_it() -> None:
     # By hand: a full-KV separate draft on the target's 8 GPUs, faster than the engine's best
     # (ruled out by the user, not by vLLM), is not reported as beyond vLLM.

@@ -228,6 +228,22 @@ def test_unmodelled_quantization_config_names_the_key(qc: Any, match: str) -> No
     assert str(info.value).startswith("ckpt/config.json: ")
 
 
+# LLM Compressor's FP8 KV cache (e.g. neuralmagic's *-FP8-KV checkpoints).
+FP8_KV = {"num_bits": 8, "type": "float", "strategy": "tensor", "dynamic": False,
+          "symmetric": True}  # fmt: skip
+
+
+def test_an_fp8_kv_cache_scheme_sets_the_kv_format() -> None:
+    ct = compressed_tensors(W8A8_FP8) | {"kv_cache_scheme": FP8_KV}
+    assert from_quantization_config(ct, "config.json") == {"weight_dtype": "fp8", "kv_dtype": "fp8"}
+    assert from_quantization_config(FP8 | {"kv_cache_scheme": FP8_KV}, "c")["kv_dtype"] == "fp8"
+    assert "kv_dtype" not in from_quantization_config(compressed_tensors(W4A16), "c")
+    model = make_model(**from_quantization_config(ct, "config.json"))
+    assert model.cache_dtype == "fp8"
+    with pytest.raises(MagicplanError, match=r"kv_cache_scheme .* not modelled; supported"):
+        from_quantization_config(ct | {"kv_cache_scheme": {"num_bits": 4, "type": "int"}}, "c")
+
+
 # Llama-3.1-8B's config.json (tests/specs/test_hf_config.py), as an fp16 checkpoint.
 LLAMA_CONFIG = CONFIGS["llama-3.1-8b"] | {"torch_dtype": "float16"}
 
