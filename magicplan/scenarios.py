@@ -102,12 +102,15 @@ def estimate_scenarios(
     source: str | Path = "",
     memory_utilization: float | None = None,
     engine: str | EngineSpec | None = None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
     """Estimate every row (all figures, or `columns`), vectorized within each group of equal
     categorical columns. A row's `engine` (blank or absent: `engine`, else the default engine),
-    `weight_dtype` and `kv_dtype` columns say how it is served. Also per row: `draft_num_gpus`
-    (a separate draft that cannot split over the target's GPUs runs on the largest group that
-    can) and `note` (None, or why).
+    `weight_dtype` and `kv_dtype` columns (blank or absent: the arguments of those names) say
+    how it is served; the KV format applies to the draft's cache too. Also per row:
+    `draft_num_gpus` (a separate draft that cannot split over the target's GPUs runs on the
+    largest group that can) and `note` (None, or why).
 
     A row that cannot be estimated (a model that does not load, a split that cannot work, a
     value out of range) raises, naming `source` and the row (strict); otherwise its reason goes
@@ -130,7 +133,7 @@ def estimate_scenarios(
         idx = good[sub]
         g = dict(zip([k for k in SCENARIO_KEYS if k in cols], key, strict=True))
         try:
-            setup = _setup(g, memory_utilization, engine)
+            setup = _setup(g, memory_utilization, engine, weight_dtype, kv_dtype)
         except MagicplanError as exc:
             _fail(errors, idx, str(exc), strict, source)
             continue
@@ -149,25 +152,31 @@ def estimate_scenarios(
 
 
 def _setup(
-    g: dict[str, str], memory_utilization: float | None, engine: str | EngineSpec | None
+    g: dict[str, str],
+    memory_utilization: float | None,
+    engine: str | EngineSpec | None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
 ) -> Any:
-    """The Setup of one group of rows (its categorical columns)."""
+    """The Setup of one group of rows (its categorical columns; blank cells take the
+    command's engine and formats)."""
     from magicplan.setup import Setup, memory_fraction
     from magicplan.specs import as_draft, load_engine, load_hardware, load_model
-    from magicplan.specs.quantization import with_kv_format, with_weight_format
+    from magicplan.specs.model import ModelSpec
+    from magicplan.specs.quantization import served
 
     draft = g["draft_model"]
     dn = g.get("draft_num_gpus", "nan")
-    target = load_model(g["target"])
-    target = with_kv_format(with_weight_format(target, g.get("weight_dtype", "")),
-                            g.get("kv_dtype", ""))  # fmt: skip
+    kv = g.get("kv_dtype") or kv_dtype
+    target = served(load_model(g["target"]), g.get("weight_dtype") or weight_dtype, kv)
     named = g.get("engine") or engine
+    draft_spec = as_draft(draft or None)  # 'self', a model, or a kind keyword (eagle, ...)
     return Setup(
         hardware=load_hardware(g["gpu"]),
         num_gpus=_as_int("num_gpus", g["num_gpus"]),
         target=target,
-        draft=as_draft(draft or None),  # 'self', a model, or a kind keyword (eagle, ...)
-        kv_method="full" if g["kv_method"] == "none" else g["kv_method"],  # no draft cache
+        draft=served(draft_spec, None, kv) if isinstance(draft_spec, ModelSpec) else draft_spec,
+        kv_method="full" if g["kv_method"] == "none" else g["kv_method"],  # none: no draft cache
         draft_num_gpus=None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
         memory_utilization=memory_fraction(memory_utilization),
         engine=(named if isinstance(named, EngineSpec) else load_engine(named)) if named else None,

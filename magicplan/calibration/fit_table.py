@@ -27,6 +27,7 @@ from magicplan.cost.defaults import calibration_for
 from magicplan.cost.roofline import make_roofline
 from magicplan.cost.steps import prefill_time
 from magicplan.errors import MagicplanError
+from magicplan.io import read_csv_rows
 from magicplan.scenarios import Columns
 from magicplan.specs import load_engine, load_hardware, load_model
 from magicplan.specs.calibration import Calibration, Provenance
@@ -137,7 +138,9 @@ def _read_all(
             cols, more = read_benchmark_json(path, run, _prefill(hw, start, target, n))
             notes += more
         else:
-            cols = read_measurements(path, hw, model, num_gpus)
+            cols = read_measurements(path, hw, model, num_gpus or 1)
+            if num_gpus is None and "num_gpus" not in (read_csv_rows(path) or [{}])[0]:
+                notes.append(f"{path}: no num_gpus column or --num-gpus: measured on 1 GPU")
         n_rows = len(cols["batch"])
         if "target" not in cols:
             cols["target"] = np.array([_flag_model(path, model)] * n_rows)

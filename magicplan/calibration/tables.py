@@ -75,7 +75,7 @@ def read_measurements(
     for name in TIME_COLUMNS:
         if name in cols and np.any(cols[name][np.isfinite(cols[name])] < MIN_TIME_MS):
             raise MagicplanError(
-                f"{path}: column '{name}' must hold times in ms of at least {MIN_TIME_MS:g}"
+                f"{path}: column '{name}' must hold positive times in ms (at least {MIN_TIME_MS:g})"
             )
     return cols
 
@@ -96,7 +96,12 @@ def samples_from_columns(cols: Columns) -> list[StepSample]:
         served = (g["target"], g.get("weight_dtype", ""), g.get("kv_dtype", ""))
         target = models.setdefault("|".join(served), _served(*served))
         dname = g.get("draft_model", "self")
-        draft = None if dname in ("self", "") else models.setdefault(dname, load_model(dname))
+        drafted = (dname, "", g.get("kv_dtype", ""))  # the draft's cache in the row's KV format
+        draft = (
+            None
+            if dname in ("self", "")
+            else models.setdefault("|".join(drafted), _served(*drafted))
+        )
         if draft is not None:
             check_draft_vocab(target, draft)
         n_gpus = int(float(g["num_gpus"]))

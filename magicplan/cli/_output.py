@@ -9,8 +9,6 @@ from typing import Any
 
 import typer
 
-UNBOUNDED = 10**6  # a width no table reaches: measures a table's true minimum width
-
 
 def echo_json(data: Any) -> None:
     """Print `data` as indented JSON on stdout."""
@@ -41,41 +39,77 @@ def table(
 
     Nothing is cut off with an ellipsis: a narrow console wraps (or folds) the other columns.
     A column named in `whole` (ids a user must copy) is never narrower than its longest word,
-    so an id prints in one piece; when even that does not fit, the rightmost other columns are
-    left out and the caption names them.
+    so an id prints in one piece; when the console cannot give every other column at least
+    FOLD_MIN_CELLS (or its longest word, if shorter), the rightmost other columns are left out
+    and the caption names them.
     """
-    from rich.measure import Measurement
-
     cells = [[fmt(v) for v in r] for r in rows]
     keep = list(range(len(columns)))
-    con = console()
-    t = _table(title, columns, cells, whole, keep)
-    while Measurement.get(con, con.options.update_width(UNBOUNDED), t).minimum > con.width:
+    width = console().width
+    while True:
+        widths = _widths([columns[i] for i in keep], [[r[i] for i in keep] for r in cells],
+                         whole, width)  # fmt: skip
         dropped = [i for i in keep if columns[i] not in whole]
-        if not dropped:
+        if widths is not None or not dropped:
             break
         keep.remove(dropped[-1])
-        t = _table(title, columns, cells, whole, keep)
+    t = _table(title, columns, cells, whole, keep, widths)
     if len(keep) < len(columns):
         hidden = ", ".join(c for i, c in enumerate(columns) if i not in keep)
         t.caption = f"left out at this width: {hidden} (--json has every field)"
     return t
 
 
+# A wrapped column narrower than this folds its words mid-word too often to read.
+FOLD_MIN_CELLS = 12
+# rich's default box: a border before each column and one after the last, one cell of padding
+# on each side of every column.
+_BORDER_CELLS, _PADDING_CELLS = 1, 2
+
+
+def _widths(
+    columns: list[str], cells: list[list[str]], whole: Collection[str], console_cells: int
+) -> list[int] | None:
+    """Each column's width in cells (without padding) within `console_cells`: as wide as its
+    longest line when all fit; else `whole` columns at their longest word, the others from
+    their least (longest word up to FOLD_MIN_CELLS) up toward their longest line in proportion
+    to what they lack; None when even the least widths do not fit."""
+    available = console_cells - len(columns) * (_BORDER_CELLS + _PADDING_CELLS) - _BORDER_CELLS
+    texts = [[name, *(r[j] for r in cells)] for j, name in enumerate(columns)]
+    natural = [max(len(ln) for t in col for ln in t.splitlines() or [""]) for col in texts]
+    words = [max((len(w) for t in col for w in t.split()), default=1) for col in texts]
+    least = [
+        w if name in whole else min(w, FOLD_MIN_CELLS, n)
+        for name, w, n in zip(columns, words, natural, strict=True)
+    ]
+    if sum(natural) <= available:
+        return natural
+    if sum(least) > available:
+        return None
+    spare, lack = available - sum(least), [n - m for n, m in zip(natural, least, strict=True)]
+    grown = [m + spare * d // max(sum(lack), 1) for m, d in zip(least, lack, strict=True)]
+    grown[lack.index(max(lack))] += available - sum(grown)  # what rounding left over
+    return grown
+
+
 def _table(
-    title: str, columns: list[str], cells: list[list[str]], whole: Collection[str], keep: list[int]
+    title: str,
+    columns: list[str],
+    cells: list[list[str]],
+    whole: Collection[str],
+    keep: list[int],
+    widths: list[int] | None,
 ) -> Any:
     from rich.table import Table
 
     t = Table(title=title)
-    for i in keep:
+    for j, i in enumerate(keep):
         column = [r[i] for r in cells]
-        words = [w for c in column for w in c.split()] if columns[i] in whole else []
         t.add_column(
             columns[i],
             overflow="fold",
-            min_width=max(map(len, words), default=None),
-            no_wrap=bool(words) and all(len(c.split()) == 1 for c in column),  # a bare id
+            width=None if widths is None else widths[j],
+            no_wrap=columns[i] in whole and all(len(c.split()) == 1 for c in column),  # an id
         )
     for r in cells:
         t.add_row(*(r[i] for i in keep))

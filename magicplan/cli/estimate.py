@@ -103,7 +103,10 @@ def estimate_command(
         wanted = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
         if wanted == []:
             raise MagicplanError("--columns must name at least one figure, e.g. speedup")
-        emit_json(_scenario_objects(scenarios, wanted, strict, memory_utilization, engine), output)
+        objects = _scenario_objects(
+            scenarios, wanted, strict, memory_utilization, engine, weight_dtype, kv_dtype
+        )
+        emit_json(objects, output)
         return
     if columns is not None:
         raise MagicplanError("--columns applies to --scenarios FILE.csv")
@@ -149,8 +152,11 @@ def _scenario_objects(
     strict: bool = False,
     memory_utilization: float | None = None,
     engine: str | None = None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
 ) -> list[dict[str, Any]]:
     """One JSON object per row: its inputs, then its figures, `draft_num_gpus` and any notes;
+    blank engine, weight_dtype and kv_dtype cells take `engine`, `weight_dtype`, `kv_dtype`;
     a row that cannot be estimated has `error` (one line) instead of figures (strict: the
     first such row is a MagicplanError naming file and row). A file with no good row fails."""
     from magicplan.estimate import check_columns, nest
@@ -166,7 +172,7 @@ def _scenario_objects(
     cols = read_scenarios(path, strict=strict)
     res = estimate_scenarios(
         cols, wanted, strict=strict, source=path, memory_utilization=memory_utilization,
-        engine=engine,
+        engine=engine, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
     errors = list(res.pop("error", [None] * len(cols["batch"])))
     notes, draft_n, engines = res.pop("note"), res.pop("draft_num_gpus"), res.pop("engine")

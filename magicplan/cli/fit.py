@@ -76,6 +76,8 @@ def fit_command(
     con.print("fitted: " + ", ".join(f"{k} {v:g}" for k, v in report["calibration"].items()))
     for warning in report["warnings"]:
         con.print(f"warning: {warning}")
+    for note in report["notes"]:
+        con.print(f"note: {note}")
     if "output" in report:
         con.print(f"wrote {report['output']}: use it with --engine {report['output']}")
 

@@ -147,7 +147,8 @@ def plan_command(
     scenarios: Annotated[
         Path | None,
         typer.Option(
-            help="CSV: gpu,num_gpus,target,batch,context[,draft_model,kv_method,kv_budget,alpha]."
+            help="CSV: gpu,num_gpus,target,batch,context[,draft_model,kv_method,kv_budget,alpha,"
+            "engine,weight_dtype,kv_dtype] (a blank cell takes the option of that name)."
         ),
     ] = None,
     strict: Strict = False,

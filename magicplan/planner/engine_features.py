@@ -58,7 +58,7 @@ def restrict(
     if engine is None:
         return drafts, methods, draft_tp, ()
     beyond: list[str] = []
-    for kind in dict.fromkeys(draft_kind_of(d) for d in drafts):
+    for kind in dict.fromkeys(draft_kind_of(d) for d in drafts):  # self, a model, a family
         if not engine.runs(kind):
             drafts = [d for d in drafts if draft_kind_of(d) != kind]
             beyond.append(NEEDS[kind])
@@ -69,44 +69,53 @@ def restrict(
         methods = ("full",)
     allowed = draft_tp_degrees(engine, num_gpus)
     if allowed is not None:
-        kept = tuple(d for d in (draft_tp or allowed) if d in allowed)
-        if draft_tp and len(kept) < len(draft_tp):
-            beyond.append(f"a draft on {', '.join(str(d) for d in draft_tp if d not in kept)} GPUs")
-        draft_tp = kept or allowed
+        # Degrees asked for, else every divisor of num_gpus (a draft that cannot split over the
+        # target's GPUs runs on fewer where the engine lets it).
+        wanted = draft_tp or tuple(d for d in range(1, num_gpus + 1) if num_gpus % d == 0)
+        left_out = [str(d) for d in wanted if d not in allowed]
+        if left_out and any(draft_kind_of(d) == "draft_model" for d in drafts):
+            beyond.append(f"a draft on {', '.join(left_out)} GPUs")
+        draft_tp = tuple(d for d in wanted if d in allowed) or allowed
     return drafts, methods, draft_tp, tuple(beyond)
 
 
-def engines_that_run(
-    needs: Sequence[str], engines: Sequence[EngineSpec] | None = None
+def lacks(
+    engine: EngineSpec, needs: Sequence[str], draft_tp: tuple[int, int] | None = None
 ) -> list[str]:
-    """Shipped engines (or `engines`) whose features cover everything in `needs`."""
+    """What of `needs` (and, as (draft GPUs, target GPUs), of a separate draft's placement)
+    `engine` cannot run."""
+    has = {text: engine.runs(kind) for kind, text in NEEDS.items()}
+    has[COMPRESSED] = engine.speculative.compressed_draft_kv
+    out = [n for n in needs if not has.get(n, True)]
+    if draft_tp is not None and DRAFT_MODEL in needs:
+        draft_n, num_gpus = draft_tp
+        if draft_n not in (draft_tp_degrees(engine, num_gpus) or (draft_n,)):
+            out.append(f"a draft on {draft_n} of the target's {num_gpus} GPUs")
+    return out
+
+
+def engines_that_run(needs: Sequence[str], draft_tp: tuple[int, int] | None = None) -> list[str]:
+    """Shipped engines whose features cover everything in `needs` (and place a separate draft
+    on draft_tp = (draft GPUs, target GPUs) when given)."""
     from magicplan.specs import list_engines
 
-    kinds = {text: kind for kind, text in NEEDS.items()}
-
-    def covers(e: EngineSpec) -> bool:
-        return all(
-            e.speculative.compressed_draft_kv if n == COMPRESSED else e.runs(kinds.get(n, n))
-            for n in needs
-        )
-
-    return [e.id for e in (list_engines() if engines is None else engines) if covers(e)]
+    return [e.id for e in list_engines() if not lacks(e, needs, draft_tp)]
 
 
 def needs_of(strategy: dict[str, Any]) -> list[str]:
-    """The features a plan entry needs (its draft kind; a compressed cache)."""
-    name = strategy["draft_model"]
-    out = [NEEDS.get(name, DRAFT_MODEL)]
+    """The features a plan entry needs (its draft kind: self-speculation, a separate draft, a
+    drafting family; a compressed cache)."""
+    out = [NEEDS.get(strategy["draft_model"], DRAFT_MODEL)]
     if strategy["kv_method"] not in ("full", "none"):
         out.append(COMPRESSED)
     return out
 
 
 def beyond_report(
-    engine: EngineSpec, best: dict[str, Any] | None, free: dict[str, Any]
+    engine: EngineSpec, best: dict[str, Any] | None, free: dict[str, Any], num_gpus: int
 ) -> dict[str, Any] | None:
     """What an engine with more features would give: the unrestricted plan's best (`free`),
-    when it is a faster speculative strategy than `engine`'s own best."""
+    when it is a faster speculative strategy than `engine`'s own best on `num_gpus`."""
     top = free.get("best")
     if top is None or top["draft_model"] == "none":
         return None
@@ -115,12 +124,15 @@ def beyond_report(
         return None
     keys = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup",
             "t_spec_per_token_ms", "throughput_tokens_per_s")  # fmt: skip
-    every = needs_of(top)
-    needs = [n for n in every if not engines_that_run([n], [engine])]
+    needs, draft_tp = needs_of(top), (int(top["draft_num_gpus"]), num_gpus)
+    lacking = lacks(engine, needs, draft_tp)
+    if not lacking:  # faster for a choice the user ruled out, not for the engine's features
+        return None
     return {
         "engine": engine.id,
         "needs": needs,
-        "engines_that_run_it": engines_that_run(every),
+        "engine_lacks": lacking,
+        "engines_that_run_it": engines_that_run(needs, draft_tp),
         "strategy": {k: top[k] for k in keys},
         "speedup_given_up": top["speedup"] - (best["speedup"] if best is not None else 1.0),
     }

@@ -236,6 +236,13 @@ def plan_inputs(
         runs, ds, methods, _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), int(num_gpus)
     )
     notes = workload_warnings(hardware, int(num_gpus), target, int(context))
+    asked = _draft_tp(int(num_gpus), kw.get("draft_num_gpus"))
+    if runs is not None and asked and draft_tp and set(asked) - set(draft_tp):
+        on = " or ".join(map(str, draft_tp))
+        notes.append(
+            f"{runs.id} runs a separate draft on {on} GPUs, not on "
+            f"{', '.join(str(d) for d in asked if d not in draft_tp)}: planned on {on}"
+        )
     fit = tuple(b for b in budgets if b <= context)
     if len(fit) < len(budgets) and any(m != "full" for m in methods):
         dropped = ", ".join(str(b) for b in budgets if b > context)

@@ -114,7 +114,7 @@ def plan(
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
         memory_utilization=memory_utilization, accepted_per_step=accepted_per_step,
         tree_tokens=tree_tokens, tau_table=inp.tau_table, weight_dtype=weight_dtype,
-        kv_dtype=kv_dtype,
+        kv_dtype=kv_dtype, draft_num_gpus=draft_num_gpus,
     ))  # fmt: skip
 
 
@@ -129,14 +129,15 @@ def _with_engine(inp: PlanInputs, report: dict[str, Any], kw: dict[str, Any]) ->
         inp.hardware, inp.num_gpus, inp.target, report["batch"], inp.context, top=1,
         engine=engine, any_strategy=True, beyond=False, **kw,
     )  # fmt: skip
-    beyond = beyond_report(engine, report["best"], free)
+    beyond = beyond_report(engine, report["best"], free, inp.num_gpus)
     if beyond is None:
         return report
     s = beyond["strategy"]
     what = Strategy.of(s).label()
     others = ", ".join(beyond["engines_that_run_it"]) or "no shipped engine"
+    lacking = " and ".join(beyond["engine_lacks"])
     report["notes"] = [*report["notes"], (
-        f"{engine.id} cannot run {' and '.join(beyond['needs'])}: the best strategy beyond it "
+        f"{engine.id} cannot run {lacking}: the best strategy beyond it "
         f"({what}) would give {s['speedup']:.2f}× on this engine's step costs "
         f"(engines that run it: {others}; --any-strategy plans it)"
     )]  # fmt: skip

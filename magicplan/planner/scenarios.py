@@ -3,9 +3,9 @@
 Columns gpu, num_gpus, target, batch, context; optional draft_model ('self', a model, or a kind
 keyword: eagle, eagle3, medusa, mtp, ngram), kv_method, kv_budget (restrict the candidates to
 these; blank: no restriction), alpha (the acceptance rate), accepted_per_step (τ), tree_tokens
-(a tree family's verified tokens), engine
-(an id or profile path; blank: the command's --engine, else the default engine), weight_dtype
-and kv_dtype (how the target is served).
+(a tree family's verified tokens), engine (an id or profile path), weight_dtype and kv_dtype
+(how the target is served; the KV format applies to the drafts' caches too); a blank cell takes
+the command's option (--engine, --weight-dtype, --kv-dtype), else the default.
 A row that cannot be planned gets its reason as `error` (its inputs echoed), and the other rows
 are planned; `strict` stops at the first such row instead.
 """
@@ -27,8 +27,6 @@ from magicplan.scenarios import (
     read_columns,
 )
 from magicplan.specs import as_draft, load_hardware, load_model
-from magicplan.specs.model import ModelSpec
-from magicplan.specs.quantization import with_kv_format, with_weight_format
 
 REQUIRED = ("gpu", "num_gpus", "target", "batch", "context")
 OPTIONAL = (
@@ -53,17 +51,10 @@ def _restrictions(cols: dict[str, Any], i: int) -> dict[str, Any]:
     for name in ("accepted_per_step", "tree_tokens"):
         if name in cols and np.isfinite(cols[name][i]):
             kw[name] = float(cols[name][i]) if name == "accepted_per_step" else int(cols[name][i])
-    if "engine" in cols and str(cols["engine"][i]):
-        kw["engine"] = str(cols["engine"][i])
+    for name in ("engine", "weight_dtype", "kv_dtype"):  # a cell overrides the command's
+        if name in cols and str(cols[name][i]):
+            kw[name] = str(cols[name][i])
     return kw
-
-
-def _target(cols: dict[str, Any], i: int) -> ModelSpec:
-    """Row `i`'s target in its weight and KV formats (blank: as published)."""
-    model = load_model(str(cols["target"][i]))
-    weights = str(cols["weight_dtype"][i]) if "weight_dtype" in cols else ""
-    kv = str(cols["kv_dtype"][i]) if "kv_dtype" in cols else ""
-    return with_kv_format(with_weight_format(model, weights), kv)
 
 
 def _inputs(cols: dict[str, Any], i: int) -> dict[str, Any]:
@@ -95,7 +86,7 @@ def plan_scenarios(
                 plan(
                     load_hardware(str(cols["gpu"][i])),
                     int(cols["num_gpus"][i]),
-                    _target(cols, i),
+                    load_model(str(cols["target"][i])),
                     int(cols["batch"][i]),
                     int(cols["context"][i]),
                     top=top,

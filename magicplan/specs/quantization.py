@@ -126,13 +126,13 @@ def from_quantization_config(qc: Any, source: str) -> dict[str, Any]:
             "weight_group_bytes": 2.0 + zero,
         }
     if method in ("fp8", "fbgemm_fp8"):
-        return {"weight_dtype": "fp8"}
+        return {"weight_dtype": "fp8"} | _kv_cache_scheme(qc, source)
     if method == "bitsandbytes":
         if qc.get("load_in_4bit"):
             return {"weight_dtype": "int4", "weight_group_size": 64, "weight_group_bytes": 4.0}
         return {"weight_dtype": "int8"}
     if method == "compressed-tensors":
-        return _compressed_tensors(qc, source)
+        return _compressed_tensors(qc, source) | _kv_cache_scheme(qc, source)
     raise MagicplanError(
         f"{source}: quantization_config.quant_method '{method}' is not modelled; supported: "
         "gptq, awq, fp8, bitsandbytes, compressed-tensors"
@@ -156,4 +156,18 @@ def _compressed_tensors(qc: dict[str, Any], source: str) -> dict[str, Any]:
         }
     raise MagicplanError(
         f"{source}: quantization_config config_groups weights ({kind}, {bits} bits) not modelled"
+    )
+
+
+def _kv_cache_scheme(qc: dict[str, Any], source: str) -> dict[str, Any]:
+    """An FP8 KV cache the checkpoint asks for (`kv_cache_scheme`: LLM Compressor writes
+    {num_bits: 8, type: float}; vLLM then stores the cache in fp8)."""
+    scheme = qc.get("kv_cache_scheme")
+    if scheme is None:
+        return {}
+    if isinstance(scheme, dict) and scheme.get("num_bits") == 8 and scheme.get("type") == "float":
+        return {"kv_dtype": "fp8"}
+    raise MagicplanError(
+        f"{source}: quantization_config.kv_cache_scheme {scheme!r} not modelled; supported: "
+        "8-bit float (fp8)"
     )

@@ -70,7 +70,7 @@ def test_fit_refuses_nonsense(tmp_path: Path) -> None:
         fit_measurements(bad, "h100-sxm", None)
     missing = tmp_path / "missing.csv"
     missing.write_text("gpu,target,batch,context\nh100-sxm,llama-3.1-8b,1,100\n")
-    with pytest.raises(MagicplanError, match="num_gpus"):
+    with pytest.raises(MagicplanError, match="need at least one of t_autoregressive_ms"):
         fit_measurements(missing, "h100-sxm", None)
     no_model = tmp_path / "no-model.csv"
     no_model.write_text("batch,context,t_autoregressive_ms\n1,100,7.0\n")
@@ -124,6 +124,16 @@ def test_six_ar_only_rows_make_a_usable_engine_profile(tmp_path: Path) -> None:
     assert "compute_efficiency" in report["unconstrained"]
     engine = load_engine(out)
     assert engine.id == "my-vllm" and engine.calibration_on("a100-80gb-sxm") is not None
+
+
+def test_num_gpus_is_optional_and_one_gpu_is_said(tmp_path: Path) -> None:
+    # Issue 11 item 5: `num_gpus` is an optional column of an AR-only table.
+    table = tmp_path / "ar.csv"
+    table.write_text(AR_ONLY)
+    report = fit_measurements(table, "a100-80gb-sxm", None, model="qwen2.5-7b")
+    assert report["notes"] == [f"{table}: no num_gpus column or --num-gpus: measured on 1 GPU"]
+    given = fit_measurements(table, "a100-80gb-sxm", None, model="qwen2.5-7b", num_gpus=1)
+    assert given["notes"] == [] and given["calibration"] == report["calibration"]
 
 
 def test_too_few_rows_are_flagged(tmp_path: Path) -> None:

@@ -19,6 +19,10 @@ def shown_at(width: int, *args: str) -> str:
     r = runner.invoke(app, list(args), env={"COLUMNS": str(width)})
     assert r.exit_code == 0, r.output
     assert max(len(line) for line in r.output.splitlines()) <= width
+    # the console crops a line that overflows: every table row must end in its right border
+    rows = [ln.rstrip() for ln in r.output.splitlines() if ln[:1] in set("┏┃┡│└")]
+    cropped = [ln for ln in rows if ln[-1] not in set("┓┃┩│┘")]
+    assert not cropped, cropped[:2]
     return r.output
 
 
@@ -49,3 +53,23 @@ def test_plan_and_sweep_tables_keep_draft_ids_whole() -> None:
     sweep = shown_at(60, "sweep", *base, "--batches", "1", "--contexts", "4096",
                      "--draft", "self,llama-3.2-1b")  # fmt: skip
     assert whole("llama-3.2-1b", sweep) and "…" not in sweep
+
+
+@pytest.mark.parametrize("width", [80, 60])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("engines", "list"),
+        ("engines", "show", "llama.cpp"),
+        ("hardware", "show", "h100-sxm"),
+        ("models", "show", "llama-3.1-8b"),
+    ],
+)
+def test_tables_fit_the_console_and_show_tables_keep_their_values(
+    width: int, args: tuple[str, ...]
+) -> None:
+    out = shown_at(width, *args)
+    if args[1] == "show":  # the value column is what a user came for: wrapped, never left out
+        assert "left out at this width" not in out
+    else:
+        assert whole("hf-transformers", out) and whole("deepspeed-mii", out)

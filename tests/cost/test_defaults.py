@@ -95,3 +95,39 @@ def test_default_achieved_rates_from_a_measured_stream() -> None:
 def test_the_default_engine_is_vllm() -> None:
     assert load_engine().id == "vllm"
     assert calibration_for(load_hardware("h100-sxm")).engine == "vllm"
+
+
+def test_the_engine_layer_wins_over_the_hardware_and_says_where_values_came_from() -> None:
+    engine = make_engine(
+        parameters=Rates(step_overhead_us=100.0, layer_overhead_us=10.0,
+                         allreduce_latency_us=5.0, link_efficiency=0.5, memory_efficiency=0.55),
+        sources=[Source(fields=[*SOURCE.fields, "memory_efficiency"], citation="test values")],
+    )  # fmt: skip
+    cal = calibration_for(make_hw(achieved=ACHIEVED), engine)
+    assert cal.memory_efficiency == 0.55 and cal.compute_efficiency == 0.7
+    # Neither the engine nor a measurement carries a provenance: both layers are named.
+    assert cal.provenance.method == "default"
+    assert "toy-gpu: test values" in cal.provenance.source
+    assert "engine toy-engine" in cal.provenance.source
+
+
+def test_magicdecs_fitted_calibrations_belong_to_magicdec_only() -> None:
+    # Issue 11: the A100/H100 fits of MagicDec's testbed are magicdec × hardware calibrations;
+    # hardware profiles keep hardware facts, and another engine on those GPUs does not see them.
+    from magicplan.specs import list_hardware
+
+    assert all(hw.calibration is None for hw in list_hardware())
+    magicdec, vllm = load_engine("magicdec"), load_engine("vllm")
+    for gpu in ("a100-80gb-sxm", "h100-sxm"):
+        hw = load_hardware(gpu)
+        fitted = magicdec.calibration_on(gpu)
+        assert fitted is not None and fitted.provenance.method == "fit"
+        on_magicdec = calibration_for(hw, magicdec)
+        assert on_magicdec.layer_overhead_us == fitted.values.layer_overhead_us
+        assert on_magicdec.memory_efficiency == fitted.values.memory_efficiency
+        on_vllm = calibration_for(hw, vllm)
+        assert on_vllm.layer_overhead_us == vllm.parameters.layer_overhead_us
+        assert on_vllm.memory_efficiency == hw.achieved.memory_efficiency  # type: ignore[union-attr]
+    # vLLM's FlashAttention 3 values on Hopper, its engine-level flash-decoding values elsewhere.
+    assert calibration_for(load_hardware("h100-sxm"), vllm).attention_floor_us == 7.483
+    assert calibration_for(load_hardware("a100-80gb-sxm"), vllm).attention_floor_us == 14.93

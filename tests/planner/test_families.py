@@ -75,7 +75,7 @@ def test_the_engine_gates_the_kinds(h100: Any, llama8b: Any) -> None:
     r = plan(h100, 1, llama8b, 1, 4096, drafts=["medusa", "ngram"], engine="sglang")
     assert {f["draft_kind"] for f in r["families"]} == {"ngram"}
     assert r["beyond_engine"] is not None
-    assert r["beyond_engine"]["needs"] == ["Medusa heads (medusa)"]
+    assert r["beyond_engine"]["engine_lacks"] == ["Medusa heads (medusa)"]
     assert "vllm" in r["beyond_engine"]["engines_that_run_it"]
 
 

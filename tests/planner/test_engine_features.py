@@ -1,0 +1,213 @@
+"""What the serving engine can run bounds the plan (issue 11 item 1): a plan for vLLM proposes
+only what vLLM runs, says what a strategy beyond it would give, and `--export` agrees with it.
+
+tests/planner/conftest.py makes MagicDec's engine the default for planner tests; these name
+their engine, and the one about the real default undoes that."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from magicplan.planner import plan
+from magicplan.planner.engine_features import (
+    COMPRESSED,
+    DRAFT_MODEL,
+    SELF,
+    beyond_report,
+    draft_tp_degrees,
+    engines_that_run,
+    needs_of,
+    restrict,
+    runnable,
+)
+from magicplan.planner.export import export
+from magicplan.specs import list_engines, load_engine, load_hardware, load_model
+from tests.cost.conftest import make_cal
+
+WORKLOAD = (8, "llama-3.1-70b", 32, 64000)  # on h200-sxm: test_export.py's issue workload
+KEYS = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup")
+
+
+@pytest.fixture(scope="module")
+def on_vllm() -> dict[str, Any]:
+    return plan("h200-sxm", *WORKLOAD, engine="vllm", top=50)
+
+
+def test_a_plan_on_vllm_holds_only_what_vllm_runs(on_vllm: dict[str, Any]) -> None:
+    assert on_vllm["engine"] == "vllm"
+    assert on_vllm["candidates"] and on_vllm["best"]["draft_model"] != "none"
+    for c in on_vllm["candidates"]:
+        assert c["draft_model"] != "self" and c["kv_method"] in ("full", "none"), c
+        assert c["draft_num_gpus"] in (0, 1, 8), c  # vLLM: a draft on 1 GPU or the target's 8
+
+
+def test_beyond_engine_says_what_the_engine_cannot_run_would_give(
+    on_vllm: dict[str, Any],
+) -> None:
+    beyond, best = on_vllm["beyond_engine"], on_vllm["best"]
+    s = beyond["strategy"]
+    # MagicDec's strategy, a draft over a StreamingLLM cache, priced on vLLM's step costs: what
+    # any_strategy plans on vLLM.
+    free = plan("h200-sxm", *WORKLOAD, engine="vllm", any_strategy=True)["best"]
+    assert {k: s[k] for k in KEYS} == {k: free[k] for k in KEYS}
+    assert s["kv_method"] == "streamingllm" and s["speedup"] > best["speedup"]
+    assert beyond["engine"] == "vllm" and beyond["needs"] == [DRAFT_MODEL, COMPRESSED]
+    assert beyond["engine_lacks"] == [COMPRESSED]  # vLLM does run a separate draft model
+    assert beyond["engines_that_run_it"] == ["magicdec"]
+    assert beyond["speedup_given_up"] == pytest.approx(s["speedup"] - best["speedup"])
+    (note,) = [n for n in on_vllm["notes"] if "beyond it" in n]
+    assert note.startswith(f"vllm cannot run {COMPRESSED}: the best strategy beyond it")
+    assert f"would give {s['speedup']:.2f}×" in note and "engines that run it: magicdec" in note
+    assert "--any-strategy plans it" in note
+
+
+def test_any_strategy_plans_everything_on_the_engines_step_costs() -> None:
+    r = plan("h200-sxm", *WORKLOAD, engine="vllm", any_strategy=True, top=50)
+    assert r["engine"] == "vllm" and r["beyond_engine"] is None
+    assert r["best"]["kv_method"] == "streamingllm"
+    assert {c["kv_method"] for c in r["candidates"]} >= {"streamingllm", "snapkv"}
+    assert not any("beyond it" in n for n in r["notes"])
+    # Without `beyond`, nothing beyond is looked for either.
+    assert plan("h200-sxm", *WORKLOAD, engine="vllm", beyond=False)["beyond_engine"] is None
+
+
+def test_the_default_engine_bounds_a_plan_like_vllm(
+    monkeypatch: pytest.MonkeyPatch, on_vllm: dict[str, Any]
+) -> None:
+    monkeypatch.setattr("magicplan.specs.registry.DEFAULT_ENGINE", "vllm")  # undo conftest's
+    r = plan("h200-sxm", *WORKLOAD)
+    assert r["engine"] == "vllm"
+    assert r["best"] == on_vllm["best"] and r["beyond_engine"] == on_vllm["beyond_engine"]
+
+
+def test_a_hardware_profile_with_its_own_calibration_leaves_nothing_out() -> None:
+    h200 = load_hardware("h200-sxm")
+    own = h200.model_copy(update={"calibration": make_cal(engine="my-testbed")})
+    assert runnable(None, own) is None  # its engine's features are not known
+    assert runnable(None, h200) == load_engine()  # the default engine (magicdec here)
+    assert runnable(load_engine("sglang"), own) == load_engine("sglang")  # a named one binds
+    r = plan(own, *WORKLOAD, kv_methods=["streamingllm"], kv_budgets=[512])
+    assert r["engine"] == "my-testbed" and r["beyond_engine"] is None
+    assert r["best"]["kv_method"] == "streamingllm"
+
+
+def test_restrict_by_hand() -> None:
+    vllm, sglang, mii = (load_engine(e) for e in ("vllm", "sglang", "deepspeed-mii"))
+    d = load_model("llama-3.2-1b")
+    methods = ("full", "streamingllm", "snapkv")
+    # vLLM: no self-speculation, no compressed draft cache, a draft on 1 or all 8 GPUs.
+    drafts, kv, tp, beyond = restrict(vllm, [None, d], methods, None, 8)
+    assert drafts == [d] and kv == ("full",) and tp == (1, 8)
+    assert beyond == (SELF, COMPRESSED, "a draft on 2, 4 GPUs")
+    assert restrict(vllm, [d], ("full",), None, 1) == ([d], ("full",), (1,), ())
+    # Only self-speculation over a compressed cache asked for: nothing speculative is left.
+    assert restrict(vllm, [None], ("streamingllm",), None, 8)[0] == []
+    # SGLang: the draft on the target's GPUs; a degree asked for that it cannot run is said.
+    _, _, tp, beyond = restrict(sglang, [d], ("full",), (2, 8), 8)
+    assert tp == (8,) and beyond == ("a draft on 2 GPUs",)
+    # DeepSpeed-MII runs no draft at all.
+    drafts, _, _, beyond = restrict(mii, [None, d], ("full",), None, 4)
+    assert drafts == [] and beyond[:2] == (SELF, DRAFT_MODEL)
+    # MagicDec's engine, or no engine: everything stays.
+    assert restrict(load_engine("magicdec"), [None, d], methods, None, 8) == (
+        [None, d], methods, None, ()
+    )  # fmt: skip
+    assert restrict(None, [None, d], methods, (2,), 8) == ([None, d], methods, (2,), ())
+
+
+def test_draft_tensor_parallel_rules() -> None:
+    vllm, sglang, magicdec = (load_engine(e) for e in ("vllm", "sglang", "magicdec"))
+    assert draft_tp_degrees(vllm, 8) == (1, 8) and draft_tp_degrees(vllm, 1) == (1,)
+    assert draft_tp_degrees(sglang, 4) == (4,)
+    assert draft_tp_degrees(magicdec, 8) is None  # any divisor of the target's GPUs
+
+
+def test_needs_of_and_engines_that_run() -> None:
+    assert needs_of({"draft_model": "self", "kv_method": "streamingllm"}) == [SELF, COMPRESSED]
+    assert needs_of({"draft_model": "llama-3.2-1b", "kv_method": "full"}) == [DRAFT_MODEL]
+    assert needs_of({"draft_model": "llama-3.2-1b", "kv_method": "topk"}) == [
+        DRAFT_MODEL, COMPRESSED,
+    ]  # fmt: skip
+    every = [e.id for e in list_engines()]
+    assert engines_that_run([]) == every
+    assert engines_that_run([SELF]) == ["magicdec"]
+    assert engines_that_run([DRAFT_MODEL, COMPRESSED]) == ["magicdec"]
+    # Every shipped engine that lists draft_model, in id order; not DeepSpeed-MII (no drafts) or
+    # LMDeploy (EAGLE-3 and MTP heads only).
+    assert engines_that_run([DRAFT_MODEL]) == [
+        "exllamav2", "gpt-fast", "hf-transformers", "llama.cpp", "magicdec", "mlc-llm", "sglang",
+        "trtllm", "vllm", "vllm-v0",
+    ]  # fmt: skip
+    # With the draft's and the target's GPUs: SGLang, TensorRT-LLM and gpt-fast run a draft
+    # only on the target's GPUs.
+    assert "sglang" not in engines_that_run([DRAFT_MODEL], draft_tp=(1, 8))
+    assert {"vllm", "magicdec"} <= set(engines_that_run([DRAFT_MODEL], draft_tp=(1, 8)))
+    assert "vllm" not in engines_that_run([DRAFT_MODEL], draft_tp=(2, 8))
+    assert "sglang" in engines_that_run([DRAFT_MODEL], draft_tp=(8, 8))
+
+
+def test_a_draft_the_engine_cannot_place_is_said() -> None:
+    # Qwen2.5-0.5B (14 heads, 2 KV heads) cannot split over the target's 8 GPUs, where SGLang
+    # runs its drafts: on SGLang no draft is planned, and the plan says what a draft on fewer
+    # GPUs would give, and which engines place it there.
+    kw: dict[str, Any] = {"drafts": ["qwen2.5-0.5b"], "kv_methods": ["full"]}
+    r = plan("h100-sxm", 8, "qwen2.5-32b", 16, 8000, engine="sglang", **kw)
+    assert r["best"]["draft_model"] == "none"
+    beyond = r["beyond_engine"]
+    n = beyond["strategy"]["draft_num_gpus"]
+    assert n in (1, 2) and beyond["needs"] == [DRAFT_MODEL]  # 14 heads split over 1 or 2
+    assert beyond["engine_lacks"] == [f"a draft on {n} of the target's 8 GPUs"]
+    assert beyond["engines_that_run_it"] == engines_that_run([DRAFT_MODEL], draft_tp=(n, 8))
+    assert "magicdec" in beyond["engines_that_run_it"]
+    assert "sglang" not in beyond["engines_that_run_it"]
+    assert any(x.startswith(f"sglang cannot run a draft on {n} of the target") for x in r["notes"])
+    # vLLM places a draft on 1 GPU beside any target.
+    on_vllm = plan("h100-sxm", 8, "qwen2.5-32b", 16, 8000, engine="vllm", **kw)
+    assert on_vllm["best"]["draft_num_gpus"] == 1
+
+
+def test_beyond_the_engine_keeps_the_users_own_restrictions() -> None:
+    # A draft on 1 GPU asked for: what vLLM cannot run is priced with the draft on 1 GPU.
+    r = plan("h200-sxm", *WORKLOAD, engine="vllm", drafts=["llama-3.2-1b"], draft_num_gpus=[1])
+    assert r["beyond_engine"]["strategy"]["draft_num_gpus"] == 1
+    assert r["beyond_engine"]["engine_lacks"] == [COMPRESSED]
+
+
+def test_a_draft_tensor_parallel_degree_the_engine_does_not_run_is_said() -> None:
+    # vLLM runs a separate draft on 1 GPU or on the target's 8: a draft on 2 asked for is
+    # planned on those, and the plan says so (it used to replace it silently).
+    r = plan("h100-sxm", 8, "llama-3.1-70b", 16, 8000, engine="vllm", draft_num_gpus=[2])
+    assert r["best"]["draft_num_gpus"] in (1, 8)
+    assert "vllm runs a separate draft on 1 or 8 GPUs, not on 2: planned on 1 or 8" in r["notes"]
+    free = plan("h100-sxm", 8, "llama-3.1-70b", 16, 8000, engine="vllm")
+    assert not any("runs a separate draft" in n for n in free["notes"])
+
+
+def test_a_faster_strategy_the_engine_runs_is_not_beyond_it() -> None:
+    # By hand: a full-KV separate draft on the target's 8 GPUs, faster than the engine's best
+    # (ruled out by the user, not by vLLM), is not reported as beyond vLLM.
+    top = {"draft_model": "llama-3.2-1b", "kv_method": "full", "kv_budget": 0, "gamma": 3,
+           "draft_num_gpus": 8, "speedup": 1.8, "t_spec_per_token_ms": 9.0,
+           "throughput_tokens_per_s": 100.0}  # fmt: skip
+    best = top | {"draft_num_gpus": 1, "speedup": 1.5, "t_spec_per_token_ms": 10.0}
+    vllm = load_engine("vllm")
+    assert beyond_report(vllm, best, {"best": top}, 8) is None
+    over_1 = beyond_report(load_engine("sglang"), None, {"best": best}, 8)
+    assert over_1 is not None and over_1["engine_lacks"] == ["a draft on 1 of the target's 8 GPUs"]
+    assert over_1["speedup_given_up"] == pytest.approx(0.5)  # against plain AR
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_export_agrees_with_the_plan_on_that_engine(engine: str, h200: Any, llama70b: Any) -> None:
+    own = plan(h200, 8, llama70b, 32, 64000, engine=engine)
+    # Exported from a plan on MagicDec's engine: the strategy the engine's own plan picks.
+    anywhere = plan(h200, 8, llama70b, 32, 64000, engine="magicdec")
+    chosen = export(engine, anywhere, h200, 8, llama70b)["exported_strategy"]
+    assert {k: chosen[k] for k in KEYS} == {k: own["best"][k] for k in KEYS}
+    spec = load_engine(engine)
+    assert spec.runs("draft_model") and chosen["kv_method"] == "full"
+    assert chosen["draft_num_gpus"] in (draft_tp_degrees(spec, 8) or ())
+    # Exported from the engine's own plan, nothing is dropped.
+    assert export(engine, own, h200, 8, llama70b)["dropped"] is None
