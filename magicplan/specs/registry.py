@@ -1,4 +1,5 @@
-"""Find and load profiles by id (shipped YAML) or by path (YAML, or a Hugging Face config.json)."""
+"""Find and load profiles by id (shipped YAML) or by path (YAML, a Hugging Face config.json, or a
+GGUF file's metadata)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from magicplan.errors import MagicplanError, format_validation_error, suggest
 from magicplan.io import load_mapping
+from magicplan.specs.gguf import model_from_gguf
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.hf_config import model_from_hf_config
 from magicplan.specs.model import ModelSpec
@@ -25,7 +27,7 @@ def profiles_dir(kind: str) -> Path:
 
 
 def _looks_like_path(arg: str) -> bool:
-    return "/" in arg or "\\" in arg or arg.endswith((".yaml", ".yml", ".json"))
+    return "/" in arg or "\\" in arg or arg.endswith((".yaml", ".yml", ".json", ".gguf"))
 
 
 def _validate(cls: type[SpecT], data: dict[str, Any], source: str) -> SpecT:
@@ -62,7 +64,8 @@ def load_hardware(id_or_path: str | Path) -> HardwareSpec:
 
 
 def load_model(id_or_path: str | Path) -> ModelSpec:
-    """A ModelSpec from a shipped id, a YAML profile path, or a Hugging Face config.json path."""
+    """A ModelSpec from a shipped id, a YAML profile path, a Hugging Face config.json path, or a
+    GGUF file (its metadata; id: the file name without '.gguf')."""
     path = _resolve("model_profiles", str(id_or_path), "model", "magicplan models list")
     return _cached(ModelSpec, str(path), _stamp(path))
 
@@ -78,6 +81,8 @@ def _stamp(path: Path) -> tuple[int, int]:
 @lru_cache(maxsize=256)
 def _cached(cls: type[SpecT], path: str, stamp: tuple[int, int]) -> SpecT:
     """Specs are frozen, so one parse per file version (path, mtime, size) serves every caller."""
+    if cls is ModelSpec and path.lower().endswith(".gguf"):
+        return model_from_gguf(path)  # type: ignore[return-value]
     data = load_mapping(path)
     if cls is ModelSpec and "model_type" in data and "id" not in data:
         return model_from_hf_config(data, path)  # type: ignore[return-value]

@@ -1,0 +1,113 @@
+"""Measured cells → an acceptance table CSV that `plan --acceptance-table` reads, and back.
+
+Columns: the reader's (`target, draft, method, budget, context, alpha, samples, alpha_low,
+alpha_high, source`, plus `dataset`), then what `acceptance check` needs to repeat the run
+(`temperature, prompts, continuation, text`) and the per-position rates `alpha_1..alpha_G`.
+`samples` is the number of scored positions, which the reader's interval is based on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from magicplan.acceptance.measure import Cell
+from magicplan.errors import MagicplanError
+from magicplan.io import read_csv_rows
+from magicplan.planner.acceptance_data import CSV_REQUIRED, check_rate
+
+COLUMNS = (*CSV_REQUIRED, "samples", "alpha_low", "alpha_high", "source", "dataset",
+           "temperature", "prompts", "continuation", "text")  # fmt: skip
+# The reader refuses budget 0, the budget of `full` rows: they are reported, not written, until it
+# accepts them.
+WRITE_FULL_ROWS = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """What every row of one measurement shares."""
+
+    target: str
+    draft: str
+    dataset: str
+    source: str
+    temperature: float
+    prompts: int
+    continuation: int
+    text: str  # the text file, absolute
+
+
+def row(run: Run, cell: Cell) -> dict[str, str]:
+    """One CSV row (strings, rates to 4 decimals) of a measured cell."""
+    s = cell.summary
+    out = {
+        "target": run.target, "draft": run.draft, "method": cell.method,
+        "budget": str(cell.budget), "context": str(cell.context), "alpha": f"{s.alpha:.4f}",
+        "samples": str(s.positions), "alpha_low": f"{s.low:.4f}", "alpha_high": f"{s.high:.4f}",
+        "source": run.source, "dataset": run.dataset, "temperature": f"{run.temperature:g}",
+        "prompts": str(run.prompts), "continuation": str(run.continuation), "text": run.text,
+    }  # fmt: skip
+    out |= {f"alpha_{i + 1}": f"{a:.4f}" for i, a in enumerate(s.alpha_by_position)}
+    return out
+
+
+def csv_text(run: Run, cells: Sequence[Cell]) -> str:
+    """The table as CSV text (`full` rows only when WRITE_FULL_ROWS)."""
+    rows = [row(run, c) for c in cells if WRITE_FULL_ROWS or c.method != "full"]
+    if not rows:
+        raise MagicplanError("--kv-methods: only 'full' was measured; the table needs a compressed method")
+    head = list(COLUMNS) + [k for k in rows[0] if k not in COLUMNS]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, head, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One row of a measured table, as `acceptance check` reads it."""
+
+    alpha: float
+    alpha_by_position: tuple[float, ...]
+    temperature: float | None
+    prompts: int | None
+    continuation: int | None
+    text: str | None
+
+
+def _int(text: str) -> int | None:
+    return int(float(text)) if text else None
+
+
+def find_row(path: Path, key: dict[str, str], temperature: float) -> Measured:
+    """The row of `path` for key (target, draft, method, budget, context) at `temperature`."""
+    rows = read_csv_rows(path, CSV_REQUIRED)
+
+    def same(r: dict[str, str]) -> bool:
+        numbers = all(float(r[k] or "nan") == float(key[k]) for k in ("budget", "context"))
+        names = all(r[k] == key[k] for k in ("target", "draft", "method"))
+        t = r.get("temperature", "")
+        return names and numbers and (not t or float(t) == temperature)
+
+    found = [r for r in rows if same(r)]
+    if not found:
+        want = ", ".join(f"{k} {v}" for k, v in key.items())
+        raise MagicplanError(f"{path}: no row for {want}, temperature {temperature:g}")
+    r, where = found[0], f"{path}"
+    by_position = []
+    for i in range(1, len(r) + 1):
+        if not r.get(f"alpha_{i}"):
+            break
+        by_position.append(check_rate(r[f"alpha_{i}"], f"{where} column 'alpha_{i}'"))
+    return Measured(
+        check_rate(r["alpha"], f"{where} column 'alpha'"),
+        tuple(by_position),
+        float(r["temperature"]) if r.get("temperature") else None,
+        _int(r.get("prompts", "")),
+        _int(r.get("continuation", "")),
+        r.get("text") or None,
+    )
