@@ -26,7 +26,9 @@ def check_budgets(methods: Sequence[str], budgets: Sequence[int], contexts: Sequ
     for b in budgets:
         for m in methods:
             if m != "full" and b < min_budget(m):
-                raise MagicplanError(f"--kv-budgets: {m} needs a budget of at least {min_budget(m)}; got {b}")
+                raise MagicplanError(
+                    f"--kv-budgets: {m} needs a budget of at least {min_budget(m)}; got {b}"
+                )
         for c in contexts:
             if b >= c:
                 raise MagicplanError(
@@ -34,9 +36,7 @@ def check_budgets(methods: Sequence[str], budgets: Sequence[int], contexts: Sequ
                 )
 
 
-def check_contexts(
-    contexts: Sequence[int], continuation: int, models: Sequence[ModelSpec]
-) -> None:
+def check_contexts(contexts: Sequence[int], continuation: int, models: Sequence[ModelSpec]) -> None:
     """Each prompt plus its continuation fits every model's positions."""
     for c in contexts:
         if c < 1:
@@ -62,7 +62,8 @@ def check_run(
         raise MagicplanError(f"--temperature must be >= 0; got {temperature}")
     if not 0 <= positions < continuation:
         raise MagicplanError(
-            f"--positions must be in [0, {continuation - 1}] (below --continuation); got {positions}"
+            f"--positions must be in [0, {continuation - 1}] (below --continuation); "
+            f"got {positions}"
         )
     if device not in DEVICES:
         raise MagicplanError(f"--device: '{device}'; allowed: {', '.join(DEVICES)}")

@@ -13,8 +13,10 @@ draft's token there is accepted given everything before it: Σₓ min(p_t(x), q_
   starts at s, propagated from the first position, and Ω(γ) = Σ π_s·E[1 + K_s] / Σ π_s, with
   P(K_s ≥ i) = Π_{j<i} β_{s+j} — the run products over start positions, weighted as the loop
   visits them. Independent β would give Ω = (1 − α^(γ+1)) / (1 − α); correlated ones do not.
-- α_1..α_G: conditional rates with Ω(γ) = 1 + Σ_{i≤γ} Π_{j≤i} α_j for every γ ≤ G, i.e.
-  Π_{j≤i} α_j = Ω(i) − Ω(i − 1) (`positional_rates`).
+- α_1..α_G: conditional rates with Ω(γ) = 1 + Σ_{i≤γ} Π_{j≤i} α_j, i.e. Π_{j≤i} α_j =
+  Ω(i) − Ω(i − 1) (`positional_rates`). Rates are at most 1 only while these products fall with
+  i; where sampling noise makes one rise, adjacent products are pooled to their mean (isotonic
+  regression, pool-adjacent-violators), which keeps Ω(G) exact and moves the Ω(γ < G) least.
 """
 
 from __future__ import annotations
@@ -68,14 +70,24 @@ def loop_tokens_per_round(betas: Sequence[np.ndarray], gamma: int) -> float:
     return tokens / rounds if rounds > 0 else float("nan")
 
 
+def non_increasing(values: Sequence[float]) -> list[float]:
+    """The closest non-increasing sequence in least squares (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, size]
+    for v in values:
+        blocks.append([float(v), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
+            (m2, n2), (m1, n1) = blocks.pop(), blocks.pop()
+            blocks.append([(m1 * n1 + m2 * n2) / (n1 + n2), n1 + n2])
+    return [m for m, n in blocks for _ in range(int(n))]
+
+
 def positional_rates(betas: Sequence[np.ndarray], positions: int) -> tuple[float, ...]:
-    """α_1..α_G such that 1 + Σ_{i≤γ} Π_{j≤i} α_j = Ω(γ) for every γ ≤ G (see module)."""
-    omega = [loop_tokens_per_round(betas, g) for g in range(positions + 1)]
-    products = np.diff(omega)  # Π_{j≤i} α_j for i = 1..G
+    """α_1..α_G such that 1 + Σ_{i≤γ} Π_{j≤i} α_j = Ω(γ) (see module)."""
+    omega = np.nan_to_num([loop_tokens_per_round(betas, g) for g in range(positions + 1)], nan=1.0)
+    products = non_increasing(np.clip(np.diff(omega), 0.0, 1.0).tolist())  # Π_{j≤i} α_j, i = 1..G
     rates, previous = [], 1.0
     for prod in products:
-        rate = prod / previous if previous > 0 else 0.0
-        rates.append(float(np.clip(np.nan_to_num(rate), 0.0, 1.0)))
+        rates.append(float(min(prod / previous, 1.0)) if previous > 0 else 0.0)
         previous = prod
     return tuple(rates)
 

@@ -61,9 +61,13 @@ def measure(
     d_ckpt, d_weights = _load(draft, device, dtype) if draft not in (None, "self") else (None, None)
     d_spec = d_ckpt.spec if d_ckpt else None
     inputs.check_pair(ckpt.spec, d_spec)
-    inputs.check_contexts(plan.contexts, plan.continuation, [ckpt.spec, *([d_spec] if d_spec else [])])
+    inputs.check_contexts(
+        plan.contexts, plan.continuation, [ckpt.spec, *([d_spec] if d_spec else [])]
+    )
     tok = load_tokenizer(ckpt)
-    ids = text_tokens(tok, text, tokens_needed(list(plan.contexts), plan.continuation, plan.samples))
+    ids = text_tokens(
+        tok, text, tokens_needed(list(plan.contexts), plan.continuation, plan.samples)
+    )
     cells: list[Cell] = []
     steps = len(plan.contexts) * (1 + len(plan.keys))
     with torch.inference_mode(), progress_bar(steps, "measuring acceptance", progress) as advance:
@@ -80,8 +84,10 @@ def measure(
         atomic_write_text(output, csv_text(run, cells))
     return {
         **asdict(run),
-        "rows": [{"method": c.method, "budget": c.budget, "context": c.context,
-                  **asdict(c.summary)} for c in cells],  # fmt: skip
+        "rows": [
+            {"method": c.method, "budget": c.budget, "context": c.context, **asdict(c.summary)}
+            for c in cells
+        ],
         "output": str(output) if output is not None else None,
         "wall_s": time.perf_counter() - start,
     }

@@ -41,7 +41,7 @@ class Run:
 
 
 def row(run: Run, cell: Cell) -> dict[str, str]:
-    """One CSV row (strings, rates to 4 decimals) of a measured cell."""
+    """One CSV row of a measured cell (α to 4 decimals, α_1..α_G to 6: Ω is their product)."""
     s = cell.summary
     out = {
         "target": run.target, "draft": run.draft, "method": cell.method,
@@ -50,7 +50,7 @@ def row(run: Run, cell: Cell) -> dict[str, str]:
         "source": run.source, "dataset": run.dataset, "temperature": f"{run.temperature:g}",
         "prompts": str(run.prompts), "continuation": str(run.continuation), "text": run.text,
     }  # fmt: skip
-    out |= {f"alpha_{i + 1}": f"{a:.4f}" for i, a in enumerate(s.alpha_by_position)}
+    out |= {f"alpha_{i + 1}": f"{a:.6f}" for i, a in enumerate(s.alpha_by_position)}
     return out
 
 
@@ -58,7 +58,9 @@ def csv_text(run: Run, cells: Sequence[Cell]) -> str:
     """The table as CSV text (`full` rows only when WRITE_FULL_ROWS)."""
     rows = [row(run, c) for c in cells if WRITE_FULL_ROWS or c.method != "full"]
     if not rows:
-        raise MagicplanError("--kv-methods: only 'full' was measured; the table needs a compressed method")
+        raise MagicplanError(
+            "--kv-methods: only 'full' was measured; the table needs a compressed method"
+        )
     head = list(COLUMNS) + [k for k in rows[0] if k not in COLUMNS]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, head, lineterminator="\n")

@@ -27,7 +27,9 @@ def rope_frequencies(folder: Path, cfg: dict[str, Any], head_dim: int) -> Any:
     if kind == "default":
         return rope_inv_freq(head_dim, float(theta))
     if kind not in STATIC_ROPE:
-        raise MagicplanError(f"{folder}: rope type '{kind}' is not supported ({', '.join(STATIC_ROPE)})")
+        raise MagicplanError(
+            f"{folder}: rope type '{kind}' is not supported ({', '.join(STATIC_ROPE)})"
+        )
     from transformers import AutoConfig
     from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 

@@ -34,7 +34,9 @@ def print_plan(r: dict[str, Any]) -> None:
     )
     con = console()
     con.print(table(title, cols, rows))
-    sources = sorted({c["acceptance_source"] for c in r["candidates"] if c["draft_model"] != "none"})
+    sources = sorted(
+        {c["acceptance_source"] for c in r["candidates"] if c["draft_model"] != "none"}
+    )
     if sources:
         con.print(f"α from: {'; '.join(sources)}")
     best = r["best"]

@@ -50,7 +50,9 @@ def measure_command(
     kv_budgets: Annotated[str, typer.Option(help="Comma list of draft KV budgets.")] = "64,128,256",
     contexts: Annotated[str, typer.Option(help="Comma list of prompt lengths.")] = "512,1024,2048",
     samples: Annotated[int, typer.Option(help="Prompts per context.")] = 4,
-    continuation: Annotated[int, typer.Option(help="Tokens the target generates per prompt.")] = 128,
+    continuation: Annotated[
+        int, typer.Option(help="Tokens the target generates per prompt.")
+    ] = 128,
     positions: Annotated[int, typer.Option(help="Per-position rates α_1..α_G to add.")] = 0,
     temperature: TempOpt = 0.0,
     device: DeviceOpt = "cpu",
@@ -76,8 +78,11 @@ def measure_command(
     if json_out:
         echo_json(report)
         return
-    rows = [[r["method"], r["budget"] or "all", r["context"], f"{r['alpha']:.3f}",
-             f"{r['low']:.3f}-{r['high']:.3f}", r["positions"]] for r in report["rows"]]  # fmt: skip
+    rows = [
+        [r["method"], r["budget"] or "all", r["context"], f"{r['alpha']:.3f}",
+         f"{r['low']:.3f}-{r['high']:.3f}", r["positions"]]
+        for r in report["rows"]
+    ]  # fmt: skip
     con = console()
     con.print(table(f"Acceptance of {report['draft']} drafts for {report['target']} "
                     f"(T = {temperature:g})", ["method", "budget", "context", "α", "95 %", "n"],

@@ -166,7 +166,9 @@ def read_header(path: str | Path) -> GGUFHeader:
     try:
         with p.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
             return _parse(_Cursor(buf, str(p)))
-    except (OSError, ValueError) as exc:  # ValueError: mmap of an empty file
+    except MagicplanError:
+        raise
+    except (OSError, ValueError, struct.error) as exc:  # ValueError: mmap of an empty file
         raise MagicplanError(f"{p}: cannot read as GGUF ({exc.__class__.__name__})") from exc
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from magicplan.calibration.torch_runner.model import KVCache, Keep
+from magicplan.calibration.torch_runner.model import Keep, KVCache
 from magicplan.cost.steps import SNAPKV_WINDOW
 
 Tensor = Any

@@ -158,7 +158,12 @@ def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
 
 
 def attention(
-    q: Tensor, k: Tensor, v: Tensor, group: int, past: int, keep: Callable[[Tensor], Tensor] | None = None
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    group: int,
+    past: int,
+    keep: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """Causal GQA: q (B, heads, q, d) over k, v (B, kv_heads, past + q, d) → (B, q, heads·d).
 

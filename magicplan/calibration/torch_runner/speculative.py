@@ -22,8 +22,8 @@ from typing import Any
 
 from magicplan.calibration.torch_runner.compress import SNAPKV_WINDOW, compress, topk_keep
 from magicplan.calibration.torch_runner.model import (
-    KVCache,
     Keep,
+    KVCache,
     Weights,
     forward,
     greedy,
