@@ -79,7 +79,7 @@ def measure(
     run = Run(target=ckpt.spec.id, draft=d_spec.id if d_spec else "self",
               dataset=Path(text).stem, source=f"{SOURCE} ({Path(text).name})",
               temperature=plan.temperature, prompts=plan.samples,
-              continuation=plan.continuation, text=str(Path(text).resolve()))  # fmt: skip
+              continuation=plan.continuation, text=str(text))  # fmt: skip
     if output is not None:
         atomic_write_text(output, csv_text(run, cells))
     return {

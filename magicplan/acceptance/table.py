@@ -37,7 +37,7 @@ class Run:
     temperature: float
     prompts: int
     continuation: int
-    text: str  # the text file, absolute
+    text: str  # the text file, as given
 
 
 def row(run: Run, cell: Cell) -> dict[str, str]:
