@@ -104,9 +104,9 @@ def convert(path: Path, folder: Path) -> None:
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
         "torch_dtype": "float32",
-        "bos_token_id": meta.get("tokenizer.ggml.bos_token_id"),
-        "eos_token_id": meta.get("tokenizer.ggml.eos_token_id"),
     }
+    cfg |= {f"{k}_token_id": meta[f"tokenizer.ggml.{k}_token_id"] for k in ("bos", "eos")
+            if f"tokenizer.ggml.{k}_token_id" in meta}  # fmt: skip
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -114,14 +114,22 @@ def convert(path: Path, folder: Path) -> None:
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
         tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         tok.save_pretrained(str(tmp))
-        os.replace(tmp, folder)  # whole or not at all
+        try:
+            os.replace(tmp, folder)  # whole or not at all
+        except OSError:  # another process converted it meanwhile
+            if not (folder / "config.json").is_file():
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def converted(path: Path) -> Path:
-    """The cached Hugging Face folder of GGUF file `path`, converted on first use."""
+    """The cached Hugging Face folder of GGUF file `path`, converted on first use (a spinner on
+    stderr meanwhile: ~25 s for a 100 MB file, most of it the tokenizer)."""
+    from rich.console import Console
+
     folder = cache_folder(path)
     if not (folder / "config.json").is_file():
-        convert(path, folder)
+        with Console(stderr=True).status(f"converting {path.name} into {folder.parent}"):
+            convert(path, folder)
     return folder

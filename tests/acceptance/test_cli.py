@@ -63,6 +63,19 @@ def test_tiny_table_round_trips_and_check_is_exact(
     assert r["relative_error"] == pytest.approx(0.0, abs=1e-5)  # rates written to 6 decimals
 
 
+def test_separate_draft_with_the_same_weights_accepts_everything(
+    tiny_folder: Path, tiny_text: Path, tmp_path: Path
+) -> None:
+    draft = tmp_path / "draft"
+    shutil.copytree(tiny_folder, draft)  # its own prefill, its own cache: the same numbers
+    report = _measure(tiny_folder, tiny_text, tmp_path / "d.csv", "--draft", str(draft),
+                      "--kv-methods", "full,streamingllm", "--kv-budgets", "40", "--contexts",
+                      "96", "--samples", "1", "--continuation", "12")  # fmt: skip
+    assert report["draft"] == "draft"  # the folder name (its config.json has no _name_or_path)
+    full = next(r for r in report["rows"] if r["method"] == "full")
+    assert full["alpha"] == 1.0
+
+
 @pytest.mark.parametrize(
     "change,args,message",
     [

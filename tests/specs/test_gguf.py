@@ -79,6 +79,20 @@ def test_spec_from_gguf_metadata(tmp_path: Path) -> None:
     assert spec.dtype == "float32" and "weights F32" in spec.source
 
 
+def test_estimate_takes_a_gguf_as_model_and_draft(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from magicplan.cli import app
+
+    path = str(write_gguf(tmp_path / "Tiny-Model.Q4_1.gguf"))
+    args = ["estimate", "--hardware", "h100-sxm", "--model", path, "--draft", path, "--batch",
+            "8", "--context", "1024", "--kv-method", "streamingllm", "--kv-budget", "256",
+            "--gamma", "3", "--acceptance", "0.8", "--json"]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "tiny-model.q4_1" in r.output
+
+
 def test_quantized_weights_are_named_not_hidden(tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "q.gguf")
     data = bytearray(path.read_bytes())  # make the embedding Q4_1 too: quantized dominates
