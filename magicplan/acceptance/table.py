@@ -81,21 +81,25 @@ class Measured:
     text: str | None
 
 
-def _int(text: str) -> int | None:
-    return int(float(text)) if text else None
+def _number(text: str, where: str) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError as exc:
+        raise MagicplanError(f"{where}: '{text[:40]}' is not a number") from exc
 
 
 def find_row(path: Path, key: dict[str, str], temperature: float) -> Measured:
     """The row of `path` for key (target, draft, method, budget, context) at `temperature`."""
     rows = read_csv_rows(path, CSV_REQUIRED)
 
-    def same(r: dict[str, str]) -> bool:
-        numbers = all(float(r[k] or "nan") == float(key[k]) for k in ("budget", "context"))
+    def same(i: int, r: dict[str, str]) -> bool:
+        where = f"{path} row {i + 2}"
+        numbers = all(_number(r[k], where) == float(key[k]) for k in ("budget", "context"))
         names = all(r[k] == key[k] for k in ("target", "draft", "method"))
-        t = r.get("temperature", "")
-        return names and numbers and (not t or float(t) == temperature)
+        t = _number(r.get("temperature", ""), where)
+        return names and numbers and (t is None or t == temperature)
 
-    found = [r for r in rows if same(r)]
+    found = [r for i, r in enumerate(rows) if same(i, r)]
     if not found:
         want = ", ".join(f"{k} {v}" for k, v in key.items())
         raise MagicplanError(f"{path}: no row for {want}, temperature {temperature:g}")
@@ -108,8 +112,13 @@ def find_row(path: Path, key: dict[str, str], temperature: float) -> Measured:
     return Measured(
         check_rate(r["alpha"], f"{where} column 'alpha'"),
         tuple(by_position),
-        float(r["temperature"]) if r.get("temperature") else None,
-        _int(r.get("prompts", "")),
-        _int(r.get("continuation", "")),
+        _number(r.get("temperature", ""), where),
+        _whole(r.get("prompts", ""), where),
+        _whole(r.get("continuation", ""), where),
         r.get("text") or None,
     )
+
+
+def _whole(text: str, where: str) -> int | None:
+    value = _number(text, where)
+    return None if value is None else int(value)

@@ -15,7 +15,7 @@ from magicplan.calibration.torch_runner.compress import SNAPKV_WINDOW, keep_mask
 from magicplan.calibration.torch_runner.model import forward, init_weights  # noqa: E402
 from magicplan.calibration.torch_runner.speculative import (  # noqa: E402
     Sampler,
-    _drafter,
+    make_drafter,
     prefill,
     verify,
 )
@@ -46,7 +46,7 @@ def test_masked_pass_equals_the_compressed_cache_token_by_token(
         keep = keep_mask(method, cache, budget, queries)
         masked, _ = forward(weights, cache, tokens, PROMPT, keep=keep)  # one pass
         cache.length = PROMPT
-        d = _drafter(method, budget, weights, cache, queries, NEW)  # what the loop drafts over
+        d = make_drafter(method, budget, weights, cache, queries, NEW)  # what the loop drafts over
         stepped = [forward(weights, d.cache, tokens[:, i : i + 1], PROMPT + i, keep=d.keep)[0]
                    for i in range(NEW)]  # fmt: skip
     if method in ("streamingllm", "snapkv"):

@@ -181,7 +181,7 @@ def speculative_round(
     return torch.cat([drafts[:, :n], last], dim=1), n
 
 
-def _drafter(method: str, budget: int, w: Weights, prefilled: KVCache, queries: list[Tensor],
+def make_drafter(method: str, budget: int, w: Weights, prefilled: KVCache, queries: list[Tensor],
              room: int) -> Drafter:  # fmt: skip
     """The draft of `w` over its prefilled cache, by `method` to `budget` tokens."""
     keep = topk_keep(prefilled.length, budget) if method == "topk" else None
@@ -211,10 +211,10 @@ def speculative_generate(
     window = SNAPKV_WINDOW if method == "snapkv" else 0
     cache, pending, queries = prefill(target, prompt, capacity, window, sampler)
     if draft is None:
-        drafter = _drafter(method, budget, target, cache, queries, room)
+        drafter = make_drafter(method, budget, target, cache, queries, room)
     else:
         d_cache, _, d_queries = prefill(draft, prompt, capacity, window)
-        drafter = _drafter(method, budget, draft, d_cache, d_queries, room)
+        drafter = make_drafter(method, budget, draft, d_cache, d_queries, room)
     out, stats, emitted = [pending], SpecStats(), 1
     while emitted < new_tokens:
         tokens, n = speculative_round(target, cache, drafter, pending, gamma, sampler)
