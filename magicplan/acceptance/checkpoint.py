@@ -88,10 +88,11 @@ def resolve(path: str | Path) -> Checkpoint:
 
 
 def load_tokenizer(ckpt: Checkpoint) -> Any:
-    """The checkpoint's tokenizer (transformers)."""
+    """The checkpoint's tokenizer (transformers; local files only: without that, transformers asks
+    the Hugging Face hub about the folder and waits ~20 s for the answer on an offline machine)."""
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(str(ckpt.folder))
+        return AutoTokenizer.from_pretrained(str(ckpt.folder), local_files_only=True)
     except (OSError, ValueError) as exc:
         raise MagicplanError(f"{ckpt.path}: cannot load the tokenizer ({exc})") from exc

@@ -112,7 +112,9 @@ def convert(path: Path, folder: Path) -> None:
     try:
         save_file(read_weights(header, cfg), str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
-        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        tok = AutoTokenizer.from_pretrained(
+            str(path.parent), gguf_file=path.name, local_files_only=True
+        )
         tok.save_pretrained(str(tmp))
         try:
             os.replace(tmp, folder)  # whole or not at all

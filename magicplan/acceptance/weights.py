@@ -33,7 +33,8 @@ def rope_frequencies(folder: Path, cfg: dict[str, Any], head_dim: int) -> Any:
     from transformers import AutoConfig
     from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-    inv_freq, scale = ROPE_INIT_FUNCTIONS[kind](AutoConfig.from_pretrained(str(folder)), "cpu")
+    cfg_hf = AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    inv_freq, scale = ROPE_INIT_FUNCTIONS[kind](cfg_hf, "cpu")
     if scale != 1.0:
         raise MagicplanError(f"{folder}: rope type '{kind}' scales attention; not supported")
     return inv_freq

@@ -16,6 +16,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from magicplan.cli import app
+from magicplan.io import read_csv_rows
 from magicplan.planner.acceptance_data import read_table
 from tests.acceptance.conftest import SMOLLM, TEXT, config
 
@@ -107,17 +108,18 @@ def test_bad_inputs_are_one_line_exit_2(
     assert not (tmp_path / "t.csv").exists()
 
 
-def test_smollm2_measure_then_plan_then_check(smollm: Any, tmp_path: Path) -> None:
+def test_smollm2_measure_then_plan_names_the_table(smollm: Any, tmp_path: Path) -> None:
+    # The real model in its default dtype (bfloat16); `check`'s exactness is the tiny model's test.
     out = tmp_path / "smollm.csv"
-    _measure(SMOLLM, TEXT, out, "--kv-methods", "streamingllm,snapkv", "--kv-budgets", "48,96",
-             "--contexts", "192", "--samples", "2", "--continuation", "32",
-             "--positions", "2")  # fmt: skip
+    args = ["acceptance", "measure", "--model", str(SMOLLM), "--text", str(TEXT), "--output",
+            str(out), "--kv-methods", "streamingllm,snapkv", "--kv-budgets", "48,96",
+            "--contexts", "128", "--samples", "1", "--continuation", "24", "--json"]  # fmt: skip
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert {row["target"] for row in read_csv_rows(out)} == {"smollm2-135m-instruct.q4_1"}
     plan = runner.invoke(app, ["plan", "--model", str(SMOLLM), "--acceptance-table", str(out),
-                               "--hardware", "h100-sxm", "--batch", "64", "--context", "192",
+                               "--hardware", "h100-sxm", "--batch", "64", "--context", "128",
                                "--kv-methods", "streamingllm,snapkv", "--json"])  # fmt: skip
     assert plan.exit_code == 0, plan.output
     sd = [c for c in json.loads(plan.output)["candidates"] if c["draft_model"] == "self"]
     assert sd and all(c["acceptance_source"].startswith(str(out)) for c in sd)
-    r = _check(SMOLLM, out, "--kv-method", "streamingllm", "--kv-budget", "48", "--context",
-               "192", "--gamma", "2")  # fmt: skip
-    assert r["relative_error"] == pytest.approx(0.0, abs=1e-5) and r["rounds"] > 5

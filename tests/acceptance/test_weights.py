@@ -23,7 +23,9 @@ def _against_transformers(folder: Path, ckpt: Any, tokens: Any) -> None:
     from transformers import AutoModelForCausalLM
 
     w = load_weights(folder, ckpt.spec, ckpt.config, "cpu", "float32")
-    ref = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+    ref = AutoModelForCausalLM.from_pretrained(
+        str(folder), dtype=torch.float32, local_files_only=True
+    )
     n = tokens.shape[1]
     with torch.inference_mode():
         expected = ref(tokens).logits
