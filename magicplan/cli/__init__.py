@@ -3,6 +3,7 @@ registers them all. Heavy imports (scipy, matplotlib, torch) happen inside comma
 
 from __future__ import annotations
 
+from magicplan.cli import acceptance as _acceptance  # noqa: F401
 from magicplan.cli import calibrate as _calibrate  # noqa: F401
 from magicplan.cli import capacity as _capacity  # noqa: F401
 from magicplan.cli import estimate as _estimate  # noqa: F401  (registers commands)

@@ -44,6 +44,11 @@ def print_plan(r: dict[str, Any]) -> None:
         con.print(table(title, cols, rows, whole=("strategy",)))
     else:  # no empty table: say that nothing qualifies
         con.print(f"{title}: [bold]no strategy qualifies[/bold]")
+    sources = sorted(
+        {c["acceptance_source"] for c in r["candidates"] if c["draft_model"] != "none"}
+    )
+    if sources:
+        con.print(f"α from: {'; '.join(sources)}")
     best = r["best"]
     if best is not None:
         con.print(f"why: {_why_line(best)}")

@@ -1,6 +1,6 @@
 """Find and load profiles: by id (shipped YAML), by Hugging Face repo id (the shipped model whose
-`hf_id` it is), or by path (a YAML/JSON profile, a Hugging Face config.json, or a checkpoint
-folder holding one)."""
+`hf_id` it is), or by path (a YAML/JSON profile, a Hugging Face config.json, a checkpoint
+folder holding one, or a GGUF file's metadata)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from magicplan.errors import MagicplanError, format_validation_error, suggest
 from magicplan.io import load_mapping
 from magicplan.specs.drafts import DraftKindSpec, draft_kind, is_family
 from magicplan.specs.engine import EngineSpec
+from magicplan.specs.gguf import model_from_gguf
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.hf_config import looks_like_hf_config, model_from_hf_config
 from magicplan.specs.model import ModelSpec
@@ -36,7 +37,7 @@ def profiles_dir(kind: str) -> Path:
 
 
 def _looks_like_path(arg: str) -> bool:
-    return "/" in arg or "\\" in arg or arg.endswith((".yaml", ".yml", ".json"))
+    return "/" in arg or "\\" in arg or arg.endswith((".yaml", ".yml", ".json", ".gguf"))
 
 
 def _validate(cls: type[SpecT], data: dict[str, Any], source: str) -> SpecT:
@@ -94,8 +95,8 @@ def model_loader(path: Path) -> tuple[Path, ModelLoader]:
     """The file that describes the model at `path`, and the function that reads it: the one
     place where a model path meets a file format (a new format is one more branch here).
 
-    A checkpoint folder is read through its config.json; a YAML or JSON file is a native
-    profile or a Hugging Face config, told apart by its keys.
+    A checkpoint folder is read through its config.json; a GGUF file through its header; a
+    YAML or JSON file is a native profile or a Hugging Face config, told apart by its keys.
     """
     if path.is_dir():
         config = path / "config.json"
@@ -105,6 +106,8 @@ def model_loader(path: Path) -> tuple[Path, ModelLoader]:
                 "folder does); give a model id, a profile YAML or a config.json"
             )
         return config, _model_from_mapping
+    if path.suffix.lower() == ".gguf":
+        return path, model_from_gguf
     return path, _model_from_mapping
 
 
@@ -197,7 +200,8 @@ def load_hardware(id_or_path: str | Path) -> HardwareSpec:
 
 def load_model(id_or_path: str | Path) -> ModelSpec:
     """A ModelSpec from a shipped id, a Hugging Face repo id of a shipped profile
-    ('meta-llama/Llama-3.1-8B'), a YAML profile, a config.json, or a checkpoint folder."""
+    ('meta-llama/Llama-3.1-8B'), a YAML profile, a config.json, a checkpoint folder, or a GGUF
+    file (its metadata; id: the file name without '.gguf')."""
     path = _resolve("model_profiles", str(id_or_path), "model", "magicplan models list")
     file, loader = model_loader(path)
     return _cached(loader, str(file), _stamp(file))

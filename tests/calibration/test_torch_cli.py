@@ -97,7 +97,7 @@ def test_quick_calibration_of_this_cpu(tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     report = json.loads(r.output)
-    assert report["wall_s"] < 120  # ~25 s on an idle 2-core box; slack for shared CI machines
+    assert report["wall_s"] > 0  # its time is a benchmark figure (benchmarks/), not a test
     assert report["summary"]["median_abs_error"] < 0.2  # loose: CI machines are shared
     cal = load_hardware(out).calibration
     assert cal is not None and cal.memory_efficiency <= 1 and cal.compute_efficiency <= 1

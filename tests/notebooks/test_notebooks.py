@@ -1,7 +1,7 @@
-"""Both example notebooks execute headless (nbclient, python3 kernel) without error, are stored
-with outputs stripped, never import torch, every cell that draws a figure shows it, and what
-they print is what the model says (no claim on a workload that does not fit, no trend read into
-a flat line, the engine and a borrowed α named)."""
+"""The example notebooks execute headless (nbclient, python3 kernel) without error, never import
+torch, are stored with outputs stripped (except those the builder stores executed), every cell
+that draws a figure shows it, and what they print is what the model says (no claim on a
+workload that does not fit, no trend read into a flat line, the engine and a borrowed α named)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ nbformat = pytest.importorskip("nbformat")
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+EXECUTED = {"03_measure_acceptance.ipynb"}  # notebooks/build_notebooks.py stores these executed
 TIMEOUT_S = 120
 
 
@@ -44,14 +45,19 @@ def _printed(nb: Any) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
-def test_both_notebooks_are_present() -> None:
+def test_the_notebooks_are_present() -> None:
     names = {p.name for p in NOTEBOOKS}
-    assert {"01_magicdec_reproduction.ipynb", "02_capacity_planning.ipynb"} <= names
+    assert {"01_magicdec_reproduction.ipynb", "02_capacity_planning.ipynb"} | EXECUTED <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_stored_without_outputs(path: Path) -> None:
     nb = nbformat.read(str(path), as_version=4)
+    if path.name in EXECUTED:
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), f"{path.name}: store it executed"
+        assert any(o.get("output_type") == "display_data" for c in code for o in c.outputs)
+        return
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, f"{path.name}: strip outputs"

@@ -1,17 +1,28 @@
-"""Draft KV caches: StreamingLLM and SnapKV compressions of a prefilled cache (docs/model.md §2).
+"""Draft KV views: StreamingLLM and SnapKV compressions of a prefilled cache, top-k selection
+(docs/model.md §2).
 
-Both select once, at prefill, and return a new cache holding `budget` tokens with room for
-`extra` more: the draft appends the tokens it generates (budget + generated, not slid).
+StreamingLLM and SnapKV select once, at prefill: `compress` returns a new cache holding `budget`
+tokens with room for `extra` more (the draft appends the tokens it generates: budget + generated,
+not slid). The same selections, as `Keep` masks over the full cache (`keep_mask`), show a draft its
+compressed view without copying — how `magicplan acceptance` scores a whole continuation in one
+pass. Top-k selects per step: a `Keep` mask on the full cache (`topk_keep`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from magicplan.calibration.torch_runner.model import KVCache
+from magicplan.calibration.torch_runner.model import Keep, KVCache
 from magicplan.cost.methods import SINK_TOKENS, SNAPKV_POOL, SNAPKV_WINDOW
 
 Tensor = Any
+METHODS = ("full", "streamingllm", "snapkv", "topk")
+__all__ = ["SINK_TOKENS", "SNAPKV_POOL", "SNAPKV_WINDOW", "compress", "keep_mask", "topk_keep"]
+
+
+def min_budget(method: str) -> int:
+    """The smallest budget `method` can compress to (above its fixed part); 1 for top-k."""
+    return {"streamingllm": SINK_TOKENS + 1, "snapkv": SNAPKV_WINDOW + 1}.get(method, 1)
 
 
 def _empty_like(cache: KVCache, tokens: int) -> KVCache:
@@ -34,18 +45,26 @@ def copy_cache(cache: KVCache, extra: int) -> KVCache:
     return out
 
 
+def streamingllm_positions(n: int, budget: int, device: Any = "cpu") -> Tensor:
+    """Positions StreamingLLM keeps of an `n`-token prompt: the first SINK_TOKENS and the most
+    recent budget - SINK_TOKENS, ascending (budget,)."""
+    import torch
+
+    if budget <= SINK_TOKENS:
+        raise ValueError(f"StreamingLLM needs a budget above {SINK_TOKENS} sink tokens")
+    recent = budget - SINK_TOKENS
+    return torch.cat([torch.arange(SINK_TOKENS), torch.arange(n - recent, n)]).to(device)
+
+
 def streamingllm(cache: KVCache, budget: int, extra: int) -> KVCache:
     """Keep the first SINK_TOKENS and the most recent budget - SINK_TOKENS tokens."""
     n = cache.length
     if n <= budget:
         return copy_cache(cache, extra)
-    if budget <= SINK_TOKENS:
-        raise ValueError(f"StreamingLLM needs a budget above {SINK_TOKENS} sink tokens")
-    recent = budget - SINK_TOKENS
+    kept = streamingllm_positions(n, budget, cache.k[0].device)
     out = _empty_like(cache, budget + extra)
     for dst, src in zip(out.k + out.v, cache.k + cache.v, strict=True):
-        dst[:, :, :SINK_TOKENS] = src[:, :, :SINK_TOKENS]
-        dst[:, :, SINK_TOKENS:budget] = src[:, :, n - recent : n]
+        dst[:, :, :budget] = src[:, :, kept]
     out.length = budget
     return out
 
@@ -78,6 +97,23 @@ def snapkv_scores(queries: Tensor, keys: Tensor) -> Tensor:
     return pooled.reshape(b, kvh, n - w)
 
 
+def snapkv_positions(queries: Tensor, keys: Tensor, budget: int) -> Tensor:
+    """Positions SnapKV keeps per KV head (B, kv_heads, budget), ascending: the budget -
+    SNAPKV_WINDOW prefix tokens the window votes for, then the window itself.
+
+    queries (B, heads, SNAPKV_WINDOW, d) are one layer's last rotated prompt queries, keys
+    (B, kv_heads, n, d) that layer's prompt keys.
+    """
+    import torch
+
+    n = keys.shape[2]
+    if budget <= SNAPKV_WINDOW or queries.shape[2] != SNAPKV_WINDOW:
+        raise ValueError(f"SnapKV needs a budget above {SNAPKV_WINDOW} and that many queries")
+    top = snapkv_scores(queries, keys).topk(budget - SNAPKV_WINDOW, dim=-1).indices
+    window = torch.arange(n - SNAPKV_WINDOW, n, device=keys.device).expand(*top.shape[:2], -1)
+    return torch.cat([top.sort(dim=-1).values, window], dim=-1)
+
+
 def snapkv(cache: KVCache, queries: list[Tensor], budget: int, extra: int) -> KVCache:
     """Per KV head, keep the budget - SNAPKV_WINDOW prefix tokens the window votes for, then the
     window itself; `queries` are each layer's last SNAPKV_WINDOW rotated prompt queries."""
@@ -86,18 +122,12 @@ def snapkv(cache: KVCache, queries: list[Tensor], budget: int, extra: int) -> KV
     n = cache.length
     if n <= budget:
         return copy_cache(cache, extra)
-    if budget <= SNAPKV_WINDOW or queries[0].shape[2] != SNAPKV_WINDOW:
-        raise ValueError(f"SnapKV needs a budget above {SNAPKV_WINDOW} and that many queries")
-    keep = budget - SNAPKV_WINDOW
     out = _empty_like(cache, budget + extra)
     for i, q in enumerate(queries):
         k, v = cache.k[i][:, :, :n], cache.v[i][:, :, :n]
-        top = snapkv_scores(q, k).topk(keep, dim=-1).indices.sort(dim=-1).values
-        idx = top[..., None].expand(-1, -1, -1, k.shape[-1])
-        out.k[i][:, :, :keep] = torch.gather(k, 2, idx)
-        out.v[i][:, :, :keep] = torch.gather(v, 2, idx)
-        out.k[i][:, :, keep:budget] = k[:, :, n - SNAPKV_WINDOW :]
-        out.v[i][:, :, keep:budget] = v[:, :, n - SNAPKV_WINDOW :]
+        idx = snapkv_positions(q, k, budget)[..., None].expand(-1, -1, -1, k.shape[-1])
+        out.k[i][:, :, :budget] = torch.gather(k, 2, idx)
+        out.v[i][:, :, :budget] = torch.gather(v, 2, idx)
     out.length = budget
     return out
 
@@ -105,8 +135,9 @@ def snapkv(cache: KVCache, queries: list[Tensor], budget: int, extra: int) -> KV
 def compress(
     method: str, cache: KVCache, budget: int, extra: int, queries: list[Tensor] | None = None
 ) -> KVCache:
-    """The draft cache for `method` ('full', 'streamingllm' or 'snapkv')."""
-    if method == "full":
+    """The draft cache for `method` ('full', 'streamingllm' or 'snapkv'; 'topk' keeps the full
+    cache and selects per step with `topk_keep`)."""
+    if method in ("full", "topk"):
         return copy_cache(cache, extra)
     if method == "streamingllm":
         return streamingllm(cache, budget, extra)
@@ -114,4 +145,53 @@ def compress(
         if queries is None:
             raise ValueError("SnapKV needs the prefill's window queries")
         return snapkv(cache, queries, budget, extra)
-    raise ValueError(f"the torch runner compresses with full, streamingllm or snapkv, not {method}")
+    raise ValueError(f"the torch runner compresses with {', '.join(METHODS)}, not {method}")
+
+
+def topk_keep(prompt: int, budget: int) -> Keep:
+    """Top-k per step: each query head of each new token attends to its `budget` highest-scoring
+    prompt keys (of the first `prompt` cached) and to every key cached after the prompt."""
+    import torch
+
+    def keep(layer: int, scores: Tensor) -> Tensor:
+        mask = torch.ones(scores.shape, dtype=torch.bool, device=scores.device)
+        if prompt > budget:
+            top = scores[..., :prompt].topk(budget, dim=-1).indices
+            mask[..., :prompt] = False
+            mask[..., :prompt].scatter_(-1, top, True)
+        return mask
+
+    return keep
+
+
+def keep_mask(
+    method: str, cache: KVCache, budget: int, queries: list[Tensor] | None = None
+) -> Keep:
+    """`method`'s view of the `cache.length`-token prompt in `cache`, as a `Keep` mask: the
+    positions `compress` would keep (per layer and KV head for SnapKV) plus every key cached after
+    the prompt; top-k selects per step. Over the full cache this equals the compressed cache."""
+    import torch
+
+    n = cache.length
+    if method == "topk":
+        return topk_keep(n, budget)
+    if method == "full" or n <= budget:
+        return lambda layer, scores: torch.ones((1, 1, 1, 1), dtype=torch.bool)
+    b, kvh = cache.k[0].shape[:2]
+    masks = []
+    for i in range(len(cache.k)):
+        if method == "streamingllm":
+            kept = streamingllm_positions(n, budget, cache.k[0].device).expand(b, kvh, -1)
+        elif method == "snapkv" and queries is not None:
+            kept = snapkv_positions(queries[i], cache.k[i][:, :, :n], budget)
+        else:
+            raise ValueError(f"no {method} mask (SnapKV needs the prefill's window queries)")
+        mask = torch.zeros((b, kvh, 1, n), dtype=torch.bool, device=kept.device)
+        masks.append(mask.scatter_(-1, kept[:, :, None, :], True))
+
+    def keep(layer: int, scores: Tensor) -> Tensor:
+        extra = scores.shape[-1] - n  # keys cached after the prompt: always seen
+        tail = masks[layer].new_ones((*masks[layer].shape[:3], extra))
+        return torch.cat([masks[layer], tail], dim=-1)
+
+    return keep
