@@ -4,6 +4,7 @@ folder holding one, or a GGUF file's metadata)."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -237,8 +238,9 @@ def list_models() -> list[ModelSpec]:
 def _shipped(kind: str, loader: Callable[[Path], SpecT]) -> list[SpecT]:
     """Every shipped profile of `kind`, sorted by id: each file read once per version (the
     planner lists models on every plan, so no id resolution per file)."""
-    folder = profiles_dir(kind)
-    return [_cached(loader, str(p), _stamp(p)) for p in (folder / f"{i}.yaml" for i in _ids(kind))]
+    with os.scandir(profiles_dir(kind)) as it:
+        files = sorted((e.name[:-5], e.path, e.stat()) for e in it if e.name.endswith(".yaml"))
+    return [_cached(loader, path, (st.st_mtime_ns, st.st_size)) for _, path, st in files]
 
 
 _VERSION = re.compile(r"^(?P<name>.+?)[-@=]+v?(?P<version>\d+(?:\.\d+)*)$")
