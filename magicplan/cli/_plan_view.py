@@ -10,9 +10,21 @@ from magicplan.cli._output import console, fmt, table
 def _strategy(c: dict[str, Any]) -> str:
     if c["draft_model"] == "none":
         return "autoregressive"
-    draft = "self" if c["draft_model"] == "self" else f"{c['draft_model']} TP{c['draft_num_gpus']}"
+    kind = c.get("draft_kind", "draft_model")
+    if kind not in ("self", "draft_model"):  # a drafting family: its tree, or its chain
+        tree = c["tree_tokens"] != c["gamma"] + 1
+        draft = f"{kind} ({c['tree_tokens']}-token tree)" if tree else kind
+    else:
+        draft = "self" if kind == "self" else f"{c['draft_model']} TP{c['draft_num_gpus']}"
+    if c["kv_method"] == "none":  # no draft cache (Medusa heads, n-gram lookup)
+        return draft
     kv = "full KV" if c["kv_method"] == "full" else f"{c['kv_method']} {c['kv_budget']}"
     return f"{draft}, {kv}"
+
+
+def _acceptance(c: dict[str, Any]) -> Any:
+    """α for a chain, `τ x` where the input was a mean accepted length."""
+    return f"τ {fmt(c['tau'])}" if c.get("acceptance_input") == "tau" else c["acceptance"]
 
 
 def _money(c: dict[str, Any]) -> str:
@@ -30,11 +42,11 @@ def _speedup(c: dict[str, Any]) -> str:
 def print_plan(r: dict[str, Any]) -> None:
     """The ranked candidates, why the best wins, the recommendation and the notes."""
     rows = [
-        [_strategy(c), c["gamma"], c["acceptance"], _speedup(c), c["t_spec_per_token_ms"],
+        [_strategy(c), c["gamma"], _acceptance(c), _speedup(c), c["t_spec_per_token_ms"],
          c["throughput_tokens_per_s"], _money(c), c["memory_per_gpu_gb"]]
         for c in r["candidates"]
     ]  # fmt: skip
-    cols = ["strategy", "γ", "α", "speedup", "ms/token", "tokens/s", "tok/s/GPU", "GB/GPU"]
+    cols = ["strategy", "γ", "α/τ", "speedup", "ms/token", "tokens/s", "tok/s/GPU", "GB/GPU"]
     title = (
         f"{r['target']} on {r['num_gpus']}× {r['hardware']} ({r.get('engine', 'vllm')}), batch "
         f"{r['batch']}, context {r['context']} ({r['candidates_evaluated']} strategies)"
@@ -48,7 +60,8 @@ def print_plan(r: dict[str, Any]) -> None:
         {c["acceptance_source"] for c in r["candidates"] if c["draft_model"] != "none"}
     )
     if sources:
-        con.print(f"α from: {'; '.join(sources)}")
+        taus = any(c.get("acceptance_input") == "tau" for c in r["candidates"])
+        con.print(f"{'acceptance' if taus else 'α'} from: {'; '.join(sources)}")
     best = r["best"]
     if best is not None:
         con.print(f"why: {_why_line(best)}")

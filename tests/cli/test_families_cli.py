@@ -55,6 +55,8 @@ def test_plan_shows_the_kind_and_compares_families() -> None:
     table = runner.invoke(app, ["plan", *ONE, "--draft", "eagle,ngram", "--engine",
                                 "hf-transformers"])  # fmt: skip
     assert table.exit_code == 0 and "eagle" in table.output and "ngram" in table.output
+    out = " ".join(table.output.split())  # the table wraps at the console's width
+    assert "α/τ" in out and "acceptance from:" in out  # τ where a family was planned
     tau = run("plan", *ONE, "--draft", "eagle", "--accepted-per-step", "4.5", "--tree-tokens",
               "40", "--engine", "hf-transformers", "--json")  # fmt: skip
     assert (tau["best"]["accepted_per_step"], tau["best"]["tree_tokens"]) == (4.5, 40)
