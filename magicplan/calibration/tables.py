@@ -77,6 +77,15 @@ def read_measurements(
             raise MagicplanError(
                 f"{path}: column '{name}' must hold positive times in ms (at least {MIN_TIME_MS:g})"
             )
+    if "accepted_per_step" in cols:  # Ω: at least the bonus token, at most all γ + 1
+        omega = cols["accepted_per_step"]
+        most = cols["gamma"] + 1 if "gamma" in cols else np.full(omega.shape, np.inf)
+        bad = np.flatnonzero(np.isfinite(omega) & ((omega < 1) | (omega > most)))
+        if bad.size:
+            raise MagicplanError(
+                f"{path}: row {int(bad[0]) + 2} column 'accepted_per_step' must be in "
+                f"[1, gamma + 1]; got {omega[bad[0]]:g}"
+            )
     return cols
 
 

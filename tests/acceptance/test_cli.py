@@ -50,8 +50,8 @@ def test_tiny_table_round_trips_and_check_is_exact(
                       "--continuation", "24", "--positions", "3")  # fmt: skip
     assert len(report["rows"]) == 2 * (1 + 2 * 2)  # full once per context, with budget 0
     entries = read_table(out)  # the planner's reader
-    assert {(e.method, e.budget) for e in entries} == {(m, b) for m in ("streamingllm", "snapkv")
-                                                      for b in (40.0, 64.0)}  # fmt: skip
+    assert {(e.method, e.budget) for e in entries} == {("full", 0.0)} | {
+        (m, b) for m in ("streamingllm", "snapkv") for b in (40.0, 64.0)}  # fmt: skip
     assert all(e.contexts == (96.0, 160.0) and e.lows is not None for e in entries)
     header = out.read_text().splitlines()[0].split(",")
     assert header[:10] == ["target", "draft", "method", "budget", "context", "alpha", "samples",
@@ -119,7 +119,8 @@ def test_smollm2_measure_then_plan_names_the_table(smollm: Any, tmp_path: Path) 
     assert {row["target"] for row in read_csv_rows(out)} == {"smollm2-135m-instruct.q4_1"}
     plan = runner.invoke(app, ["plan", "--model", str(SMOLLM), "--acceptance-table", str(out),
                                "--hardware", "h100-sxm", "--batch", "64", "--context", "128",
-                               "--kv-methods", "streamingllm,snapkv", "--json"])  # fmt: skip
+                               "--kv-methods", "streamingllm,snapkv", "--engine", "magicdec",
+                               "--json"])  # fmt: skip
     assert plan.exit_code == 0, plan.output
     sd = [c for c in json.loads(plan.output)["candidates"] if c["draft_model"] == "self"]
     assert sd and all(c["acceptance_source"].startswith(str(out)) for c in sd)

@@ -1,5 +1,6 @@
-"""The measured table: the planner's columns first, `full` rows held back while the reader
-refuses budget 0, rows found again by key and temperature, bad cells named."""
+"""The measured table: the planner's columns first, `full` rows with budget 0 (the planner's
+reader takes them as a full-KV draft's own α), rows found again by key and temperature, bad
+cells named."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ CELLS = [
 def test_written_table_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text(csv_text(RUN, CELLS))
-    (entry,) = read_table(path)  # full rows are not written: the reader refuses budget 0
+    full, entry = sorted(read_table(path), key=lambda e: e.method)
+    assert (full.method, full.budget, full.contexts, full.alphas) == ("full", 0.0, (512.0,), (1.0,))
     assert (entry.method, entry.budget, entry.contexts, entry.alphas) == (
         "snapkv", 64.0, (512.0, 1024.0), (0.8, 0.7))  # fmt: skip
     assert entry.lows == (0.7, 0.6) and entry.source == str(path)
@@ -42,5 +44,5 @@ def test_missing_row_and_bad_cells_are_named(tmp_path: Path) -> None:
     with pytest.raises(MagicplanError, match=r"no row for .* temperature 1"):
         find_row(path, key, 1.0)
     path.write_text(path.read_text().replace(",512,0.8000", ",5x2,0.8000"))
-    with pytest.raises(MagicplanError, match=r"row 2: '5x2' is not a number"):
+    with pytest.raises(MagicplanError, match=r"row 3: '5x2' is not a number"):
         find_row(path, key, 0.0)

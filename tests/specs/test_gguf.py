@@ -101,7 +101,9 @@ def test_quantized_weights_are_named_not_hidden(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     spec = model_from_gguf(path)
     assert "weights Q4_1, 5.00 bits/weight" in spec.source  # 20 bytes / 32 weights
-    assert "no quantized dtype yet: costed as float16" in spec.source
+    # costed in its block layout (ggml: 32 weights in 16 bytes + fp16 scale and minimum)
+    assert (spec.weight_dtype, spec.weight_group_size, spec.weight_group_bytes) == ("int4", 32, 4.0)
+    assert spec.linear_weight_bytes_per_parameter == pytest.approx(20 / 32)
 
 
 @pytest.mark.parametrize(
