@@ -184,17 +184,25 @@ def drafts_of(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> lis
             om = _tau_omega(inp, model, alpha, gammas)
         else:
             om = _omega(inp, alpha.alpha, gammas)
-        degrees = (
-            [inp.num_gpus]
-            if not isinstance(model, ModelSpec)
-            else draft_degrees(model, inp.num_gpus, inp.draft_num_gpus)
-        )
+        degrees = _degrees(inp, model)
         drafter = Drafter(inp.target, model)
         out += [Draft(draft_id=draft_id, model=model, draft_num_gpus=d, acceptance=alpha,
                       omega=om, gammas=gammas, drafter=drafter,
                       tree_tokens=tree_tokens(inp, model), tau=alpha.tau)
                 for d in degrees]  # fmt: skip
     return out
+
+
+def _degrees(inp: PlanInputs, model: Any) -> list[int]:
+    """The draft's tensor-parallel degrees: a separate model's that shard it, else the target's."""
+    if not isinstance(model, ModelSpec):
+        return [inp.num_gpus]
+    return draft_degrees(model, inp.num_gpus, inp.draft_num_gpus)
+
+
+def draft_choices(inp: PlanInputs) -> set[tuple[str, int]]:
+    """(draft id, draft TP degree) of every draft choice `drafts_of` makes."""
+    return {(m.id if m else "self", d) for m in inp.drafts for d in _degrees(inp, m)}
 
 
 def block(

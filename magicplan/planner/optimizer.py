@@ -19,6 +19,7 @@ from magicplan.planner.evaluation import (
     acceptance_grid,
     acceptance_grids,
     baseline,
+    draft_choices,
     drafts_of,
     evaluate,
 )
@@ -30,8 +31,9 @@ from magicplan.planner.inputs import (
     plan_inputs,
 )
 from magicplan.planner.records import Acceptance, Strategy
-from magicplan.planner.report import candidate_rows, plan_report
+from magicplan.planner.report import candidate_rows, fastest_entry, plan_report, rows_within
 from magicplan.setup import check_positive
+from magicplan.specs.engine import EngineSpec
 from magicplan.specs.registry import DraftLike, EngineLike, HardwareLike, ModelLike
 from magicplan.units import MS
 
@@ -89,47 +91,51 @@ def plan(
     says what it would give, unless not `beyond`), unless `any_strategy`. `weight_dtype` and
     `kv_dtype`: the target's weight and KV formats (`specs.quantization`).
     """
-    inp = plan_inputs(
-        hardware, num_gpus, target, batch, context, drafts=drafts, kv_methods=kv_methods,
-        kv_budgets=kv_budgets, gammas=gammas, acceptance=acceptance,
-        acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
+    kw: dict[str, Any] = dict(
+        drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
+        acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
         acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
         gpu_hour_usd=gpu_hour_usd, memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy, accepted_per_step=accepted_per_step, tree_tokens=tree_tokens,
-        tau_table=tau_table, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+        accepted_per_step=accepted_per_step, tree_tokens=tree_tokens, tau_table=tau_table,
+        weight_dtype=weight_dtype, kv_dtype=kv_dtype,
     )  # fmt: skip
+    inp = plan_inputs(hardware, num_gpus, target, batch, context, any_strategy=any_strategy, **kw)
     check_positive("top", top)
     accs = acceptance_grids(inp)
-    if slo_ms is None:
-        report = plan_report(inp, candidate_rows(inp, evaluate(inp, accs)), "min_latency", top)
-        report |= {"requested_batch": inp.batch, "batch_changed": False}
-    else:
+    engine_spec = runnable(inp.engine, inp.hardware) if beyond and inp.beyond_engine else None
+    if slo_ms is not None:
         check_positive("slo_ms", slo_ms, integer=False)
         report = _plan_under_slo(inp, accs, float(slo_ms), top)
-    if not beyond:
-        return report | {"engine": inp.engine_id, "beyond_engine": None}
-    return _with_engine(inp, report, dict(
-        drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
-        acceptance=acceptance, acceptance_table=inp.acceptance_table,
-        acceptance_samples=acceptance_samples, acceptance_interval=acceptance_interval,
-        memory_utilization=memory_utilization, accepted_per_step=accepted_per_step,
-        tree_tokens=tree_tokens, tau_table=inp.tau_table, weight_dtype=weight_dtype,
-        kv_dtype=kv_dtype, draft_num_gpus=draft_num_gpus,
-    ))  # fmt: skip
-
-
-def _with_engine(inp: PlanInputs, report: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
-    """The report's `engine`, and when the engine left strategies out, what the best of them
-    would give (`beyond_engine`, a note)."""
-    report = report | {"engine": inp.engine_id, "beyond_engine": None}
-    engine = runnable(inp.engine, inp.hardware)
-    if not inp.beyond_engine or engine is None:
+        free = None
+    elif engine_spec is None:
+        rows = candidate_rows(inp, evaluate(inp, accs))
+        report = plan_report(inp, rows, "min_latency", top)
+        free = None
+    else:  # one evaluation of every strategy: the engine's rows ranked, the rest beyond it
+        unbounded = plan_inputs(hardware, num_gpus, target, batch, context, any_strategy=True,
+                                **kw)  # fmt: skip
+        every = candidate_rows(unbounded, evaluate(unbounded))
+        rows = rows_within(every, draft_choices(inp), inp.kv_methods)
+        report = plan_report(inp, rows, "min_latency", top)
+        free = {"best": fastest_entry(unbounded, every)}
+    if slo_ms is None:
+        report |= {"requested_batch": inp.batch, "batch_changed": False}
+    report |= {"engine": inp.engine_id, "beyond_engine": None}
+    if engine_spec is None:
         return report
-    free = plan(
-        inp.hardware, inp.num_gpus, inp.target, report["batch"], inp.context, top=1,
-        engine=engine, any_strategy=True, beyond=False, **kw,
-    )  # fmt: skip
-    beyond = beyond_report(engine, report["best"], free, inp.num_gpus)
+    if free is None:  # under an SLO the batch may have changed: plan every strategy there
+        kw.update(acceptance_table=inp.acceptance_table, tau_table=inp.tau_table)
+        free = plan(inp.hardware, inp.num_gpus, inp.target, report["batch"], inp.context,
+                    top=1, any_strategy=True, beyond=False, **kw)  # fmt: skip
+    return _with_beyond(engine_spec, inp.num_gpus, report, free)
+
+
+def _with_beyond(
+    engine: EngineSpec, num_gpus: int, report: dict[str, Any], free: dict[str, Any]
+) -> dict[str, Any]:
+    """When the engine left out a faster strategy (`free`: the unbounded plan's best), what it
+    would give (`beyond_engine`, a note)."""
+    beyond = beyond_report(engine, report["best"], free, num_gpus)
     if beyond is None:
         return report
     s = beyond["strategy"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +37,31 @@ def candidate_rows(inp: PlanInputs, ev: Evaluation) -> Candidates:
     return Candidates(baseline=ev.baseline, blocks=ev.blocks, block=cols["block"], m=cols["m"],
                       k=cols["k"], g=cols["g"], t_token_s=cols["t"].astype(float),
                       memory_bytes=cols["mem"].astype(float))  # fmt: skip
+
+
+def rows_within(
+    rows: Candidates, choices: set[tuple[str, int]], methods: Sequence[str]
+) -> Candidates:
+    """The candidates whose (draft id, draft TP degree) is among `choices` and whose KV method
+    is among `methods`: a bounded plan's rows, taken from an evaluation of a superset."""
+    keep = np.zeros(rows.block.shape, dtype=bool)
+    for i, blk in enumerate(rows.blocks):
+        if (blk.draft.draft_id, blk.draft.draft_num_gpus) in choices:
+            allowed = np.array([m in methods for m in blk.grid.methods])
+            keep |= (rows.block == i) & allowed[rows.m.astype(int)]
+    cut = {k: getattr(rows, k)[keep] for k in ("block", "m", "k", "g", "t_token_s", "memory_bytes")}
+    return replace(rows, **cut)
+
+
+def fastest_entry(inp: PlanInputs, rows: Candidates) -> dict[str, Any] | None:
+    """The fastest speculative candidate that fits in memory, when it beats plain AR."""
+    ok = np.flatnonzero(rows.memory_bytes <= rows.baseline.capacity_bytes)
+    if not ok.size:
+        return None
+    i = int(ok[np.argmin(rows.t_token_s[ok])])
+    if rows.t_token_s[i] >= float(rows.baseline.t_ar_s):
+        return None
+    return entry(inp, rows, i, model_error(inp.base_setup), explain=False)
 
 
 def fractions(breakdown: dict[str, Any], index: Any = ()) -> dict[str, float]:
