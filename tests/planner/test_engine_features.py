@@ -211,3 +211,21 @@ def test_export_agrees_with_the_plan_on_that_engine(engine: str, h200: Any, llam
     assert chosen["draft_num_gpus"] in (draft_tp_degrees(spec, 8) or ())
     # Exported from the engine's own plan, nothing is dropped.
     assert export(engine, own, h200, 8, llama70b)["dropped"] is None
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang", "magicdec"])
+def test_one_unbounded_evaluation_gives_the_bounded_plan_unchanged(engine: str) -> None:
+    # The plan evaluates every strategy once and ranks the engine's own: its report is the
+    # one an evaluation of the engine's strategies alone gives, and what it leaves out is the
+    # unbounded plan's best.
+    args = ("h100-sxm", 8, "llama-3.1-8b", 64, 32000)
+    both = plan(*args, engine=engine)
+    bounded = plan(*args, engine=engine, beyond=False)
+    unbounded = plan(*args, engine=engine, any_strategy=True, beyond=False)
+    skip = ("beyond_engine", "notes")
+    assert {k: v for k, v in both.items() if k not in skip} == {
+        k: v for k, v in bounded.items() if k not in skip
+    }
+    assert both["beyond_engine"]["strategy"]["speedup"] == pytest.approx(
+        unbounded["best"]["speedup"]
+    )
