@@ -122,17 +122,30 @@ def beyond_report(
     own = best["t_spec_per_token_ms"] if best is not None else float("inf")
     if top["t_spec_per_token_ms"] >= own:
         return None
-    keys = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup",
-            "t_spec_per_token_ms", "throughput_tokens_per_s")  # fmt: skip
+    out = outside(engine, top, num_gpus)
+    if out is None:  # faster for a choice the user ruled out, not for the engine's features
+        return None
+    return out | {
+        "speedup_given_up": top["speedup"] - (best["speedup"] if best is not None else 1.0)
+    }
+
+
+STRATEGY_KEYS = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup",
+                 "t_spec_per_token_ms", "throughput_tokens_per_s", "acceptance",
+                 "acceptance_source")  # fmt: skip
+
+
+def outside(engine: EngineSpec, top: dict[str, Any], num_gpus: int) -> dict[str, Any] | None:
+    """What `engine` lacks to run the plan entry `top` on `num_gpus` GPUs and which shipped
+    engines run it (None: `engine` runs it)."""
     needs, draft_tp = needs_of(top), (int(top["draft_num_gpus"]), num_gpus)
     lacking = lacks(engine, needs, draft_tp)
-    if not lacking:  # faster for a choice the user ruled out, not for the engine's features
+    if not lacking:
         return None
     return {
         "engine": engine.id,
         "needs": needs,
         "engine_lacks": lacking,
         "engines_that_run_it": engines_that_run(needs, draft_tp),
-        "strategy": {k: top[k] for k in keys},
-        "speedup_given_up": top["speedup"] - (best["speedup"] if best is not None else 1.0),
+        "strategy": {k: top[k] for k in STRATEGY_KEYS if k in top},
     }

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from magicplan.planner.batches import largest_ar, most_tokens
-from magicplan.planner.engine_features import beyond_report, runnable
+from magicplan.planner.engine_features import beyond_report, outside, runnable
 from magicplan.planner.evaluation import (
     acceptance_grid,
     acceptance_grids,
@@ -118,8 +118,13 @@ def plan(
         rows = rows_within(every, draft_choices(inp), inp.kv_methods)
         report = plan_report(inp, rows, "min_latency", top)
         free = {"best": fastest_entry(unbounded, every)}
+        if acceptance_table is not None:
+            sources = {e.source for e in inp.acceptance_table}
+            table_top = fastest_entry(unbounded, every, sources)
+            report = _with_table_beyond(engine_spec, inp.num_gpus, report, table_top)
     if slo_ms is None:
         report |= {"requested_batch": inp.batch, "batch_changed": False}
+    report = {"acceptance_table_beyond_engine": None} | report
     report |= {"engine": inp.engine_id, "beyond_engine": None}
     if engine_spec is None:
         return report
@@ -148,6 +153,25 @@ def _with_beyond(
         f"(engines that run it: {others}; --any-strategy plans it)"
     )]  # fmt: skip
     return report | {"beyond_engine": beyond}
+
+
+def _with_table_beyond(
+    engine: EngineSpec, num_gpus: int, report: dict[str, Any], table_top: dict[str, Any] | None
+) -> dict[str, Any]:
+    """When the fastest strategy the user's acceptance table measured is one the engine cannot
+    run, what it would give (`acceptance_table_beyond_engine`, a note naming the table)."""
+    out = None if table_top is None else outside(engine, table_top, num_gpus)
+    if out is None or table_top is None:
+        return report
+    s, lacking = out["strategy"], " and ".join(out["engine_lacks"])
+    others = ", ".join(out["engines_that_run_it"]) or "no shipped engine"
+    report["notes"] = [*report["notes"], (
+        f"the acceptance table's fastest strategy ({Strategy.of(s).label()}, α "
+        f"{table_top['acceptance']:.3g} from {table_top['acceptance_source']}) needs what "
+        f"{engine.id} lacks ({lacking}): it would give {s['speedup']:.2f}× on this engine's "
+        f"step costs (engines that run it: {others})"
+    )]  # fmt: skip
+    return report | {"acceptance_table_beyond_engine": out}
 
 
 def _plan_under_slo(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -53,15 +53,32 @@ def rows_within(
     return replace(rows, **cut)
 
 
-def fastest_entry(inp: PlanInputs, rows: Candidates) -> dict[str, Any] | None:
-    """The fastest speculative candidate that fits in memory, when it beats plain AR."""
-    ok = np.flatnonzero(rows.memory_bytes <= rows.baseline.capacity_bytes)
-    if not ok.size:
+def fastest_entry(
+    inp: PlanInputs, rows: Candidates, sources: Collection[str] | None = None
+) -> dict[str, Any] | None:
+    """The fastest speculative candidate that fits in memory, when it beats plain AR; with
+    `sources`, the fastest whose acceptance comes from one of them (a table's), AR or not."""
+    ok = rows.memory_bytes <= rows.baseline.capacity_bytes
+    if sources is not None:
+        ok &= _from_sources(rows, tuple(sources))
+    idx = np.flatnonzero(ok)
+    if not idx.size:
         return None
-    i = int(ok[np.argmin(rows.t_token_s[ok])])
-    if rows.t_token_s[i] >= float(rows.baseline.t_ar_s):
+    i = int(idx[np.argmin(rows.t_token_s[idx])])
+    if sources is None and rows.t_token_s[i] >= float(rows.baseline.t_ar_s):
         return None
     return entry(inp, rows, i, model_error(inp.base_setup), explain=False)
+
+
+def _from_sources(rows: Candidates, sources: tuple[str, ...]) -> np.ndarray:
+    """Rows whose acceptance source starts with one of `sources`."""
+    out = np.zeros(rows.block.shape, dtype=bool)
+    for i, blk in enumerate(rows.blocks):
+        by_mk = np.array([[str(s).startswith(sources) for s in row]
+                          for row in blk.draft.acceptance.sources], dtype=bool)  # fmt: skip
+        at = rows.block == i
+        out[at] = by_mk[rows.m[at].astype(int), rows.k[at].astype(int)]
+    return out
 
 
 def fractions(breakdown: dict[str, Any], index: Any = ()) -> dict[str, float]:

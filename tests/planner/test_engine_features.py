@@ -229,3 +229,27 @@ def test_one_unbounded_evaluation_gives_the_bounded_plan_unchanged(engine: str) 
     assert both["beyond_engine"]["strategy"]["speedup"] == pytest.approx(
         unbounded["best"]["speedup"]
     )
+
+
+def test_an_acceptance_table_the_engine_cannot_use_is_still_named(tmp_path: Any) -> None:
+    # A measured table of compressed self-drafts (issue 12's `acceptance measure` output) on
+    # vLLM, which runs neither: the plan says what the table's fastest strategy would give,
+    # names the table as its α's source and the engines that run it.
+    table = tmp_path / "measured.csv"
+    table.write_text(
+        "target,draft,method,budget,context,alpha\n"
+        + "".join(f"llama-3.1-8b,self,snapkv,{b},32000,{a}\n" for b, a in ((256, 0.8), (512, 0.85)))
+    )
+    r = plan("h100-sxm", 8, "llama-3.1-8b", 64, 32000, engine="vllm", acceptance_table=table)
+    out = r["acceptance_table_beyond_engine"]
+    s = out["strategy"]
+    assert (s["draft_model"], s["kv_method"]) == ("self", "snapkv")
+    assert s["acceptance_source"].startswith(str(table)) and s["acceptance"] in (0.8, 0.85)
+    assert out["engines_that_run_it"] == ["magicdec"]
+    assert any(n.startswith("the acceptance table's fastest strategy") and str(table) in n
+               for n in r["notes"])  # fmt: skip
+    # Without a table of the user's, or on an engine that runs the table's strategies: none.
+    assert plan("h100-sxm", 8, "llama-3.1-8b", 64, 32000)["acceptance_table_beyond_engine"] is None
+    own = plan("h100-sxm", 8, "llama-3.1-8b", 64, 32000, engine="magicdec", acceptance_table=table)
+    assert own["acceptance_table_beyond_engine"] is None
+    assert own["best"]["acceptance_source"].startswith(str(table))
