@@ -9,24 +9,13 @@ import typer
 
 from magicplan.cli._app import app
 from magicplan.cli._options import (
-    Acceptance,
-    AcceptanceTable,
-    AnyStrategy,
-    DraftGpus,
-    Drafts,
-    Engine,
-    Gammas,
     Hardware,
     Json,
-    KvBudgets,
-    KvDtype,
-    KvMethods,
-    MemoryUtilization,
     Model,
     Out,
-    WeightDtype,
 )
 from magicplan.cli._output import console, emit_json, table
+from magicplan.cli.plan import CHAIN_OPTIONS, strategy_options
 from magicplan.counts import parse_count
 from magicplan.errors import MagicplanError
 
@@ -53,6 +42,7 @@ def parse_workload(text: str) -> list[tuple[float, ...]]:
 
 
 @app.command("capacity")
+@strategy_options(*CHAIN_OPTIONS)
 def capacity_command(
     hardware: Hardware,
     model: Model,
@@ -73,33 +63,16 @@ def capacity_command(
     tensor_parallel: Annotated[
         str | None, typer.Option(help="Comma list of TP degrees per replica (default 1,2,4,8).")
     ] = None,
-    drafts: Drafts = None,
-    kv_methods: KvMethods = None,
-    kv_budgets: KvBudgets = None,
-    gammas: Gammas = None,
-    acceptance: Acceptance = None,
-    acceptance_table: AcceptanceTable = None,
-    draft_num_gpus: DraftGpus = None,
-    memory_utilization: MemoryUtilization = None,
-    engine: Engine = None,
-    any_strategy: AnyStrategy = False,
-    weight_dtype: WeightDtype = None,
-    kv_dtype: KvDtype = None,
+    strategy: dict[str, Any] | None = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
     """Fewest GPUs (replicas × TP) for a tokens/s demand at a latency SLO: AR vs speculation."""
     from magicplan.cli._options import split_list
-    from magicplan.cli.plan import planner_kwargs
     from magicplan.planner.capacity import capacity
     from magicplan.specs import load_hardware, load_model
 
-    kw = planner_kwargs(
-        drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
-        acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
-        memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-    )  # fmt: skip
+    kw = dict(strategy or {})
     result = capacity(
         load_hardware(hardware),
         load_model(model),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,6 +99,50 @@ def planner_kwargs(
     return kw
 
 
+# The strategy options the planning commands share: name → (annotated type, default).
+STRATEGY_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "drafts": (Drafts, None), "kv_methods": (KvMethods, None), "kv_budgets": (KvBudgets, None),
+    "gammas": (Gammas, None), "acceptance": (Acceptance, None),
+    "acceptance_table": (AcceptanceTable, None), "accepted_per_step": (AcceptedPerStep, None),
+    "tree_tokens": (TreeTokens, None), "draft_num_gpus": (DraftGpus, None),
+    "memory_utilization": (MemoryUtilization, None), "engine": (Engine, None),
+    "any_strategy": (AnyStrategy, False), "weight_dtype": (WeightDtype, None),
+    "kv_dtype": (KvDtype, None),
+}  # fmt: skip
+# Without the acceptance inputs (break-even searches α) and the tree options (chains only).
+CHAIN_OPTIONS = tuple(n for n in STRATEGY_OPTIONS if n not in ("accepted_per_step", "tree_tokens"))
+SEARCH_OPTIONS = tuple(n for n in CHAIN_OPTIONS if n not in ("acceptance", "acceptance_table"))
+Command = Callable[..., None]
+
+
+def strategy_options(*names: str) -> Callable[[Command], Command]:
+    """Give a command the shared strategy options `names` (none named: all STRATEGY_OPTIONS),
+    listed before its --output and --json; it receives them read, as one keyword argument
+    `strategy` (`planner_kwargs`)."""
+    chosen = names or tuple(STRATEGY_OPTIONS)
+
+    def decorate(command: Command) -> Command:
+        sig = inspect.signature(command, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name != "strategy"]
+        tail = [p for p in own if p.name in ("output", "json_out")]
+        added = [
+            inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                              annotation=STRATEGY_OPTIONS[n][0], default=STRATEGY_OPTIONS[n][1])
+            for n in chosen
+        ]  # fmt: skip
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> None:
+            given = {n: kwargs.pop(n) for n in chosen}
+            command(**kwargs, strategy=planner_kwargs(**given))
+
+        head = [p for p in own if p not in tail]
+        run.__signature__ = sig.replace(parameters=[*head, *added, *tail])  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
 def _write_csv(rows: list[dict[str, Any]], output: Path) -> None:
     """Flat rows as CSV (blank for None), written atomically."""
     from magicplan.io import atomic_write_text
@@ -107,20 +154,13 @@ def _write_csv(rows: list[dict[str, Any]], output: Path) -> None:
 
 
 @app.command("plan")
+@strategy_options()
 def plan_command(
     hardware: HardwareOpt = None,
     num_gpus: NumGpus = 1,
     model: ModelOpt = None,
     batch: BatchOpt = None,
     context: ContextOpt = None,
-    drafts: Drafts = None,
-    kv_methods: KvMethods = None,
-    kv_budgets: KvBudgets = None,
-    gammas: Gammas = None,
-    acceptance: Acceptance = None,
-    acceptance_table: AcceptanceTable = None,
-    accepted_per_step: AcceptedPerStep = None,
-    tree_tokens: TreeTokens = None,
     acceptance_samples: Annotated[
         int | None, typer.Option(help="Drafted tokens behind --acceptance (95 % interval).")
     ] = None,
@@ -131,12 +171,6 @@ def plan_command(
         float | None, typer.Option(help="Per-token latency SLO: maximise throughput.")
     ] = None,
     top: Annotated[int, typer.Option(help="Ranked candidates to report.")] = 5,
-    draft_num_gpus: DraftGpus = None,
-    memory_utilization: MemoryUtilization = None,
-    engine: Engine = None,
-    any_strategy: AnyStrategy = False,
-    weight_dtype: WeightDtype = None,
-    kv_dtype: KvDtype = None,
     export: Annotated[
         str | None,
         typer.Option(help="vllm | sglang: engine config JSON (no --batch: every batch that fits)."),
@@ -152,6 +186,7 @@ def plan_command(
         ),
     ] = None,
     strict: Strict = False,
+    strategy: dict[str, Any] | None = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -161,13 +196,7 @@ def plan_command(
 
     if top < 1:
         raise MagicplanError(f"--top must be >= 1; got {top}")
-    kw = planner_kwargs(
-        drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
-        acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
-        memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-        tree_tokens=tree_tokens, accepted_per_step=accepted_per_step,
-    )  # fmt: skip
+    kw = dict(strategy or {})
     if scenarios is not None:
         from magicplan.planner.scenarios import plan_scenarios
 
@@ -213,28 +242,16 @@ def plan_command(
 
 
 @app.command("critical-length")
+@strategy_options()
 def critical_length_command(
     hardware: Hardware,
     model: Model,
     batch: Batch,
     num_gpus: NumGpus = 1,
-    gammas: Gammas = None,
     max_context: Annotated[
         str | None, typer.Option(help="Largest context searched (default: the model's maximum).")
     ] = None,
-    drafts: Drafts = None,
-    kv_methods: KvMethods = None,
-    kv_budgets: KvBudgets = None,
-    acceptance: Acceptance = None,
-    acceptance_table: AcceptanceTable = None,
-    accepted_per_step: AcceptedPerStep = None,
-    tree_tokens: TreeTokens = None,
-    draft_num_gpus: DraftGpus = None,
-    memory_utilization: MemoryUtilization = None,
-    engine: Engine = None,
-    any_strategy: AnyStrategy = False,
-    weight_dtype: WeightDtype = None,
-    kv_dtype: KvDtype = None,
+    strategy: dict[str, Any] | None = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -242,13 +259,7 @@ def critical_length_command(
     from magicplan.planner.analysis import critical_length
     from magicplan.specs import load_hardware, load_model
 
-    kw = planner_kwargs(
-        drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
-        acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
-        memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-        tree_tokens=tree_tokens, accepted_per_step=accepted_per_step,
-    )  # fmt: skip
+    kw = dict(strategy or {})
     fixed = kw.pop("gammas")
     gamma = fixed[0] if fixed is not None and len(fixed) == 1 else None
     if fixed is not None and gamma is None:
@@ -265,6 +276,7 @@ def critical_length_command(
 
 
 @app.command("break-even")
+@strategy_options(*SEARCH_OPTIONS)
 def break_even_command(
     hardware: Hardware,
     model: Model,
@@ -272,16 +284,7 @@ def break_even_command(
     context: Context,
     num_gpus: NumGpus = 1,
     target_speedup: Annotated[float, typer.Option(help="Speedup to reach.")] = 1.0,
-    drafts: Drafts = None,
-    kv_methods: KvMethods = None,
-    kv_budgets: KvBudgets = None,
-    gammas: Gammas = None,
-    draft_num_gpus: DraftGpus = None,
-    memory_utilization: MemoryUtilization = None,
-    engine: Engine = None,
-    any_strategy: AnyStrategy = False,
-    weight_dtype: WeightDtype = None,
-    kv_dtype: KvDtype = None,
+    strategy: dict[str, Any] | None = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -289,11 +292,7 @@ def break_even_command(
     from magicplan.planner.analysis import break_even
     from magicplan.specs import load_hardware, load_model
 
-    kw = planner_kwargs(
-        drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
-        draft_num_gpus=draft_num_gpus, memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-    )  # fmt: skip
+    kw = dict(strategy or {})
     kw.pop("acceptance_table")
     r = break_even(
         load_hardware(hardware), num_gpus, load_model(model), count(batch, "batch"),
@@ -306,6 +305,7 @@ def break_even_command(
 
 
 @app.command("sweep")
+@strategy_options()
 def sweep_command(
     hardware: Hardware,
     model: Model,
@@ -316,20 +316,7 @@ def sweep_command(
         str, typer.Option("--contexts", "--context", help="Comma list of contexts (e.g. 4k,32k).")
     ] = "1024,4096,16384,32768",
     num_gpus: NumGpus = 1,
-    drafts: Drafts = None,
-    kv_methods: KvMethods = None,
-    kv_budgets: KvBudgets = None,
-    gammas: Gammas = None,
-    acceptance: Acceptance = None,
-    acceptance_table: AcceptanceTable = None,
-    accepted_per_step: AcceptedPerStep = None,
-    tree_tokens: TreeTokens = None,
-    draft_num_gpus: DraftGpus = None,
-    memory_utilization: MemoryUtilization = None,
-    engine: Engine = None,
-    any_strategy: AnyStrategy = False,
-    weight_dtype: WeightDtype = None,
-    kv_dtype: KvDtype = None,
+    strategy: dict[str, Any] | None = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
@@ -337,13 +324,7 @@ def sweep_command(
     from magicplan.planner.analysis import sweep
     from magicplan.specs import load_hardware, load_model
 
-    kw = planner_kwargs(
-        drafts=drafts, kv_methods=kv_methods, kv_budgets=kv_budgets, gammas=gammas,
-        acceptance=acceptance, acceptance_table=acceptance_table, draft_num_gpus=draft_num_gpus,
-        memory_utilization=memory_utilization, engine=engine,
-        any_strategy=any_strategy, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-        tree_tokens=tree_tokens, accepted_per_step=accepted_per_step,
-    )  # fmt: skip
+    kw = dict(strategy or {})
     rows = sweep(
         load_hardware(hardware),
         num_gpus,

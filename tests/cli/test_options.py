@@ -136,3 +136,26 @@ def test_readme_shows_both_spellings() -> None:
     text = (ROOT / "README.md").read_text()
     for singular, plural in SPELLINGS:
         assert f"{singular}/{plural}" in text or f"{plural}/{singular}" in text
+
+
+@pytest.mark.parametrize(
+    ("command", "absent"),
+    [
+        ("plan", ()),
+        ("critical-length", ()),
+        ("sweep", ()),
+        ("break-even", ("acceptance", "acceptance_table", "accepted_per_step", "tree_tokens")),
+        ("capacity", ("accepted_per_step", "tree_tokens")),
+    ],
+)
+def test_planning_commands_take_the_shared_strategy_options(
+    command: str, absent: tuple[str, ...]
+) -> None:
+    from magicplan.cli.plan import STRATEGY_OPTIONS
+
+    r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    flags = set(re.findall(r"--[a-z][a-z-]+", r.output))
+    for name in STRATEGY_OPTIONS:
+        flag = "--" + name.replace("_", "-")
+        assert (flag in flags) == (name not in absent), (command, flag)
