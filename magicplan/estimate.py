@@ -45,7 +45,7 @@ from magicplan.cost.steps import (
 )
 from magicplan.errors import MagicplanError, shown
 from magicplan.physics import workload_warnings
-from magicplan.setup import Mode, Setup, check_positive
+from magicplan.setup import Mode, Setup, as_drafted, check_positive
 from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import Calibration
 from magicplan.specs.model import ModelSpec
@@ -316,7 +316,8 @@ def estimate(
     cache too).
     """
     hw, tgt = as_hardware(hardware), served(as_model(target, "target"), weight_dtype, kv_dtype)
-    dr = as_draft(draft)
+    runs = as_engine(engine)
+    dr, chain_note = as_drafted(as_draft(draft), runs, hw, tree_tokens)
     family = dr if isinstance(dr, DraftKindSpec) else None
     method = kv_method or ("full" if family is not None else "streamingllm")
     gamma = gamma if gamma is not None else (family.depth if family is not None else 2)
@@ -324,7 +325,7 @@ def estimate(
     setup = Setup(
         hardware=hw, num_gpus=num_gpus, target=tgt, draft=dr, kv_method=method,
         draft_num_gpus=draft_num_gpus, mode=mode, calibration=calibration,
-        memory_utilization=memory_utilization, engine=as_engine(engine),
+        memory_utilization=memory_utilization, engine=runs,
     )  # fmt: skip
     flat = estimate_arrays(
         setup, batch, context, gamma, kv_budget, acceptance=acceptance,
@@ -354,7 +355,8 @@ def estimate(
         "memory_utilization": memory_utilization,
         "bottleneck": bottleneck(flat),
     }
-    return header | out | {"notes": _notes(setup, flat, kv_budget, context)}
+    notes = [n for n in (chain_note,) if n] + _notes(setup, flat, kv_budget, context)
+    return header | out | {"notes": notes}
 
 
 def _notes(

@@ -160,7 +160,7 @@ def _setup(
 ) -> Any:
     """The Setup of one group of rows (its categorical columns; blank cells take the
     command's engine and formats)."""
-    from magicplan.setup import Setup, memory_fraction
+    from magicplan.setup import Setup, as_drafted, memory_fraction
     from magicplan.specs import as_draft, load_engine, load_hardware, load_model
     from magicplan.specs.model import ModelSpec
     from magicplan.specs.quantization import served
@@ -170,16 +170,19 @@ def _setup(
     kv = g.get("kv_dtype") or kv_dtype
     target = served(load_model(g["target"]), g.get("weight_dtype") or weight_dtype, kv)
     named = g.get("engine") or engine
-    draft_spec = as_draft(draft or None)  # 'self', a model, or a kind keyword (eagle, ...)
+    hardware = load_hardware(g["gpu"])
+    runs = (named if isinstance(named, EngineSpec) else load_engine(named)) if named else None
+    # 'self', a model, or a kind keyword (eagle, ...), as the engine drafts it
+    draft_spec, _ = as_drafted(as_draft(draft or None), runs, hardware)
     return Setup(
-        hardware=load_hardware(g["gpu"]),
+        hardware=hardware,
         num_gpus=_as_int("num_gpus", g["num_gpus"]),
         target=target,
         draft=served(draft_spec, None, kv) if isinstance(draft_spec, ModelSpec) else draft_spec,
         kv_method="full" if g["kv_method"] == "none" else g["kv_method"],  # none: no draft cache
         draft_num_gpus=None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
         memory_utilization=memory_fraction(memory_utilization),
-        engine=(named if isinstance(named, EngineSpec) else load_engine(named)) if named else None,
+        engine=runs,
     )
 
 

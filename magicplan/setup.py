@@ -28,6 +28,34 @@ if TYPE_CHECKING:
 MAX_INTEGER = 2.0**53  # largest integer float64 holds exactly
 
 
+def as_drafted(
+    draft: ModelSpec | DraftKindSpec | None,
+    engine: EngineSpec | None,
+    hardware: HardwareSpec,
+    tree_tokens: object = None,
+) -> tuple[ModelSpec | DraftKindSpec | None, str | None]:
+    """The draft as the serving engine runs it, and a note when that differs from what was
+    asked: a tree family (EAGLE, Medusa) on an engine without tree verification drafts a chain,
+    the top token at each step (`DraftKindSpec.as_chain`). `tree_tokens` given there is a
+    MagicplanError."""
+    from magicplan.specs.registry import runnable
+
+    runs = runnable(engine, hardware)
+    if not isinstance(draft, DraftKindSpec) or not draft.is_tree or runs is None:
+        return draft, None
+    if runs.speculative.tree_verify:
+        return draft, None
+    if tree_tokens is not None:
+        raise MagicplanError(
+            f"tree_tokens: engine {runs.id} verifies no token trees ({draft.kind} drafts a chain "
+            "of gamma tokens there); leave it out, or name an engine with tree_verify (magicplan "
+            "engines list)"
+        )
+    note = (f"{runs.id} verifies no token trees: {draft.kind} drafts a chain of gamma tokens "
+            "(the top token at each step); accepted_per_step is that chain's")  # fmt: skip
+    return draft.as_chain(), note
+
+
 @dataclass(frozen=True, kw_only=True)
 class Setup:
     """The categorical part of a scenario: where it runs and which draft it uses.

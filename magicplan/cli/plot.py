@@ -123,7 +123,7 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
     """The Scenario the options describe (hardware and model are required here)."""
     from magicplan.plots.kinds import with_defaults
     from magicplan.plots.scenario import DEFAULT_BATCHES, DEFAULT_CONTEXTS, Scenario, parse_ints
-    from magicplan.setup import Setup
+    from magicplan.setup import Setup, as_drafted
     from magicplan.specs import load_hardware, load_model
     from magicplan.specs.registry import as_draft, as_engine
 
@@ -133,16 +133,18 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
     check_mode(opts["mode"])
     if opts["mode"] == "ideal" and kind in ("pareto", "gamma-map"):
         raise MagicplanError(f"mode ideal applies to speedup and breakdown, not {kind}")
-    draft = opts["draft"]
+    draft, hardware = opts["draft"], load_hardware(opts["hardware"])
+    engine = as_engine(opts["engine"])
+    asked = None if draft in (None, "self") or kind == "families" else as_draft(draft)
     setup = Setup(
-        hardware=load_hardware(opts["hardware"]),
+        hardware=hardware,
         num_gpus=opts["num_gpus"],
         target=load_model(opts["model"]),
-        draft=None if draft in (None, "self") or kind == "families" else as_draft(draft),
+        draft=as_drafted(asked, engine, hardware)[0],  # a tree family as the engine drafts it
         kv_method=opts["kv_method"] or "streamingllm",
         draft_num_gpus=opts["draft_num_gpus"],
         mode=opts["mode"],
-        engine=as_engine(opts["engine"]),
+        engine=engine,
     )
     b, c = opts["batches"], opts["contexts"]
     budget = opts["kv_budget"]

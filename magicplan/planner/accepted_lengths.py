@@ -125,11 +125,13 @@ def lookup_tau(
     kind: str,
     tree_tokens: int | None = None,
     gamma: int | None = None,
+    chain: bool = False,
 ) -> TauLookup | None:
     """τ of family `kind` on `target` (a ModelSpec or an id; the entry nearest in draft shape:
     `tree_tokens` for a tree, `gamma` for a chain), else the nearest target's, named as borrowed;
-    None when the family has no entry at all."""
-    rows = [e for e in table if e.draft == kind]
+    None when the family has no entry at all. `chain`: only chain measurements (a tree family
+    an engine drafts as a chain: the tree's τ would overstate it)."""
+    rows = [e for e in table if e.draft == kind and not (chain and e.tree_tokens is not None)]
     if not rows:
         return None
     spec = _profile(target) if isinstance(target, str) else target

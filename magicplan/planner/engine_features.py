@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from magicplan.cost.drafts import Draft, draft_kind_of
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.engine import EngineSpec
-from magicplan.specs.hardware import HardwareSpec
+from magicplan.specs.registry import runnable as runnable  # re-exported: the planner's word
 
 SELF = "self-speculation (drafting with the target itself)"
 DRAFT_MODEL = "a separate draft model"
 COMPRESSED = "a compressed draft KV cache (streamingllm, snapkv, topk)"
+TREE = "tree verification (a draft token tree)"
 FAMILIES = {
     "eagle": "EAGLE draft heads (eagle)",
     "eagle3": "EAGLE-3 draft heads (eagle3)",
@@ -22,19 +24,6 @@ FAMILIES = {
     "ngram": "n-gram prompt lookup (ngram)",
 }
 NEEDS = {"self": SELF, "draft_model": DRAFT_MODEL, **FAMILIES}  # draft kind → the feature
-
-
-def runnable(engine: EngineSpec | None, hardware: HardwareSpec) -> EngineSpec | None:
-    """The engine whose features bound a plan: the one named; with none, the default engine,
-    unless the hardware profile carries its own calibration (its engine's features are not
-    known: nothing is left out)."""
-    if engine is not None:
-        return engine
-    if hardware.calibration is not None:
-        return None
-    from magicplan.specs import load_engine
-
-    return load_engine()
 
 
 def draft_tp_degrees(engine: EngineSpec, num_gpus: int) -> tuple[int, ...] | None:
@@ -62,6 +51,9 @@ def restrict(
         if not engine.runs(kind):
             drafts = [d for d in drafts if draft_kind_of(d) != kind]
             beyond.append(NEEDS[kind])
+    if not engine.speculative.tree_verify and any(getattr(d, "is_tree", False) for d in drafts):
+        drafts = [d.as_chain() if isinstance(d, DraftKindSpec) else d for d in drafts]
+        beyond.append(TREE)
     if not engine.speculative.compressed_draft_kv and any(m != "full" for m in methods):
         beyond.append(COMPRESSED)
         if "full" not in methods:
@@ -86,6 +78,7 @@ def lacks(
     `engine` cannot run."""
     has = {text: engine.runs(kind) for kind, text in NEEDS.items()}
     has[COMPRESSED] = engine.speculative.compressed_draft_kv
+    has[TREE] = engine.speculative.tree_verify
     out = [n for n in needs if not has.get(n, True)]
     if draft_tp is not None and DRAFT_MODEL in needs:
         draft_n, num_gpus = draft_tp
@@ -108,6 +101,8 @@ def needs_of(strategy: dict[str, Any]) -> list[str]:
     out = [NEEDS.get(strategy["draft_model"], DRAFT_MODEL)]
     if strategy["kv_method"] not in ("full", "none"):
         out.append(COMPRESSED)
+    if (strategy.get("tree_tokens") or 0) > strategy.get("gamma", 0) + 1:
+        out.append(TREE)
     return out
 
 

@@ -94,10 +94,13 @@ def family_tau(inp: PlanInputs, draft: Any) -> tuple[float | None, str, int | No
     table's for this family (borrowed from the nearest target when the target has none)."""
     if inp.accepted_per_step is not None:
         return float(inp.accepted_per_step), "user --accepted-per-step", None
+    chain = draft.drafted_as_chain
     hit = lookup_tau(inp.tau_table, inp.target, draft.kind, tree_tokens(inp, draft),
-                     draft.depth)  # fmt: skip
+                     draft.depth, chain=chain)  # fmt: skip
     if hit is None:
-        inp.notes.append(f"no published τ for {draft.kind}: not planned "
+        tree = " (its published τ are a tree's)" if chain else ""
+        what = f"{'chain ' if chain else ''}τ for {draft.kind}{tree}"
+        inp.notes.append(f"no published {what}: not planned "
                          "(give --accepted-per-step to plan it)")  # fmt: skip
         return None, "no accepted-length measurement", None
     return hit.tau, hit.source, hit.entry.gamma
@@ -177,9 +180,7 @@ def drafts_of(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> lis
         draft_id = model.id if model else "self"
         alpha = accs[draft_id]
         family = model if isinstance(model, DraftKindSpec) else None
-        gammas = np.array(
-            [family.depth] if family is not None and family.is_tree else inp.gammas, dtype=float
-        )
+        gammas = np.array(_gammas(inp, family), dtype=float)
         if alpha.tau is not None or (family is not None):
             om = _tau_omega(inp, model, alpha, gammas)
         else:
@@ -193,6 +194,12 @@ def drafts_of(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> lis
     return out
 
 
+def _gammas(inp: PlanInputs, family: DraftKindSpec | None) -> list[int]:
+    """The draft depths planned: a tree's own depth; a chain's (a tree family drafted as one
+    included), every γ."""
+    return [family.depth] if family is not None and family.is_tree else list(inp.gammas)
+
+
 def _degrees(inp: PlanInputs, model: Any) -> list[int]:
     """The draft's tensor-parallel degrees: a separate model's that shard it, else the target's."""
     if not isinstance(model, ModelSpec):
@@ -200,9 +207,13 @@ def _degrees(inp: PlanInputs, model: Any) -> list[int]:
     return draft_degrees(model, inp.num_gpus, inp.draft_num_gpus)
 
 
-def draft_choices(inp: PlanInputs) -> set[tuple[str, int]]:
-    """(draft id, draft TP degree) of every draft choice `drafts_of` makes."""
-    return {(m.id if m else "self", d) for m in inp.drafts for d in _degrees(inp, m)}
+def draft_choices(inp: PlanInputs) -> set[tuple[str, int, bool]]:
+    """(draft id, draft TP degree, verifies a tree) of every draft choice `drafts_of` makes."""
+    return {
+        (m.id if m else "self", d, bool(getattr(m, "is_tree", False)))
+        for m in inp.drafts
+        for d in _degrees(inp, m)
+    }
 
 
 def block(

@@ -236,6 +236,13 @@ def plan_inputs(
         runs, ds, methods, _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), int(num_gpus)
     )
     notes = workload_warnings(hardware, int(num_gpus), target, int(context))
+    chains = [d.id for d in ds if isinstance(d, DraftKindSpec) and d.drafted_as_chain]
+    if runs is not None and chains:
+        notes.append(
+            f"{runs.id} verifies no token trees: {', '.join(chains)} draft a chain here (the "
+            "top token at each step), planned with a published chain τ (a tree's would "
+            "overstate it)"
+        )
     asked = _draft_tp(int(num_gpus), kw.get("draft_num_gpus"))
     if runs is not None and asked and draft_tp and set(asked) - set(draft_tp):
         on = " or ".join(map(str, draft_tp))

@@ -112,15 +112,21 @@ def plan(
         report = plan_report(inp, rows, "min_latency", top)
         free = None
     else:  # one evaluation of every strategy: the engine's rows ranked, the rest beyond it
-        unbounded = plan_inputs(hardware, num_gpus, target, batch, context, any_strategy=True,
-                                **kw)  # fmt: skip
+        free_inp = plan_inputs(hardware, num_gpus, target, batch, context, any_strategy=True,
+                               **kw)  # fmt: skip
+        # a tree family the engine drafts as a chain: evaluated beside the tree, for the
+        # engine's rows only (what --any-strategy plans has the tree)
+        chains = [d for d in inp.drafts if getattr(d, "drafted_as_chain", False)]
+        unbounded = replace(free_inp, drafts=[*free_inp.drafts, *chains])
         every = candidate_rows(unbounded, evaluate(unbounded))
         rows = rows_within(every, draft_choices(inp), inp.kv_methods)
         report = plan_report(inp, rows, "min_latency", top)
-        free = {"best": fastest_entry(unbounded, every)}
+        anything = (rows_within(every, draft_choices(free_inp), free_inp.kv_methods)
+                    if chains else every)  # fmt: skip
+        free = {"best": fastest_entry(unbounded, anything)}
         if acceptance_table is not None:
             sources = {e.source for e in inp.acceptance_table}
-            table_top = fastest_entry(unbounded, every, sources)
+            table_top = fastest_entry(unbounded, anything, sources)
             report = _with_table_beyond(engine_spec, inp.num_gpus, report, table_top)
     if slo_ms is None:
         report |= {"requested_batch": inp.batch, "batch_changed": False}

@@ -40,13 +40,15 @@ def candidate_rows(inp: PlanInputs, ev: Evaluation) -> Candidates:
 
 
 def rows_within(
-    rows: Candidates, choices: set[tuple[str, int]], methods: Sequence[str]
+    rows: Candidates, choices: set[tuple[str, int, bool]], methods: Sequence[str]
 ) -> Candidates:
-    """The candidates whose (draft id, draft TP degree) is among `choices` and whose KV method
-    is among `methods`: a bounded plan's rows, taken from an evaluation of a superset."""
+    """The candidates whose (draft id, draft TP degree, tree or not) is among `choices` and
+    whose KV method is among `methods`: a bounded plan's rows, from an evaluation of a
+    superset."""
     keep = np.zeros(rows.block.shape, dtype=bool)
     for i, blk in enumerate(rows.blocks):
-        if (blk.draft.draft_id, blk.draft.draft_num_gpus) in choices:
+        d = blk.draft
+        if (d.draft_id, d.draft_num_gpus, d.tree_tokens is not None) in choices:
             allowed = np.array([m in methods for m in blk.grid.methods])
             keep |= (rows.block == i) & allowed[rows.m.astype(int)]
     cut = {k: getattr(rows, k)[keep] for k in ("block", "m", "k", "g", "t_token_s", "memory_bytes")}

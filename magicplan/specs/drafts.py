@@ -83,6 +83,16 @@ class DraftKindSpec(_Frozen):
         return self.shape == "tree"
 
     @property
+    def drafted_as_chain(self) -> bool:
+        """A tree family on an engine without tree verification (`as_chain`)."""
+        return self.shape == "chain" and self.tree_tokens is not None
+
+    def as_chain(self) -> DraftKindSpec:
+        """This family drafting a chain of its depth (top-1 at each step): how an engine
+        without tree verification runs a tree family (vLLM's EAGLE and Medusa)."""
+        return self.model_copy(update={"shape": "chain"}) if self.is_tree else self
+
+    @property
     def parallel(self) -> bool:
         """Whether one draft pass proposes every drafted token (Medusa's heads; one n-gram
         lookup), rather than one pass per token of depth."""

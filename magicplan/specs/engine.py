@@ -34,6 +34,11 @@ class SpeculativeFeatures(_Frozen):
     compressed_draft_kv: bool = Field(
         description="a draft over a compressed (StreamingLLM, SnapKV, top-k) KV cache"
     )
+    tree_verify: bool = Field(
+        default=False,
+        description="verifies a draft token tree (EAGLE-2/3, Medusa); without it a tree family "
+        "drafts a chain",
+    )
     draft_tensor_parallel: Literal["any", "one_or_target", "target"] = "any"
     dynamic_gamma: bool = Field(default=False, description="γ chosen per batch size")
     export: ExportFormat | None = Field(default=None, description="config `--export` writes")

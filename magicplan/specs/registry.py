@@ -293,3 +293,14 @@ def load_engine(id_or_path: str | Path | None = None) -> EngineSpec:
 def list_engines() -> list[EngineSpec]:
     """Every shipped engine profile, sorted by id."""
     return _shipped("engine_profiles", _engine_from_mapping)
+
+
+def runnable(engine: EngineSpec | None, hardware: HardwareSpec) -> EngineSpec | None:
+    """The engine whose features bound a plan: the one named; with none, the default engine,
+    unless the hardware profile carries its own calibration (its engine's features are not
+    known: nothing is left out)."""
+    if engine is not None:
+        return engine
+    if hardware.calibration is not None:
+        return None
+    return load_engine()

@@ -29,18 +29,30 @@ def test_estimate_takes_a_kind_tree_tokens_and_tau() -> None:
         "eagle", 26, 5, "full",
     )  # fmt: skip
     assert r["accepted_per_step"] == 3.94 and r["speedup"] > 1
-    medusa = run("estimate", *ONE, "--drafts", "medusa", "--accepted-per-step", "2.5", "--json")
+    medusa = run("estimate", *ONE, "--drafts", "medusa", "--accepted-per-step", "2.5",
+                 "--engine", "trtllm", "--json")  # fmt: skip
     assert (medusa["gamma"], medusa["tree_tokens"], medusa["kv_method"]) == (5, 64, "none")
+    # The default engine (vLLM) verifies no trees: Medusa's heads draft a chain of γ tokens.
+    chain = run("estimate", *ONE, "--drafts", "medusa", "--accepted-per-step", "2.5", "--json")
+    assert (chain["engine"], chain["gamma"], chain["tree_tokens"]) == ("vllm", 5, 6)
+    assert chain["notes"][0].startswith("vllm verifies no token trees: medusa drafts a chain")
 
 
 def test_tree_input_mistakes_are_one_line() -> None:
-    r = runner.invoke(app, ["estimate", *ONE, "--draft", "eagle", "--acceptance", "0.8"])
+    tree = ["--engine", "sglang"]  # an engine that verifies EAGLE's tree
+    r = runner.invoke(app, ["estimate", *ONE, "--draft", "eagle", "--acceptance", "0.8", *tree])
     assert r.exit_code == 2 and "accepted_per_step (τ" in r.output
+    # vLLM drafts EAGLE as a chain: α applies there; a tree's token count does not.
+    assert run("estimate", *ONE, "--draft", "eagle", "--acceptance", "0.8", "--engine", "vllm",
+               "--json")["tree_tokens"] == 7  # γ = 6 (EAGLE's depth) + 1  # fmt: skip
+    r = runner.invoke(app, ["estimate", *ONE, "--draft", "eagle", "--tree-tokens", "26",
+                            "--accepted-per-step", "3", "--engine", "vllm"])  # fmt: skip
+    assert r.exit_code == 2 and "tree_tokens: engine vllm verifies no token trees" in r.output
     r = runner.invoke(app, ["estimate", *ONE, "--draft", "ngram", "--tree-tokens", "20",
                             "--acceptance", "0.5"])  # fmt: skip
     assert r.exit_code == 2 and "tree_tokens applies to tree drafters" in r.output
     r = runner.invoke(app, ["estimate", *ONE, "--draft", "eagle", "--tree-tokens", "4",
-                            "--accepted-per-step", "2"])  # fmt: skip
+                            "--accepted-per-step", "2", *tree])  # fmt: skip
     assert r.exit_code == 2 and "at least gamma + 1" in r.output
     r = runner.invoke(app, ["estimate", *ONE, "--draft", "hydra", "--acceptance", "0.5"])
     assert r.exit_code == 2 and "hydra" in r.output

@@ -58,8 +58,10 @@ def test_slo_plan_says_the_batch_changed(h100: Any) -> None:
 def test_export_table_plans_every_batch() -> None:
     # The case: 8×H200, Llama-3.1-70B, 64k context. Powers of two set K = 0 for batches
     # 33–45 (45 does not fit a full-KV draft); each batch planned alone says where it does.
+    # Separate draft models only (EAGLE-3, drafted as a chain on vLLM, would win at every batch).
     hw, target = load_hardware("h200-sxm"), load_model("llama-3.1-70b")
-    e = export("vllm", plan(hw, 8, target, 32, 64000), hw, 8, target)
+    drafts = [load_model("llama-3.2-1b"), load_model("llama-3.2-3b"), load_model("llama-3.1-8b")]
+    e = export("vllm", plan(hw, 8, target, 32, 64000, drafts=drafts), hw, 8, target, drafts=drafts)
     table = e["num_speculative_tokens_per_batch_size"]
     k_at = {b: k for lo, hi, k in table for b in range(lo, hi + 1)}
     chosen = e["exported_strategy"]

@@ -11,28 +11,34 @@ from typing import Any
 import pytest
 
 from magicplan.planner import plan
+from magicplan.planner.accepted_lengths import lookup_tau, shipped_tau
 from magicplan.planner.engine_features import (
     COMPRESSED,
     DRAFT_MODEL,
+    FAMILIES,
     SELF,
+    TREE,
     beyond_report,
     draft_tp_degrees,
     engines_that_run,
+    lacks,
     needs_of,
     restrict,
     runnable,
 )
 from magicplan.planner.export import export
-from magicplan.specs import list_engines, load_engine, load_hardware, load_model
+from magicplan.specs import as_draft, list_engines, load_engine, load_hardware, load_model
 from tests.cost.conftest import make_cal
 
 WORKLOAD = (8, "llama-3.1-70b", 32, 64000)  # on h200-sxm: test_export.py's issue workload
 KEYS = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup")
+# Separate draft models (EAGLE-3, a chain on vLLM, beats them there: see the tree tests below).
+SMALL = ["llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b"]
 
 
 @pytest.fixture(scope="module")
 def on_vllm() -> dict[str, Any]:
-    return plan("h200-sxm", *WORKLOAD, engine="vllm", top=50)
+    return plan("h200-sxm", *WORKLOAD, engine="vllm", drafts=SMALL, top=50)
 
 
 def test_a_plan_on_vllm_holds_only_what_vllm_runs(on_vllm: dict[str, Any]) -> None:
@@ -50,7 +56,7 @@ def test_beyond_engine_says_what_the_engine_cannot_run_would_give(
     s = beyond["strategy"]
     # MagicDec's strategy, a draft over a StreamingLLM cache, priced on vLLM's step costs: what
     # any_strategy plans on vLLM.
-    free = plan("h200-sxm", *WORKLOAD, engine="vllm", any_strategy=True)["best"]
+    free = plan("h200-sxm", *WORKLOAD, engine="vllm", drafts=SMALL, any_strategy=True)["best"]
     assert {k: s[k] for k in KEYS} == {k: free[k] for k in KEYS}
     assert s["kv_method"] == "streamingllm" and s["speedup"] > best["speedup"]
     assert beyond["engine"] == "vllm" and beyond["needs"] == [DRAFT_MODEL, COMPRESSED]
@@ -77,7 +83,7 @@ def test_the_default_engine_bounds_a_plan_like_vllm(
     monkeypatch: pytest.MonkeyPatch, on_vllm: dict[str, Any]
 ) -> None:
     monkeypatch.setattr("magicplan.specs.registry.DEFAULT_ENGINE", "vllm")  # undo conftest's
-    r = plan("h200-sxm", *WORKLOAD)
+    r = plan("h200-sxm", *WORKLOAD, drafts=SMALL)
     assert r["engine"] == "vllm"
     assert r["best"] == on_vllm["best"] and r["beyond_engine"] == on_vllm["beyond_engine"]
 
@@ -219,9 +225,12 @@ def test_one_unbounded_evaluation_gives_the_bounded_plan_unchanged(engine: str) 
     # one an evaluation of the engine's strategies alone gives, and what it leaves out is the
     # unbounded plan's best.
     args = ("h100-sxm", 8, "llama-3.1-8b", 64, 32000)
-    both = plan(*args, engine=engine)
-    bounded = plan(*args, engine=engine, beyond=False)
-    unbounded = plan(*args, engine=engine, any_strategy=True, beyond=False)
+    kw: dict[str, Any] = {"engine": engine}
+    if engine == "vllm":  # its EAGLE-3 chain is the fastest of all: nothing would be beyond it
+        kw["drafts"] = SMALL
+    both = plan(*args, **kw)
+    bounded = plan(*args, beyond=False, **kw)
+    unbounded = plan(*args, any_strategy=True, beyond=False, **kw)
     skip = ("beyond_engine", "notes")
     assert {k: v for k, v in both.items() if k not in skip} == {
         k: v for k, v in bounded.items() if k not in skip
@@ -253,3 +262,47 @@ def test_an_acceptance_table_the_engine_cannot_use_is_still_named(tmp_path: Any)
     own = plan("h100-sxm", 8, "llama-3.1-8b", 64, 32000, engine="magicdec", acceptance_table=table)
     assert own["acceptance_table_beyond_engine"] is None
     assert own["best"]["acceptance_source"].startswith(str(table))
+
+
+def test_an_engine_without_tree_verification_drafts_a_tree_family_as_a_chain() -> None:
+    vllm, sglang = load_engine("vllm"), load_engine("sglang")
+    eagle3 = as_draft("eagle3")
+    assert eagle3.is_tree and not vllm.speculative.tree_verify and sglang.speculative.tree_verify
+    drafts, _, _, beyond = restrict(vllm, [eagle3], ("full",), None, 1)
+    (chain,) = drafts
+    assert chain.drafted_as_chain and not chain.is_tree and chain.kind == "eagle3"
+    assert beyond == (TREE,)
+    assert restrict(sglang, [eagle3], ("full",), None, 1)[0] == [eagle3]
+    # A tree's plan entry needs tree verification; the same family as a chain does not.
+    tree = {"draft_model": "eagle3", "kv_method": "full", "gamma": 7, "tree_tokens": 60}
+    assert needs_of(tree) == [FAMILIES["eagle3"], TREE]
+    assert needs_of(tree | {"tree_tokens": 8}) == [FAMILIES["eagle3"]]
+    assert lacks(vllm, needs_of(tree)) == [TREE] and lacks(sglang, needs_of(tree)) == []
+    assert engines_that_run(needs_of(tree)) == ["hf-transformers", "sglang", "trtllm"]
+
+
+def test_a_chain_is_planned_with_a_chains_tau_never_a_trees() -> None:
+    # vLLM's EAGLE-3 chain on Llama-3.1-8B: τ 3.53 at γ = 7 (vLLM issue #26191); the tree's
+    # 6.13 (EAGLE-3 paper, 60 tokens) would overstate it by 74 %. EAGLE and Medusa have no
+    # published chain τ: not planned there.
+    hit = lookup_tau(shipped_tau(), "llama-3.1-8b", "eagle3", None, 7, chain=True)
+    assert hit is not None and (hit.tau, hit.entry.gamma, hit.entry.tree_tokens) == (3.53, 7, None)
+    assert lookup_tau(shipped_tau(), "llama-3.1-8b", "eagle3", 60, 7).tau == 6.13
+    assert lookup_tau(shipped_tau(), "llama-3.1-8b", "eagle", None, 6, chain=True) is None
+    r = plan("h100-sxm", 1, "llama-3.1-8b", 4, 8192, engine="vllm", top=100)
+    fams = [c for c in r["candidates"] if c["draft_model"] in FAMILIES]
+    assert {c["draft_model"] for c in fams} >= {"eagle3"}
+    assert not {c["draft_model"] for c in fams} & {"eagle", "medusa"}
+    for c in fams:
+        assert c["tree_tokens"] == c["gamma"] + 1, c  # chains, verified γ + 1 tokens
+    at7 = [c for c in fams if c["draft_model"] == "eagle3" and c["gamma"] == 7]
+    assert at7 and at7[0]["accepted_per_step"] == pytest.approx(3.53)
+    assert "vLLM issue #26191" in at7[0]["acceptance_source"]
+    notes = " | ".join(r["notes"])
+    assert "vllm verifies no token trees: eagle, eagle3, medusa draft a chain" in notes
+    assert "no published chain τ for eagle (its published τ are a tree's)" in notes
+    # SGLang verifies the tree: EAGLE-3 planned as its 60-token tree with the paper's τ.
+    on_sglang = plan("h100-sxm", 1, "llama-3.1-8b", 4, 8192, engine="sglang", top=100)
+    trees = [c for c in on_sglang["candidates"] if c["draft_model"] == "eagle3"]
+    assert trees and all(c["tree_tokens"] == 60 and c["gamma"] == 7 for c in trees)
+    assert trees[0]["accepted_per_step"] == pytest.approx(6.13)
