@@ -23,10 +23,18 @@ from magicplan.planner.evaluation import baseline, block, drafts_of
 from magicplan.planner.inputs import default_drafts, plan_inputs
 from magicplan.planner.optimizer import plan
 from magicplan.planner.records import Strategy
+from magicplan.setup import as_drafted
 from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
-from magicplan.specs.registry import HardwareLike, ModelLike, as_draft, as_hardware, as_model
+from magicplan.specs.registry import (
+    HardwareLike,
+    ModelLike,
+    as_draft,
+    as_engine,
+    as_hardware,
+    as_model,
+)
 
 MIN_CONTEXT = 128  # smallest context searched (the smallest draft budget)
 BISECTION_STEPS = 30  # α to 1e-9; contexts to one token
@@ -215,13 +223,17 @@ def break_even(
     plan_kw = {k: v for k, v in plan_kw.items()
                if k not in ("acceptance", "acceptance_table", "accepted_per_step")}  # fmt: skip
     plan_kw["beyond"] = False
-    # the search is over α: drafts planned by a tree's τ (eagle, eagle3, medusa) have no α
-    drafts = plan_kw.get("drafts") or default_drafts(target, families=False)
+    # the search is over α: drafts planned by a tree's τ (eagle, eagle3, medusa where the
+    # engine verifies their tree) have no α; a chain family's α is searched like a model's
+    runs = as_engine(plan_kw.get("engine"))
+    drafts = [as_drafted(as_draft(d), runs, hardware)[0]
+              for d in plan_kw.get("drafts") or default_drafts(target, families=False)]  # fmt: skip
     plan_kw["drafts"] = [d for d in drafts if not (isinstance(d, DraftKindSpec) and d.is_tree)]
     if not plan_kw["drafts"]:
         raise MagicplanError(
             "break-even searches the acceptance rate α: tree drafters (eagle, eagle3, medusa) "
-            "are planned by their mean accepted length τ; give a chain draft"
+            "are planned by their mean accepted length τ on an engine that verifies their tree; "
+            "give a chain draft"
         )
 
     def speedup(a: float) -> float:

@@ -53,7 +53,8 @@ def engine_config(
         elif kind not in VLLM_METHODS:
             config["draft_tensor_parallel_size"] = best["draft_num_gpus"]
         return config
-    tree = kind in ("eagle", "eagle3")
+    # EAGLE's tree (top-k 10), or the chain a plan on an engine without trees drafted
+    tree = kind in ("eagle", "eagle3") and best["tree_tokens"] > best["gamma"] + 1
     config = {
         "speculative_algorithm": SGLANG_ALGORITHMS.get(kind, "STANDALONE"),
         "speculative_draft_model_path": draft,

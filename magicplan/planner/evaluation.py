@@ -52,10 +52,14 @@ def usable_capacity(
 def acceptance_grid(inp: PlanInputs, draft: Any, budgets: np.ndarray) -> Acceptance:
     """The user's α when given (scalar or per-position), else the table's, per method × budget;
     a drafting family's τ (the user's --accepted-per-step, else the published table's) as an
-    α grid of NaN with its source (`family_tau`)."""
+    α grid of NaN with its source (`family_tau`); a chain family (n-gram lookup, MTP, a tree
+    family drafted as a chain) takes the user's α like any chain."""
     draft_id = draft if isinstance(draft, str) else (draft.id if draft is not None else "self")
     shape = (len(inp.kv_methods), budgets.size)
-    if isinstance(draft, DraftKindSpec) or inp.accepted_per_step is not None:
+    family = draft if isinstance(draft, DraftKindSpec) else None
+    if inp.accepted_per_step is not None or (
+        family is not None and (family.is_tree or inp.acceptance is None)
+    ):
         return _tau_grid(inp, draft, shape)
     if inp.acceptance is not None:
         positional = isinstance(inp.acceptance, tuple)
@@ -181,7 +185,7 @@ def drafts_of(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> lis
         alpha = accs[draft_id]
         family = model if isinstance(model, DraftKindSpec) else None
         gammas = np.array(_gammas(inp, family), dtype=float)
-        if alpha.tau is not None or (family is not None):
+        if alpha.tau is not None or (family is not None and family.is_tree):
             om = _tau_omega(inp, model, alpha, gammas)
         else:
             om = _omega(inp, alpha.alpha, gammas)

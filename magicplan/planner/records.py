@@ -119,11 +119,13 @@ class Strategy:
     kv_budget: int
     gamma: int
     draft_num_gpus: int
+    # tokens verified per sequence (a family's tree, or γ + 1 for a chain); only for its label
+    tree_tokens: int | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, entry: dict[str, Any]) -> Strategy:
         """The strategy of a plan entry (a candidate dict)."""
-        return cls(**{k: entry[k] for k in STRATEGY_KEYS})
+        return cls(**{k: entry[k] for k in STRATEGY_KEYS}, tree_tokens=entry.get("tree_tokens"))
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: {draft_model, kv_method, kv_budget, gamma, draft_num_gpus}."""
@@ -136,7 +138,8 @@ class Strategy:
 
         if is_family(self.draft_model):
             kv = "" if self.kv_method == "none" else f", {kv_label(self.kv_method, self.kv_budget)}"
-            chain = self.draft_model in CHAIN_FAMILIES
+            # a chain family, or a tree family an engine drafts as a chain
+            chain = self.draft_model in CHAIN_FAMILIES or self.tree_tokens == self.gamma + 1
             depth = f"γ={self.gamma}" if chain else f"depth {self.gamma}"
             return f"{family_label(self.draft_model)}{kv}, {depth}"
         draft = "self-speculation" if self.draft_model == "self" else f"draft {self.draft_model}"

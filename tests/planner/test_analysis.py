@@ -212,3 +212,20 @@ def test_break_even_names_its_strategy(h100: object, llama8b: object) -> None:
     assert r["strategy"]["draft_model"] == "self" and r["strategy"]["kv_budget"] == 512
     assert set(r["strategy"]) == {"draft_model", "kv_method", "kv_budget", "gamma",
                                   "draft_num_gpus"}  # fmt: skip
+
+
+def test_break_even_searches_a_chain_familys_alpha(h100: object, llama8b: object) -> None:
+    # n-gram lookup is a chain: its α is searched (it used to answer 0.0, its table τ standing in
+    # for every α). At the answer the plan reaches 1×.
+    kw: dict[str, Any] = {"drafts": ["ngram"], "engine": "vllm"}  # an engine that runs it
+    r = break_even(h100, 1, llama8b, 8, 8000, **kw)
+    a = r["break_even_acceptance"]
+    assert 0 < a < 1 and r["strategy"]["draft_model"] == "ngram"
+    at = plan(h100, 1, llama8b, 8, 8000, acceptance=a, top=3, **kw)
+    assert best_speculative(at)["speedup"] == pytest.approx(1.0, abs=1e-3)
+    # EAGLE-3: a chain on vLLM (α searched), a tree on SGLang (τ: refused in one line).
+    assert break_even(h100, 1, llama8b, 8, 8000, drafts=["eagle3"], engine="vllm")[
+        "strategy"
+    ]["draft_model"] == "eagle3"  # fmt: skip
+    with pytest.raises(MagicplanError, match="on an engine that verifies their tree"):
+        break_even(h100, 1, llama8b, 8, 8000, drafts=["eagle3"], engine="sglang")

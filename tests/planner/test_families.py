@@ -16,6 +16,7 @@ from magicplan.planner import plan
 from magicplan.planner.analysis import best_speculative
 from magicplan.planner.export import export
 from magicplan.planner.inputs import default_drafts
+from magicplan.planner.records import Strategy
 from magicplan.specs import load_model
 
 
@@ -130,3 +131,40 @@ def test_export_says_when_the_engine_cannot_express_the_kind(h100: Any, llama8b:
     assert e["dropped"] is not None
     assert any("cannot run Medusa heads" in reason for reason in e["dropped"]["reasons"])
     assert np.isfinite(e["dropped"]["speedup_given_up"])
+
+
+def test_a_chain_family_takes_the_users_alpha(h100: Any, llama8b: Any) -> None:
+    # n-gram lookup is a chain: a given α is its acceptance (it used to be ignored for the
+    # table's τ). Ω(γ=3, α=0.5) = (1 − 0.5⁴) / (1 − 0.5) = 1.875.
+    r = plan(h100, 1, llama8b, 8, 8000, drafts=["ngram"], acceptance=0.5, gammas=[3],
+             engine="vllm")  # fmt: skip
+    best = r["best"]
+    assert best["acceptance_input"] == "alpha" and best["acceptance"] == 0.5
+    assert best["accepted_per_step"] == pytest.approx(1.875)
+    assert best["acceptance_source"] == "user --acceptance"
+    # EAGLE-3 drafted as a chain on vLLM takes α too; on SGLang its tree keeps τ.
+    chain = plan(h100, 1, llama8b, 8, 8000, drafts=["eagle3"], acceptance=0.5, gammas=[3],
+                 engine="vllm")["best"]  # fmt: skip
+    assert chain["accepted_per_step"] == pytest.approx(1.875) and chain["tree_tokens"] == 4
+    tree = plan(h100, 1, llama8b, 8, 8000, drafts=["eagle3"], accepted_per_step=5.0,
+                engine="sglang")["best"]  # fmt: skip
+    assert tree["acceptance_input"] == "tau" and tree["tree_tokens"] == 60
+
+
+def test_a_tree_family_drafted_as_a_chain_is_labelled_and_exported_as_one(
+    h100: Any, llama8b: Any
+) -> None:
+    kw: dict[str, Any] = {"drafts": ["eagle3"], "accepted_per_step": 3.0, "gammas": [4]}
+    r = plan(h100, 1, llama8b, 8, 4096, engine="vllm", **kw)
+    best = r["best"]
+    assert (best["gamma"], best["tree_tokens"]) == (4, 5)
+    assert "EAGLE-3 draft head (γ=4, τ 3.00)" in r["recommendation"]
+    assert Strategy.of(best).label() == "EAGLE-3 draft head, full KV, γ=4"
+    # Exported to SGLang from that plan: a chain there too (top-k 1, γ + 1 draft tokens).
+    e = export("sglang", r, h100, 1, llama8b, engine="vllm", **kw)
+    cfg = e["speculative_config"]
+    assert (cfg["speculative_num_steps"], cfg["speculative_eagle_topk"]) == (4, 1)
+    assert cfg["speculative_num_draft_tokens"] == 5
+    on_sglang = plan(h100, 1, llama8b, 8, 4096, engine="sglang", drafts=["eagle3"],
+                     accepted_per_step=5.0)  # fmt: skip
+    assert Strategy.of(on_sglang["best"]).label() == "EAGLE-3 draft head, full KV, depth 7"
