@@ -306,3 +306,12 @@ def test_a_chain_is_planned_with_a_chains_tau_never_a_trees() -> None:
     trees = [c for c in on_sglang["candidates"] if c["draft_model"] == "eagle3"]
     assert trees and all(c["tree_tokens"] == 60 and c["gamma"] == 7 for c in trees)
     assert trees[0]["accepted_per_step"] == pytest.approx(6.13)
+
+
+def test_a_users_tree_inputs_on_an_engine_without_trees_are_said() -> None:
+    r = plan("h100-sxm", 1, "llama-3.1-8b", 4, 8192, engine="vllm", drafts=["eagle"],
+             accepted_per_step=3.0, tree_tokens=16)  # fmt: skip
+    (note,) = [n for n in r["notes"] if "verifies no token trees" in n]
+    assert "with the given --accepted-per-step as the chain's τ" in note
+    assert note.endswith("--tree-tokens 16 does not apply to a chain")
+    assert r["best"]["tree_tokens"] == r["best"]["gamma"] + 1
