@@ -266,6 +266,18 @@ def evaluate(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> Eval
     return Evaluation(base, tuple(blocks))
 
 
+def with_blocks_of(
+    ev: Evaluation, inp: PlanInputs, accs: dict[str, Acceptance] | None = None
+) -> Evaluation:
+    """`ev` and the blocks of `inp`'s drafts, evaluated over `inp`'s own methods and budgets
+    (the same workload as `ev`: its baseline serves)."""
+    base = ev.baseline
+    more = (block(inp, base.roofline, base.t_verify_s, d,
+                  verify_classes=lambda: base.verify_breakdown)
+            for d in drafts_of(inp, accs))  # fmt: skip
+    return Evaluation(base, (*ev.blocks, *more))
+
+
 def acceptance_grids(inp: PlanInputs) -> dict[str, Acceptance]:
     """α grids for every draft (τ for families; notes about missing evidence go to
     `inp.notes`)."""

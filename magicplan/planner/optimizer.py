@@ -22,6 +22,7 @@ from magicplan.planner.evaluation import (
     draft_choices,
     drafts_of,
     evaluate,
+    with_blocks_of,
 )
 from magicplan.planner.inputs import (
     DEFAULT_BUDGETS,
@@ -114,19 +115,19 @@ def plan(
     else:  # one evaluation of every strategy: the engine's rows ranked, the rest beyond it
         free_inp = plan_inputs(hardware, num_gpus, target, batch, context, any_strategy=True,
                                **kw)  # fmt: skip
-        # a tree family the engine drafts as a chain: evaluated beside the tree, for the
-        # engine's rows only (what --any-strategy plans has the tree)
+        # a tree family the engine drafts as a chain: evaluated beside the tree over the
+        # engine's methods, for the engine's rows only (--any-strategy plans the tree)
         chains = [d for d in inp.drafts if getattr(d, "drafted_as_chain", False)]
-        unbounded = replace(free_inp, drafts=[*free_inp.drafts, *chains])
-        every = candidate_rows(unbounded, evaluate(unbounded))
+        free_ev = evaluate(free_inp)
+        every_ev = with_blocks_of(free_ev, replace(inp, drafts=chains), accs) if chains else free_ev
+        every = candidate_rows(free_inp, every_ev)
         rows = rows_within(every, draft_choices(inp), inp.kv_methods)
         report = plan_report(inp, rows, "min_latency", top)
-        anything = (rows_within(every, draft_choices(free_inp), free_inp.kv_methods)
-                    if chains else every)  # fmt: skip
-        free = {"best": fastest_entry(unbounded, anything)}
+        anything = candidate_rows(free_inp, free_ev) if chains else every
+        free = {"best": fastest_entry(free_inp, anything)}
         if acceptance_table is not None:
             sources = {e.source for e in inp.acceptance_table}
-            table_top = fastest_entry(unbounded, anything, sources)
+            table_top = fastest_entry(free_inp, anything, sources)
             report = _with_table_beyond(engine_spec, inp.num_gpus, report, table_top)
     if slo_ms is None:
         report |= {"requested_batch": inp.batch, "batch_changed": False}

@@ -50,7 +50,8 @@ def rows_within(
         d = blk.draft
         if (d.draft_id, d.draft_num_gpus, d.tree_tokens is not None) in choices:
             allowed = np.array([m in methods for m in blk.grid.methods])
-            keep |= (rows.block == i) & allowed[rows.m.astype(int)]
+            mine = rows.block == i  # each block indexes its own methods
+            keep[mine] = allowed[rows.m[mine].astype(int)]
     cut = {k: getattr(rows, k)[keep] for k in ("block", "m", "k", "g", "t_token_s", "memory_bytes")}
     return replace(rows, **cut)
 

@@ -315,3 +315,20 @@ def test_a_users_tree_inputs_on_an_engine_without_trees_are_said() -> None:
     assert "with the given --accepted-per-step as the chain's τ" in note
     assert note.endswith("--tree-tokens 16 does not apply to a chain")
     assert r["best"]["tree_tokens"] == r["best"]["gamma"] + 1
+
+
+def test_the_chains_evaluated_beside_the_unbounded_plan_leave_the_bounded_report_unchanged() -> (
+    None
+):
+    # On vLLM the tree families' chains are evaluated over vLLM's methods beside the unbounded
+    # evaluation (whose blocks span every method): the report equals the bounded plan's.
+    args = ("h100-sxm", 8, "llama-3.1-8b", 64, 32000)
+    both = plan(*args, engine="vllm", top=20)
+    bounded = plan(*args, engine="vllm", top=20, beyond=False)
+    skip = ("beyond_engine", "notes")
+    assert {k: v for k, v in both.items() if k not in skip} == {
+        k: v for k, v in bounded.items() if k not in skip
+    }
+    assert both["best"]["draft_model"] == "eagle3" and both["best"]["tree_tokens"] == (
+        both["best"]["gamma"] + 1
+    )
