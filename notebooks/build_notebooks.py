@@ -422,12 +422,14 @@ print(f"this SD plan needs fewer GPUs than AR from α = {min(cheaper)} on (lowes
 # ## 4. Export to the engine
 #
 # The planner's plan for one replica at the chosen configuration, exported for vLLM: the best
-# strategy vLLM can express, its per-batch-size γ table (`[first batch, last batch, γ]`, γ = 0:
-# do not speculate), and what the planner's overall best would need.
+# strategy vLLM can express among the separate drafts the capacity answer was sized with, its
+# per-batch-size γ table (`[first batch, last batch, γ]`, γ = 0: do not speculate), and what the
+# planner's overall best would need. (vLLM's EAGLE-3 head, drafted as a chain, is `plan`'s other
+# option here: it needs a head trained for the target, which this notebook does not assume.)
 # %% [code]
 v = cap_vllm["speculative"] or cap["autoregressive"]
-report = plan(H100, v["tensor_parallel"], TARGET, v["batch"], CONTEXT, **ENGINE)
-cfg = export("vllm", report, H100, v["tensor_parallel"], TARGET, **ENGINE)
+report = plan(H100, v["tensor_parallel"], TARGET, v["batch"], CONTEXT, **vllm_kw, **ENGINE)
+cfg = export("vllm", report, H100, v["tensor_parallel"], TARGET, **vllm_kw, **ENGINE)
 print(json.dumps({k: cfg[k] for k in ("target", "batch", "context", "speculative_config")}, indent=1))
 print("γ per batch-size range:", cfg["num_speculative_tokens_per_batch_size"])
 for note in cfg["limitations"]:
@@ -510,18 +512,22 @@ fig.tight_layout()
 #
 # The GGUF path is a model for `plan` (its architecture comes from the file's metadata); the
 # table's `target` is the id it loads as, and every speculative candidate names the table as the
-# source of its α. (A 135M model is all fixed overhead on an H100, so plain decoding wins here; the
-# acceptance rates are what a larger model of your own would be planned with.)
+# source of its α. The table's strategies are self-drafts over compressed caches, which MagicDec's
+# engine runs (`engine="magicdec"`); on the default engine, vLLM, which runs neither, the plan says
+# what the table's fastest strategy would give (`acceptance_table_beyond_engine`). (A 135M model is
+# all fixed overhead on an H100, so plain decoding wins here; the acceptance rates are what a larger
+# model of your own would be planned with.)
 # %% [code]
 from magicplan import load_hardware, load_model, plan
 
 GGUF = ROOT / ".cache" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 if GGUF.is_file():
-    report = plan(load_hardware("h100-sxm"), 1, load_model(GGUF), 64, 2048,
+    report = plan(load_hardware("h100-sxm"), 1, load_model(GGUF), 64, 2048, engine="magicdec",
                   kv_methods=["streamingllm", "snapkv"], acceptance_table=TABLE)
     for c in report["candidates"]:
+        source = c["acceptance_source"].replace(f"{ROOT}/", "")  # the table, named in the repo
         print(f"{c['draft_model']:>5} {c['kv_method']:>12} {c['kv_budget']:>4} γ {c['gamma']:>2}  "
-              f"α {c['acceptance'] or 0:.3f}  speedup {c['speedup']:.2f}  α from {c['acceptance_source']}")
+              f"α {c['acceptance'] or 0:.3f}  speedup {c['speedup']:.2f}  α from {source}")
     print(report["recommendation"])
 else:
     print("the model is not here: bash .ci/fetch_acceptance_data")
