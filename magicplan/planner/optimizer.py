@@ -14,7 +14,13 @@ from dataclasses import replace
 from typing import Any
 
 from magicplan.planner.batches import largest_ar, most_tokens
-from magicplan.planner.engine_features import beyond_report, outside, runnable
+from magicplan.planner.engine_features import (
+    beyond_report,
+    engines_that_run,
+    needs_of,
+    outside,
+    runnable,
+)
 from magicplan.planner.evaluation import (
     acceptance_grid,
     acceptance_grids,
@@ -32,7 +38,13 @@ from magicplan.planner.inputs import (
     plan_inputs,
 )
 from magicplan.planner.records import Acceptance, Strategy
-from magicplan.planner.report import candidate_rows, fastest_entry, plan_report, rows_within
+from magicplan.planner.report import (
+    candidate_rows,
+    fastest_entry,
+    plan_report,
+    rows_within,
+    run_somewhere,
+)
 from magicplan.setup import check_positive
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.registry import DraftLike, EngineLike, HardwareLike, ModelLike
@@ -107,11 +119,11 @@ def plan(
     if slo_ms is not None:
         check_positive("slo_ms", slo_ms, integer=False)
         report = _plan_under_slo(inp, accs, float(slo_ms), top)
-        free = None
+        frees = None
     elif engine_spec is None:
         rows = candidate_rows(inp, evaluate(inp, accs))
         report = plan_report(inp, rows, "min_latency", top)
-        free = None
+        frees = None
     else:  # one evaluation of every strategy: the engine's rows ranked, the rest beyond it
         free_inp = plan_inputs(hardware, num_gpus, target, batch, context, any_strategy=True,
                                **kw)  # fmt: skip
@@ -124,7 +136,9 @@ def plan(
         rows = rows_within(every, draft_choices(inp), inp.kv_methods)
         report = plan_report(inp, rows, "min_latency", top)
         anything = candidate_rows(free_inp, free_ev) if chains else every
-        free = {"best": fastest_entry(free_inp, anything)}
+        # what an engine the user can deploy runs first; else what none ships yet
+        shipped = fastest_entry(free_inp, run_somewhere(anything, inp.num_gpus))
+        frees = [{"best": shipped}, {"best": fastest_entry(free_inp, anything)}]
         if acceptance_table is not None:
             sources = {e.source for e in inp.acceptance_table}
             table_top = fastest_entry(free_inp, anything, sources)
@@ -135,19 +149,32 @@ def plan(
     report |= {"engine": inp.engine_id, "beyond_engine": None}
     if engine_spec is None:
         return report
-    if free is None:  # under an SLO the batch may have changed: plan every strategy there
+    if frees is None:  # under an SLO the batch may have changed: plan every strategy there
         kw.update(acceptance_table=inp.acceptance_table, tau_table=inp.tau_table)
         free = plan(inp.hardware, inp.num_gpus, inp.target, report["batch"], inp.context,
-                    top=1, any_strategy=True, beyond=False, **kw)  # fmt: skip
-    return _with_beyond(engine_spec, inp.num_gpus, report, free)
+                    top=BEYOND_TOP, any_strategy=True, beyond=False, **kw)  # fmt: skip
+        frees = [{"best": _shipped_first(free["candidates"], inp.num_gpus)}, free]
+    return _with_beyond(engine_spec, inp.num_gpus, report, frees)
+
+
+BEYOND_TOP = 50  # candidates of an SLO plan searched for one a shipped engine runs
+
+
+def _shipped_first(candidates: list[dict[str, Any]], num_gpus: int) -> dict[str, Any] | None:
+    """The fastest speculative candidate that some shipped engine runs (None: none does)."""
+    return next((c for c in candidates if c["draft_model"] != "none" and engines_that_run(
+        needs_of(c), (int(c["draft_num_gpus"]), num_gpus))), None)  # fmt: skip
 
 
 def _with_beyond(
-    engine: EngineSpec, num_gpus: int, report: dict[str, Any], free: dict[str, Any]
+    engine: EngineSpec, num_gpus: int, report: dict[str, Any], frees: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """When the engine left out a faster strategy (`free`: the unbounded plan's best), what it
-    would give (`beyond_engine`, a note)."""
-    beyond = beyond_report(engine, report["best"], free, num_gpus)
+    """When the engine left out a faster strategy, what it would give (`beyond_engine`, a
+    note): the first of `frees` (plans' bests: the fastest strategy a shipped engine runs, then
+    the unbounded plan's) that is faster than the engine's own best."""
+    beyond = next((b for f in frees
+                   if (b := beyond_report(engine, report["best"], f, num_gpus)) is not None),
+                  None)  # fmt: skip
     if beyond is None:
         return report
     s = beyond["strategy"]

@@ -52,8 +52,38 @@ def rows_within(
             allowed = np.array([m in methods for m in blk.grid.methods])
             mine = rows.block == i  # each block indexes its own methods
             keep[mine] = allowed[rows.m[mine].astype(int)]
+    return _kept(rows, keep)
+
+
+def _kept(rows: Candidates, keep: np.ndarray) -> Candidates:
+    """The candidates where `keep` is true."""
     cut = {k: getattr(rows, k)[keep] for k in ("block", "m", "k", "g", "t_token_s", "memory_bytes")}
     return replace(rows, **cut)
+
+
+def run_somewhere(rows: Candidates, num_gpus: int) -> Candidates:
+    """The candidates that at least one shipped engine runs (its draft kind, KV method, tree or
+    chain, and the draft's GPUs beside the target's `num_gpus`)."""
+    from magicplan.planner.engine_features import engines_that_run, needs_of
+
+    known: dict[tuple[tuple[str, ...], int], bool] = {}
+
+    def runs(needs: list[str], draft_n: int) -> bool:
+        key = (tuple(needs), draft_n)
+        if key not in known:
+            known[key] = bool(engines_that_run(needs, (draft_n, num_gpus)))
+        return known[key]
+
+    keep = np.zeros(rows.block.shape, dtype=bool)
+    for i, blk in enumerate(rows.blocks):
+        d = blk.draft
+        ok = np.array([runs(needs_of({
+            "draft_model": d.draft_id, "kv_method": m if d.drafter.kv_cache else "none",
+            "gamma": int(d.gammas.max()), "tree_tokens": d.tree_tokens,
+        }), d.draft_num_gpus) for m in blk.grid.methods])  # fmt: skip
+        mine = rows.block == i
+        keep[mine] = ok[rows.m[mine].astype(int)]
+    return _kept(rows, keep)
 
 
 def fastest_entry(

@@ -332,3 +332,28 @@ def test_the_chains_evaluated_beside_the_unbounded_plan_leave_the_bounded_report
     assert both["best"]["draft_model"] == "eagle3" and both["best"]["tree_tokens"] == (
         both["best"]["gamma"] + 1
     )
+
+
+def test_beyond_the_engine_names_first_what_a_shipped_engine_runs() -> None:
+    # Qwen2.5-7B on an RTX 4090 under llama.cpp: the fastest strategy of all (EAGLE-3 over a
+    # compressed cache) runs on no shipped engine; the plan names the fastest one that does
+    # (EAGLE-3's tree with a full cache: SGLang, TensorRT-LLM, Transformers).
+    args = ("rtx-4090", 1, "qwen2.5-7b", 1, 4000)
+    r = plan(*args, engine="llama.cpp")
+    beyond = r["beyond_engine"]
+    assert beyond["strategy"]["draft_model"] == "eagle3"
+    assert beyond["strategy"]["kv_method"] == "full"
+    assert beyond["engines_that_run_it"] == ["hf-transformers", "sglang", "trtllm"]
+    free = plan(*args, engine="llama.cpp", any_strategy=True)["best"]
+    assert free["kv_method"] != "full" and free["speedup"] > beyond["strategy"]["speedup"]
+    assert engines_that_run(needs_of(free), (1, 1)) == []
+
+
+def test_beyond_the_engine_falls_back_to_what_no_engine_ships() -> None:
+    # SGLang already runs EAGLE-3's tree: what is faster still (its draft over a compressed
+    # cache) runs on no shipped engine, and the plan says so.
+    r = plan("h100-sxm", 1, "llama-3.1-8b", 8, 32000, engine="sglang", drafts=["eagle3"])
+    beyond = r["beyond_engine"]
+    assert beyond["engines_that_run_it"] == [] and beyond["engine_lacks"] == [COMPRESSED]
+    assert beyond["strategy"]["speedup"] > r["best"]["speedup"]
+    assert any("engines that run it: no shipped engine" in n for n in r["notes"])
