@@ -52,7 +52,7 @@ def as_drafted(
             "engines list)"
         )
     note = (f"{runs.id} verifies no token trees: {draft.kind} drafts a chain of gamma tokens "
-            "(the top token at each step); accepted_per_step is that chain's")  # fmt: skip
+            "(the top token at each step); the acceptance given is the chain's")  # fmt: skip
     return draft.as_chain(), note
 
 

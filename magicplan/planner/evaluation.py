@@ -259,11 +259,7 @@ def block(
 
 def evaluate(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> Evaluation:
     """The AR baseline and, per (draft, draft TP degree), the whole method × budget × γ grid."""
-    base = baseline(inp)
-    blocks = (block(inp, base.roofline, base.t_verify_s, d,
-                    verify_classes=lambda: base.verify_breakdown)
-              for d in drafts_of(inp, accs))  # fmt: skip
-    return Evaluation(base, tuple(blocks))
+    return with_blocks_of(Evaluation(baseline(inp), ()), inp, accs)
 
 
 def with_blocks_of(

@@ -238,9 +238,11 @@ def plan_inputs(
     notes = workload_warnings(hardware, int(num_gpus), target, int(context))
     chains = [d.id for d in ds if isinstance(d, DraftKindSpec) and d.drafted_as_chain]
     if runs is not None and chains:
-        tau_from = ("with the given --accepted-per-step as the chain's τ"
-               if kw.get("accepted_per_step") is not None
-               else "with a published chain τ (a tree's would overstate it)")  # fmt: skip
+        tau_from = (
+            "with the given --accepted-per-step as the chain's τ"
+            if kw.get("accepted_per_step") is not None
+            else "with a published chain τ (a tree's would overstate it)"
+        )
         given = kw.get("tree_tokens")
         tree = f"; --tree-tokens {given} does not apply to a chain" if given is not None else ""
         notes.append(

@@ -88,9 +88,10 @@ class DraftKindSpec(_Frozen):
         return self.shape == "chain" and self.tree_tokens is not None
 
     def as_chain(self) -> DraftKindSpec:
-        """This family drafting a chain of its depth (top-1 at each step): how an engine
-        without tree verification runs a tree family (vLLM's EAGLE and Medusa)."""
-        return self.model_copy(update={"shape": "chain"}) if self.is_tree else self
+        """This family drafting a chain (the top token at each step: one token per sequence in
+        each pass): how an engine without tree verification runs a tree family (vLLM's EAGLE
+        and Medusa)."""
+        return self.model_copy(update={"shape": "chain", "branch": 1}) if self.is_tree else self
 
     @property
     def parallel(self) -> bool:

@@ -48,6 +48,29 @@ def test_eagle_draft_pass_at_batch_4_over_1000_keys() -> None:
     assert float(pass_s.total_s) == pytest.approx(by_hand * PS, rel=1e-12)
 
 
+def test_eagle_drafted_as_a_chain_passes_one_token_per_sequence() -> None:
+    # An engine without tree verification (vLLM) drafts EAGLE as a chain: each pass proposes
+    # the top token alone, so the same pass as above carries t = 4 tokens and one new key.
+    t, h, i, v, a = 4, 1024, 2048, 1000, 2
+    qkv = h * 3 * h * a + t * (h + 3 * h) * a
+    o = h * h * a + t * 2 * h * a
+    mlp = 3 * h * i * a + t * (2 * h + 6 * i) * a
+    norms = 3 * (h * a + 2 * t * h * a)
+    lm_head = h * v * a + t * (h + v) * a
+    embedding = 2 * t * h * a
+    attention = (1000 + 1) * 4 * 2 * 8 * 128 * a + 2 * 8 * 128 * a * t
+    fusion = 2 * h * h * a + t * (2 * h + h) * a
+    by_hand = qkv + o + mlp + norms + lm_head + embedding + attention + fusion
+    assert by_hand == 43_906_880
+    chain = as_draft("eagle").as_chain()
+    assert (chain.is_tree, chain.drafted_as_chain, chain.branch) == (False, True, 1)
+    drafter = Drafter(toy(), chain)
+    assert float(drafter.verified(6)) == 7.0  # γ + 1, not the tree's 60
+    assert float(drafter.pass_time(rf(), 1, 4.0, 1000.0).total_s) == pytest.approx(
+        by_hand * PS, rel=1e-12
+    )
+
+
 def test_a_draft_pass_pays_its_layers_latency_not_the_step_overhead() -> None:
     # Inside a round: 1 layer x 10 µs, not the engine's 100 µs per step (the verify pays it).
     bare = Drafter(toy(), as_draft("eagle")).pass_time(rf(), 1, 4.0, 1000.0)
