@@ -7,7 +7,8 @@ log-budget; above the largest it stays at the largest's value (conservative); be
 there is no evidence and the rate is NaN (the planner skips that budget and says so). Outside
 the measured contexts it is clamped to the nearest and marked "extrapolated". A (target, draft,
 method) with no entry falls back to the nearest entry — same draft kind (self / separate model)
-and method first, else any — with a note naming the entry used ("borrowed": `borrowed_from`).
+and method first, else any but a full-KV one for a compressed method — with a note naming the
+entry used ("borrowed": `borrowed_from`).
 
 A full-KV draft (method `full`, budget 0 in a table) uses its own rows when the table has them;
 otherwise it is given the best compressed entry's α at its largest measured budget, and the
@@ -65,10 +66,12 @@ def _kind(draft: str) -> str:
 def _candidates(
     table: Sequence[Entry], target: str, draft: str, method: str
 ) -> tuple[list[Entry], str]:
-    """Entries for the key, else the nearest key's entries and a note naming it."""
+    """Entries for the key, else the nearest key's entries and a note naming it (never a
+    full-KV entry for a compressed method: a full cache's α overstates a compressed one's)."""
     exact = [e for e in table if e.key == (target, draft, method)]
     if exact:
         return exact, ""
+    table = [e for e in table if method == "full" or e.method != "full"]
     tiers: tuple[Callable[[Entry], bool], ...] = (
         lambda e: e.target == target and _kind(e.draft) == _kind(draft) and e.method == method,
         lambda e: _kind(e.draft) == _kind(draft) and e.method == method,

@@ -23,6 +23,7 @@ from magicplan.cost.speculative import (
     round_time,
 )
 from magicplan.cost.steps import autoregressive_time, verify_time, verify_tokens_time
+from magicplan.errors import MagicplanError
 from magicplan.planner import acceptance as acc
 from magicplan.planner.accepted_lengths import lookup_tau
 from magicplan.planner.grid import draft_grid
@@ -151,6 +152,11 @@ def _tau_omega(inp: PlanInputs, draft: Any, acc_grid: Acceptance, gammas: np.nda
     if isinstance(draft, DraftKindSpec) and draft.is_tree:
         return np.full(shape, min(tau, float(gammas.max()) + 1.0))
     g0 = acc_grid.tau_gamma or chain_depth(inp, draft)
+    if tau > g0 + 1:
+        raise MagicplanError(
+            f"accepted_per_step {tau:g} for a chain measured at γ = {g0}: a chain emits at most "
+            f"γ + 1 = {g0 + 1} tokens per round; give the γ it was measured at (--gamma)"
+        )
     alpha = implied_alpha(tau, g0)
     return np.broadcast_to(expected_tokens(gammas, alpha), shape).copy()
 

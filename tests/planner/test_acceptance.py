@@ -159,6 +159,17 @@ def test_full_kv_rows_are_writable_and_used(tmp_path: Path, text: str) -> None:
     assert hit.source.startswith(str(p)) and borrowed_from(hit.source) is None
 
 
+def test_a_compressed_cache_never_borrows_a_full_kv_alpha(tmp_path: Path) -> None:
+    # A table with only full-KV rows for a pair: a SnapKV-128 draft of that pair must not be
+    # given the full cache's α (it used to be, "held at largest": an optimistic α).
+    p = tmp_path / "t.csv"
+    p.write_text(f"{HEAD}\nmy-target,my-draft,full,0,8000,0.9\n")
+    table = load_table(p)
+    assert lookup(table, "my-target", "my-draft", "full", 0, 8000).alpha == pytest.approx(0.9)
+    hit = lookup(table, "my-target", "my-draft", "snapkv", 128, 8000)
+    assert hit is None or "/full" not in hit.source
+
+
 def test_budget_zero_is_only_for_full_kv(tmp_path: Path) -> None:
     p = tmp_path / "t.csv"
     p.write_text(f"{HEAD}\nm,self,streamingllm,0,1000,0.8\n")

@@ -168,3 +168,11 @@ def test_a_tree_family_drafted_as_a_chain_is_labelled_and_exported_as_one(
     on_sglang = plan(h100, 1, llama8b, 8, 4096, engine="sglang", drafts=["eagle3"],
                      accepted_per_step=5.0)  # fmt: skip
     assert Strategy.of(on_sglang["best"]).label() == "EAGLE-3 draft head, full KV, depth 7"
+
+
+def test_a_chains_tau_above_its_gamma_plus_one_is_refused(h100: Any, llama8b: Any) -> None:
+    # A chain at γ = 2 emits at most 3 tokens per round: τ 6 there is not a measurement (it
+    # used to be clipped to 3 silently while the note said the given τ was used).
+    with pytest.raises(MagicplanError, match=r"at most γ \+ 1 = 3 tokens per round"):
+        plan(h100, 1, llama8b, 1, 8000, drafts=["eagle3"], gammas=[2], accepted_per_step=6.0,
+             engine="vllm")  # fmt: skip
