@@ -188,7 +188,7 @@ def drafts_of(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> lis
     out = []
     for model in inp.drafts:
         draft_id = model.id if model else "self"
-        alpha = accs[draft_id]
+        alpha = accs[grid_key(model)]
         family = model if isinstance(model, DraftKindSpec) else None
         gammas = np.array(_gammas(inp, family), dtype=float)
         if alpha.tau is not None or (family is not None and family.is_tree):
@@ -284,4 +284,11 @@ def acceptance_grids(inp: PlanInputs) -> dict[str, Acceptance]:
     """α grids for every draft (τ for families; notes about missing evidence go to
     `inp.notes`)."""
     budgets = np.array(inp.kv_budgets, dtype=float)
-    return {(d.id if d else "self"): acceptance_grid(inp, d, budgets) for d in inp.drafts}
+    return {grid_key(d): acceptance_grid(inp, d, budgets) for d in inp.drafts}
+
+
+def grid_key(draft: Any) -> str:
+    """A draft's key among the acceptance grids: its id ('self'), a tree family drafted as a
+    chain apart from its tree."""
+    key = draft.id if draft else "self"
+    return f"{key} (chain)" if getattr(draft, "drafted_as_chain", False) else key

@@ -20,10 +20,11 @@ from magicplan.planner.batches import Curve, ar_max_batch, curves
 from magicplan.planner.engine_config import engine_config, family_limits
 from magicplan.planner.engine_features import FAMILIES, restrict
 from magicplan.planner.evaluation import drafts_of
-from magicplan.planner.inputs import default_drafts, plan_inputs
+from magicplan.planner.inputs import chains_too, default_drafts, plan_inputs, tau_table_of
 from magicplan.planner.optimizer import plan
 from magicplan.planner.records import Strategy
 from magicplan.specs import load_engine, load_model
+from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 from magicplan.specs.registry import as_draft
@@ -70,7 +71,11 @@ def gamma_table(
 
 
 def expressible_kwargs(
-    engine: str, target: ModelSpec, num_gpus: int, plan_kw: dict[str, Any]
+    engine: str,
+    target: ModelSpec,
+    num_gpus: int,
+    plan_kw: dict[str, Any],
+    best: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Planner options restricted to what `engine`'s profile says it runs (engine_profiles/:
     vLLM and SGLang run a separate draft model sharing the target's tokenizer, with its own full
@@ -82,8 +87,31 @@ def expressible_kwargs(
     drafts, methods, tp, _ = restrict(
         spec, drafts, tuple(plan_kw.get("kv_methods") or KV_METHODS), None, num_gpus
     )
+    if spec.speculative.tree_verify and plan_kw.get("accepted_per_step") is None:
+        table = tau_table_of(plan_kw.get("tau_table"))
+        drafts += chains_too(drafts, target, table, plan_kw.get("acceptance") is not None)
+    elif spec.speculative.tree_verify and best is not None and best["draft_model"] != "none":
+        # the plan's own chain of a tree family (its τ the user's): the engine runs it too
+        chain = drafted(best)
+        if getattr(chain, "drafted_as_chain", False) and spec.runs(chain.kind):
+            drafts.append(chain)
+    # what `engine` runs, priced on the plan's engine (whose own features no longer bound it)
     return plan_kw | {"drafts": drafts, "kv_methods": list(methods), "draft_num_gpus": tp,
-                      "engine": plan_kw.get("engine") or spec}  # fmt: skip
+                      "engine": plan_kw.get("engine") or spec, "any_strategy": True}  # fmt: skip
+
+
+def drafted(chosen: dict[str, Any]) -> Any:
+    """The draft of a plan entry as it was planned: a tree family verifying γ + 1 tokens is
+    the family drafted as a chain."""
+    draft = as_draft(chosen["draft_model"])
+    if isinstance(draft, DraftKindSpec) and draft.is_tree and not _is_tree(chosen):
+        return draft.as_chain()
+    return draft
+
+
+def _is_tree(entry: dict[str, Any]) -> bool:
+    """Whether a plan entry verifies a token tree (more than γ + 1 tokens)."""
+    return bool((entry.get("tree_tokens") or 0) > entry["gamma"] + 1)
 
 
 def _check(engine: str) -> None:
@@ -103,7 +131,7 @@ def export(
     best strategy the engine can express, its per-batch-size γ table, and what the planner's
     overall best would need."""
     _check(fmt)
-    kw = expressible_kwargs(fmt, target, num_gpus, plan_kw)
+    kw = expressible_kwargs(fmt, target, num_gpus, plan_kw, report["best"])
     limits = _sglang(fmt)
     if not kw["drafts"]:
         limits.append(f"no shipped draft model shares {target.id}'s vocab: nothing to configure")
@@ -115,11 +143,11 @@ def export(
     if chosen is None:
         limits.append(_nothing_fits(report, at_batch))
         return _result(fmt, report, target, None, [], limits)
-    draft = as_draft(chosen["draft_model"])
+    draft = drafted(chosen)
     fixed = kw | {"drafts": [draft], "draft_num_gpus": [chosen["draft_num_gpus"]]
                   if isinstance(draft, ModelSpec) else None}  # fmt: skip
     table = gamma_table(hardware, num_gpus, target, report["context"], **fixed)
-    dropped = _dropped(fmt, report["best"], chosen)
+    dropped = _dropped(fmt, report["best"], chosen, report.get("engine", ""))
     if dropped is not None:
         limits.insert(0, dropped["text"])
     if chosen["speedup"] <= 1:
@@ -142,15 +170,21 @@ def _nothing_fits(report: dict[str, Any], at_batch: dict[str, Any]) -> str:
 
 
 def _dropped(
-    engine: str, best: dict[str, Any] | None, chosen: dict[str, Any]
+    engine: str, best: dict[str, Any] | None, chosen: dict[str, Any], plan_engine: str = ""
 ) -> dict[str, Any] | None:
     """What the planner's best needs that `engine` cannot express, and the speedup given up."""
-    if best is None or best["draft_model"] == "none" or Strategy.of(best) == Strategy.of(chosen):
+    if best is None or best["draft_model"] == "none":
+        return None
+    if Strategy.of(best) == Strategy.of(chosen) and _is_tree(best) == _is_tree(chosen):
         return None
     reasons = []
+    spec = load_engine(engine)
+    if _is_tree(best) and not _is_tree(chosen) and not spec.speculative.tree_verify:
+        reasons.append(f"{engine} verifies no token trees: it drafts {best['draft_model']} as a "
+                       "chain, accepting fewer tokens per round")  # fmt: skip
     if best["draft_model"] == "self":
         reasons.append(f"{engine} cannot draft with the target itself (self-speculation)")
-    elif best["draft_model"] in FAMILIES and not load_engine(engine).runs(best["draft_model"]):
+    elif best["draft_model"] in FAMILIES and not spec.runs(best["draft_model"]):
         reasons.append(f"{engine} cannot run {FAMILIES[best['draft_model']]}")
     if best["kv_method"] not in ("full", "none"):
         reasons.append(
@@ -161,14 +195,16 @@ def _dropped(
     separate = best["draft_model"] not in ("self", *FAMILIES)
     if separate and best["draft_num_gpus"] != chosen["draft_num_gpus"]:
         reasons.append(f"{engine} runs a draft on {allowed} of the target's GPUs")
-    given_up = best["speedup"] - chosen["speedup"]
+    given_up = max(best["speedup"] - chosen["speedup"], 0.0)
+    why = "; ".join(reasons) or f"not among what {engine} runs"
     text = (
         f"the planner's best ({Strategy.of(best).label()}, {best['speedup']:.2f}×) is not "
-        f"expressible: {'; '.join(reasons) or 'not in the engine'}; the config is the best "
-        f"strategy it can run ({Strategy.of(chosen).label()}, "
-        f"{chosen['speedup']:.2f}×), giving up {given_up:.2f}× "
-        f"({1 - chosen['speedup'] / best['speedup']:.0%} of the per-token speed)"
-    )
+        f"expressible: {why}; the config is the best strategy it can run "
+        f"({Strategy.of(chosen).label()}, {chosen['speedup']:.2f}×), "
+        + (f"giving up {given_up:.2f}× ({1 - chosen['speedup'] / best['speedup']:.0%} of the "
+           "per-token speed)" if given_up > 0 else
+           f"faster still: the plan's engine ({plan_engine}) cannot run it")
+    )  # fmt: skip
     return {"planner_best": Strategy.of(best).as_dict(), "reasons": reasons,
             "planner_best_speedup": best["speedup"], "exported_speedup": chosen["speedup"],
             "speedup_given_up": given_up, "text": text}  # fmt: skip

@@ -17,7 +17,7 @@ from magicplan.cost.steps import KV_METHODS, check_method
 from magicplan.errors import MagicplanError
 from magicplan.physics import workload_warnings
 from magicplan.planner import acceptance as acc
-from magicplan.planner.accepted_lengths import TauEntry, read_tau_table, shipped_tau
+from magicplan.planner.accepted_lengths import TauEntry, lookup_tau, read_tau_table, shipped_tau
 from magicplan.planner.engine_features import restrict, runnable
 from magicplan.setup import (
     Setup,
@@ -236,8 +236,18 @@ def plan_inputs(
         runs, ds, methods, _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), int(num_gpus)
     )
     notes = workload_warnings(hardware, int(num_gpus), target, int(context))
+    tau_table = tau_table_of(kw.get("tau_table"))
+    if runs is not None and runs.speculative.tree_verify and tau is None:
+        both = chains_too(ds, target, tau_table, alpha is not None)
+        if both:
+            ds = [*ds, *both]
+            notes.append(
+                f"{runs.id} also drafts {', '.join(d.id for d in both)} as a chain (the top token "
+                "at each step), planned with "
+                + ("the given α" if alpha is not None else "a published chain τ")
+            )
     chains = [d.id for d in ds if isinstance(d, DraftKindSpec) and d.drafted_as_chain]
-    if runs is not None and chains:
+    if runs is not None and not runs.speculative.tree_verify and chains:
         tau_from = (
             "with the given --accepted-per-step as the chain's τ"
             if kw.get("accepted_per_step") is not None
@@ -267,7 +277,7 @@ def plan_inputs(
         draft_num_gpus=draft_tp, notes=notes, acceptance_interval=interval,
         memory_utilization=utilization, gpu_hour_usd=_price(kw.get("gpu_hour_usd")),
         engine=engine, beyond_engine=beyond, accepted_per_step=tau,
-        tree_tokens=_tree_tokens(kw.get("tree_tokens")), tau_table=_tau_table(kw.get("tau_table")),
+        tree_tokens=_tree_tokens(kw.get("tree_tokens")), tau_table=tau_table,
     )  # fmt: skip
 
 
@@ -292,7 +302,22 @@ def _tree_tokens(value: int | None) -> int | None:
     return n
 
 
-def _tau_table(value: Any) -> list[TauEntry]:
+def chains_too(
+    drafts: Sequence[Draft], target: ModelSpec, table: Sequence[TauEntry], alpha_given: bool
+) -> list[DraftKindSpec]:
+    """The tree families an engine that verifies trees may also draft as a chain (top-k 1, as
+    SGLang's speculative_eagle_topk 1): each planned as a chain too where its acceptance as one
+    is known (the user's α, else a published chain τ)."""
+
+    def known(d: DraftKindSpec) -> bool:
+        return (
+            alpha_given or lookup_tau(table, target, d.kind, None, d.depth, chain=True) is not None
+        )
+
+    return [d.as_chain() for d in drafts if isinstance(d, DraftKindSpec) and d.is_tree and known(d)]
+
+
+def tau_table_of(value: Any) -> list[TauEntry]:
     if isinstance(value, list):
         return value
     return list(shipped_tau()) if value is None else read_tau_table(Path(value))

@@ -226,7 +226,7 @@ def test_one_unbounded_evaluation_gives_the_bounded_plan_unchanged(engine: str) 
     # unbounded plan's best.
     args = ("h100-sxm", 8, "llama-3.1-8b", 64, 32000)
     kw: dict[str, Any] = {"engine": engine}
-    if engine == "vllm":  # its EAGLE-3 chain is the fastest of all: nothing would be beyond it
+    if engine != "magicdec":  # their EAGLE-3 chain is the fastest of all: nothing beyond it
         kw["drafts"] = SMALL
     both = plan(*args, **kw)
     bounded = plan(*args, beyond=False, **kw)
@@ -301,11 +301,18 @@ def test_a_chain_is_planned_with_a_chains_tau_never_a_trees() -> None:
     notes = " | ".join(r["notes"])
     assert "vllm verifies no token trees: eagle, eagle3, medusa draft a chain" in notes
     assert "no published chain τ for eagle (its published τ are a tree's)" in notes
-    # SGLang verifies the tree: EAGLE-3 planned as its 60-token tree with the paper's τ.
-    on_sglang = plan("h100-sxm", 1, "llama-3.1-8b", 4, 8192, engine="sglang", top=100)
-    trees = [c for c in on_sglang["candidates"] if c["draft_model"] == "eagle3"]
+    # SGLang verifies the tree: EAGLE-3 planned as its 60-token tree with the paper's τ, and as
+    # a chain (speculative_eagle_topk 1) with the chain's; EAGLE has no chain τ: its tree only.
+    on_sglang = plan("h100-sxm", 1, "llama-3.1-8b", 4, 8192, engine="sglang", top=200)
+    eagle3 = [c for c in on_sglang["candidates"] if c["draft_model"] == "eagle3"]
+    trees = [c for c in eagle3 if c["tree_tokens"] > c["gamma"] + 1]
     assert trees and all(c["tree_tokens"] == 60 and c["gamma"] == 7 for c in trees)
     assert trees[0]["accepted_per_step"] == pytest.approx(6.13)
+    at7 = [c for c in eagle3 if c["tree_tokens"] == c["gamma"] + 1 and c["gamma"] == 7]
+    assert at7 and at7[0]["accepted_per_step"] == pytest.approx(3.53)
+    assert all(c["tree_tokens"] > c["gamma"] + 1 for c in on_sglang["candidates"]
+               if c["draft_model"] == "eagle")  # fmt: skip
+    assert "sglang also drafts eagle3 as a chain" in " | ".join(on_sglang["notes"])
 
 
 def test_a_users_tree_inputs_on_an_engine_without_trees_are_said() -> None:

@@ -17,14 +17,17 @@ from magicplan.planner.export import export
 from magicplan.specs import load_hardware, load_model
 
 ISSUE = ["--hardware", "h200-sxm", "--num-gpus", "8", "--model", "llama-3.1-70b"]
+SMALL = ["llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b"]  # the shipped separate drafts
 
 
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
 def test_what_the_export_drops_is_said(engine: str, h200: Any, llama70b: Any) -> None:
     # The planner's best is llama-3.2-1b over a StreamingLLM-512 cache (1.97×); the engines
     # keep a draft's full KV cache, so the config is the full-KV strategy (1.67×).
-    r = plan(h200, 8, llama70b, 32, 64000)
-    e = export(engine, r, h200, 8, llama70b)
+    # (Separate draft models: the EAGLE-3 chain both engines run is faster still, below.)
+    kw = {"drafts": SMALL}
+    r = plan(h200, 8, llama70b, 32, 64000, **kw)
+    e = export(engine, r, h200, 8, llama70b, **kw)
     best, chosen, dropped = r["best"], e["exported_strategy"], e["dropped"]
     assert best["kv_method"] == "streamingllm" and chosen["kv_method"] == "full"
     assert dropped["planner_best"]["kv_method"] == "streamingllm"
@@ -33,6 +36,17 @@ def test_what_the_export_drops_is_said(engine: str, h200: Any, llama70b: Any) ->
     assert "not expressible" in text and "compressed" in text
     assert f"{best['speedup']:.2f}×" in text and f"{chosen['speedup']:.2f}×" in text
     assert f"giving up {best['speedup'] - chosen['speedup']:.2f}×" in text
+
+
+def test_an_export_faster_than_the_plans_best_says_so(h200: Any, llama70b: Any) -> None:
+    # Planned on MagicDec's engine (no drafting families), exported for vLLM: vLLM's EAGLE-3
+    # chain, priced on the same step costs, beats the plan's best; nothing is given up.
+    r = plan(h200, 8, llama70b, 32, 64000, engine="magicdec")
+    e = export("vllm", r, h200, 8, llama70b, engine="magicdec")
+    chosen, dropped = e["exported_strategy"], e["dropped"]
+    assert chosen["draft_model"] == "eagle3" and chosen["tree_tokens"] == chosen["gamma"] + 1
+    assert chosen["speedup"] > r["best"]["speedup"] and dropped["speedup_given_up"] == 0.0
+    assert "faster still: the plan's engine (magicdec) cannot run it" in e["limitations"][0]
 
 
 def test_nothing_to_drop_when_the_best_is_expressible(h200: Any, llama70b: Any) -> None:
