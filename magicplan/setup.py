@@ -88,6 +88,14 @@ class Setup:
             raise MagicplanError(
                 f"draft_num_gpus must be a positive integer; got {self.draft_num_gpus}"
             )
+        if not isinstance(self.draft, ModelSpec) and self.draft_num_gpus not in (
+            None, self.num_gpus,
+        ):  # fmt: skip
+            what = "self-speculation" if self.draft is None else f"a {self.draft.kind} draft"
+            raise MagicplanError(
+                f"draft_num_gpus={self.draft_num_gpus}: {what} runs on the target's "
+                f"num_gpus={self.num_gpus}; draft_num_gpus applies to a separate draft model"
+            )
         if isinstance(self.draft, DraftKindSpec):  # runs on the target's GPUs, shares its vocab
             from magicplan.cost.drafts import Drafter
 
@@ -220,7 +228,7 @@ def draft_mismatch(target: ModelSpec, draft: ModelSpec) -> str | None:
         same_size = None in (t.tokenizer_vocab_size, d.tokenizer_vocab_size) or (
             t.tokenizer_vocab_size == d.tokenizer_vocab_size
         )
-        if t.tokenizer == d.tokenizer and same_size:
+        if _token_ids(t.tokenizer) == _token_ids(d.tokenizer) and same_size:
             return None
         return (
             f"draft '{d.id}' uses the {d.tokenizer} tokenizer (vocab {_vocab(d)}) but target "
@@ -234,6 +242,18 @@ def draft_mismatch(target: ModelSpec, draft: ModelSpec) -> str | None:
         "(tokenizer family unknown, so the vocab sizes must be equal): a draft must share the "
         "target's tokenizer"
     )
+
+
+# Tokenizer families kept apart elsewhere (published acceptance is borrowed within a family) but
+# mapping text to the same token ids: Llama 2 "use[s] the same tokenizer as Llama 1" (Touvron et
+# al. 2023, arXiv 2307.09288, §2.1: BPE, 32k tokens), so Vicuna (LLaMA-1) and Llama-2 models
+# draft for each other.
+SAME_TOKEN_IDS = {"llama": "llama-2"}
+
+
+def _token_ids(family: str) -> str:
+    """The family whose token ids `family` shares (itself unless `SAME_TOKEN_IDS` says)."""
+    return SAME_TOKEN_IDS.get(family, family)
 
 
 def _vocab(m: ModelSpec) -> int:

@@ -54,3 +54,18 @@ def test_unknown_family_falls_back_to_equal_vocab_sizes() -> None:
     assert draft_mismatch(target, large) is None  # 152,064 == 152,064
     reason = draft_mismatch(target, small)
     assert reason is not None and "151936" in reason and "unknown" in reason
+
+
+def test_a_self_draft_runs_on_the_targets_gpus() -> None:
+    # draft_num_gpus=8 for a self-draft on 1 GPU used to price the draft on 8 GPUs (1.75×
+    # instead of 1.23×); it is refused, naming the field.
+    hw, target = load_hardware("h100-sxm"), load_model("llama-3.1-8b")
+    with pytest.raises(MagicplanError, match="draft_num_gpus=8: self-speculation runs on"):
+        Setup(hardware=hw, num_gpus=1, target=target, draft=None, draft_num_gpus=8)
+    assert Setup(hardware=hw, num_gpus=2, target=target, draft_num_gpus=2).draft_n == 2
+
+
+def test_llama_1_and_llama_2_share_token_ids() -> None:
+    # Llama 2 uses LLaMA-1's tokenizer (arXiv 2307.09288 §2.1): TinyLlama drafts for Vicuna.
+    assert draft_mismatch(load_model("vicuna-7b"), load_model("tinyllama-1.1b")) is None
+    assert draft_mismatch(load_model("llama-2-7b"), load_model("llama-3.2-1b")) is not None

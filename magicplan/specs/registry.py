@@ -69,6 +69,9 @@ def _resolve(kind: str, id_or_path: str, what: str, list_cmd: str) -> Path:
         known = _hf_ids()
         if id_or_path.lower() in known:
             return known[id_or_path.lower()]
+        variants = {_base_repo(r): p for r, p in known.items()}
+        if _base_repo(id_or_path) in variants:  # an instruct/chat variant of a shipped model
+            return variants[_base_repo(id_or_path)]
         repos = [r for m in list_models() for r in (m.hf_id, *m.hf_aliases) if r]
         hint = suggest(id_or_path, repos)
         raise MagicplanError(
@@ -79,6 +82,19 @@ def _resolve(kind: str, id_or_path: str, what: str, list_cmd: str) -> Path:
         return Path(id_or_path)  # load_mapping names the missing file
     hint = suggest(id_or_path, _ids(kind))
     raise MagicplanError(f"{what}: unknown id '{id_or_path}'{hint}; `{list_cmd}` lists them")
+
+
+# Repo-name parts that mark a post-trained variant with its base model's architecture (the
+# config.json of meta-llama/Llama-3.1-8B-Instruct, Qwen/Qwen2.5-7B-Instruct, google/gemma-2-9b-it
+# differ from their base's in no field a profile reads), and Meta's older repo prefix
+# (meta-llama/Meta-Llama-3.1-8B was renamed meta-llama/Llama-3.1-8B).
+VARIANT_PARTS = re.compile(r"-(instruct|it|chat)(?=-|$)")
+
+
+def _base_repo(repo: str) -> str:
+    """`repo` in lower case without its variant parts: one key for a model and its variants."""
+    owner, _, name = repo.lower().partition("/")
+    return f"{owner}/{VARIANT_PARTS.sub('', name.removeprefix('meta-'))}"
 
 
 def _hf_ids() -> dict[str, Path]:

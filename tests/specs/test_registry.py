@@ -98,3 +98,20 @@ def test_unknown_engine_is_one_clear_line_with_a_suggestion() -> None:
 
     with pytest.raises(MagicplanError, match=r"engine: unknown id 'vlm' \(did you mean vllm"):
         load_engine("vlm")
+
+
+@pytest.mark.parametrize(
+    ("repo", "model_id"),
+    [
+        ("meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8b"),
+        ("meta-llama/Meta-Llama-3.1-8B-Instruct", "llama-3.1-8b"),
+        ("meta-llama/Llama-3.2-1B-Instruct", "llama-3.2-1b"),
+        ("Qwen/Qwen2.5-0.5B-Instruct", "qwen2.5-0.5b"),
+        ("Qwen/Qwen2.5-7B", "qwen2.5-7b"),
+        ("mistralai/Mistral-7B-Instruct-v0.3", "mistral-7b-v0.3"),
+        ("google/gemma-2-9b-it", "gemma-2-9b"),
+    ],
+)
+def test_instruct_and_base_repo_ids_name_one_profile(repo: str, model_id: str) -> None:
+    # A post-trained variant has its base's architecture: both repo ids name the profile.
+    assert load_model(repo).id == model_id
