@@ -173,6 +173,8 @@ def _memory_note(report: dict[str, Any]) -> str | None:
             f"{fit['memory_needed_per_gpu_gb']:.1f} GB per GPU, "
             f"{fit['memory_usable_per_gpu_gb']:.1f} GB usable"
         )
+    if not fit.get("speculative_candidates", 1):
+        return f"no speculative strategy could be planned at {where} (no acceptance: see notes)"
     return f"no speculative strategy fits in memory at {where}"
 
 

@@ -134,7 +134,7 @@ def export(
     kw = expressible_kwargs(fmt, target, num_gpus, plan_kw, report["best"])
     limits = _sglang(fmt)
     if not kw["drafts"]:
-        limits.append(f"no shipped draft model shares {target.id}'s vocab: nothing to configure")
+        limits.append(_no_draft(fmt, target, plan_kw))
         return _result(fmt, report, target, None, [], limits)
     at_batch = plan(
         hardware, num_gpus, target, report["batch"], report["context"], top=3, beyond=False, **kw
@@ -155,6 +155,16 @@ def export(
     config = engine_config(fmt, _hf(chosen["draft_model"]), chosen, table)
     limits += family_limits(fmt, chosen)
     return _result(fmt, report, target, config, table, limits, chosen, dropped)
+
+
+def _no_draft(fmt: str, target: ModelSpec, plan_kw: dict[str, Any]) -> str:
+    """Why no draft is configured when none the engine runs is left: the drafts asked, or the
+    shipped ones."""
+    asked = plan_kw.get("drafts")
+    if asked:
+        names = ", ".join(str(getattr(d, "id", None) or d or "self") for d in asked)
+        return f"{fmt} runs none of the drafts asked ({names}): nothing to configure"
+    return f"no shipped draft model shares {target.id}'s vocab: nothing to configure"
 
 
 def _nothing_fits(report: dict[str, Any], at_batch: dict[str, Any]) -> str:
@@ -239,11 +249,17 @@ def export_batches(
     ]
     report = {"batch": None, "context": context, "best": None}
     if not kw["drafts"]:
-        limits.append(f"no shipped draft model shares {target.id}'s vocab: nothing to configure")
+        limits.append(_no_draft(fmt, target, plan_kw))
         return _result(fmt, report, target, None, [], limits)
     top = _top(hardware, num_gpus, target, context, kw)
     inp = plan_inputs(hardware, num_gpus, target, 1, context, **kw)
-    found = curves(inp, drafts_of(inp), top)
+    found = [c for c in curves(inp, drafts_of(inp), top) if not np.all(np.isnan(c.speedup))]
+    if not found:  # no draft with a known acceptance (the notes say which)
+        limits += [
+            f"no acceptance for the drafts {fmt} runs here: nothing to configure",
+            *inp.notes,
+        ]
+        return _result(fmt, report, target, None, [], limits)
     best = max(found, key=lambda c: float(np.mean(np.where(c.gamma > 0, c.speedup, 1.0))))
     table = ranges(best.gamma)
     chosen = _batch_strategy(best)

@@ -251,7 +251,7 @@ def plan_inputs(
         tau_from = (
             "with the given --accepted-per-step as the chain's τ"
             if kw.get("accepted_per_step") is not None
-            else "with a published chain τ (a tree's would overstate it)"
+            else "only where a chain τ is published (a tree's would overstate it)"
         )
         given = kw.get("tree_tokens")
         tree = f"; --tree-tokens {given} does not apply to a chain" if given is not None else ""

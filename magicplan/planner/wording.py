@@ -44,6 +44,7 @@ def feasibility(
         ),
         "largest_context_that_fits": None if fits else ar_max_context(inp, inp.context),
         "speculation_fits": sd_fits,
+        "speculative_candidates": int(rows.memory_bytes.size),  # with a known acceptance
         "speculation_memory_needed_per_gpu_gb": (
             float(rows.memory_bytes.min()) / GB if rows.memory_bytes.size else None
         ),
@@ -127,6 +128,11 @@ def sentence(
         )
     if best is None:
         return f"No strategy is feasible for {where} (see notes)."
+    if best["draft_model"] == "none" and not fit["speculative_candidates"]:
+        return (
+            f"Do not speculate for {where}: no speculative strategy could be planned (no "
+            "acceptance for the drafts here: see notes); plain autoregressive decoding."
+        )
     if best["draft_model"] == "none" and not fit["speculation_fits"]:
         most = fit["largest_batch_with_speculation"]
         up_to = f" (speculation fits up to batch {most})" if most else ""

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from magicplan.cli import app
 from magicplan.planner import plan
-from magicplan.planner.export import export
+from magicplan.planner.export import export, export_batches
 from magicplan.specs import load_hardware, load_model
 
 ISSUE = ["--hardware", "h200-sxm", "--num-gpus", "8", "--model", "llama-3.1-70b"]
@@ -85,3 +85,19 @@ def test_export_without_batch_covers_every_batch_that_fits() -> None:
         .output
     )
     assert with_batch["num_speculative_tokens_per_batch_size"] == table  # same draft, same table
+
+
+def test_an_export_without_a_draft_it_can_run_says_why() -> None:
+    h100, target = load_hardware("h100-sxm"), load_model("llama-3.1-8b")
+    r = plan(h100, 1, target, 16, 8000, drafts=["self"], engine="vllm")
+    e = export("vllm", r, h100, 1, target, drafts=["self"], engine="vllm")
+    assert e["speculative_config"] is None
+    assert "vllm runs none of the drafts asked (self): nothing to configure" in e["limitations"]
+    # Medusa, which vLLM drafts as a chain, has no chain τ: never evaluated, nothing exported.
+    e = export_batches("vllm", h100, 1, target, 8000, drafts=["medusa"], engine="vllm")
+    assert e["speculative_config"] is None
+    assert any("no acceptance for the drafts vllm runs here" in x for x in e["limitations"])
+    # A plan that could not evaluate any speculative strategy says so, not "does not fit".
+    m = plan(h100, 1, target, 16, 8000, drafts=["medusa"], engine="vllm")
+    assert "no speculative strategy could be planned" in m["recommendation"]
+    assert m["feasibility"]["speculative_candidates"] == 0
