@@ -355,8 +355,29 @@ def estimate(
         "memory_utilization": memory_utilization,
         "bottleneck": bottleneck(flat),
     }
-    notes = [n for n in (chain_note,) if n] + _notes(setup, flat, kv_budget, context)
+    notes = [n for n in (chain_note, _beyond(setup, header)) if n]
+    notes += _notes(setup, flat, kv_budget, context)
     return header | out | {"notes": notes}
+
+
+def _beyond(setup: Setup, header: dict[str, Any]) -> str | None:
+    """What the serving engine cannot run of this strategy (None: it runs it, or its features
+    are unknown): the estimate still prices it on that engine's step costs."""
+    from magicplan.planner.engine_features import lacks, needs_of
+    from magicplan.specs.registry import runnable
+
+    runs = runnable(setup.engine, setup.hardware)
+    if runs is None:
+        return None
+    draft = header["draft_model"] if header["draft_kind"] != "draft_model" else "draft_model"
+    gamma = int(np.max(np.asarray(header["gamma"])))
+    entry = {"draft_model": draft, "kv_method": header["kv_method"], "gamma": gamma,
+             "tree_tokens": int(np.max(np.asarray(header["tree_tokens"])))}  # fmt: skip
+    lacking = lacks(runs, needs_of(entry), (setup.draft_n, setup.num_gpus))
+    if not lacking:
+        return None
+    return (f"{runs.id} cannot run {' and '.join(lacking)}: this prices the strategy on its "
+            "step costs (`magicplan plan` plans what it runs)")  # fmt: skip
 
 
 def _notes(

@@ -218,3 +218,16 @@ def test_memory_utilization_sets_the_usable_memory() -> None:
     assert full["max_batch"] - default["max_batch"] == 8
     with pytest.raises(MagicplanError, match="memory_utilization"):
         run(1.5)
+
+
+def test_estimate_says_what_the_engine_cannot_run() -> None:
+    # vLLM runs neither self-speculation nor a compressed draft cache: the estimate prices it on
+    # vLLM's step costs and says so; a strategy vLLM runs gets no such note.
+    from magicplan.estimate import estimate
+
+    kw = {"acceptance": 0.8}
+    notes = estimate("h100-sxm", 1, "llama-3.1-8b", 16, 8000, engine="vllm", **kw)["notes"]
+    assert notes[0].startswith("vllm cannot run self-speculation")
+    own = estimate("h100-sxm", 1, "llama-3.1-8b", 16, 8000, engine="vllm", draft="llama-3.2-1b",
+                   kv_method="full", **kw)["notes"]  # fmt: skip
+    assert not any("cannot run" in n for n in own)
