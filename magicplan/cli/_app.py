@@ -55,6 +55,26 @@ app = typer.Typer(
     help="magicplan: will speculative decoding speed up this model, on this hardware, at this "
     "batch size and context length - with which draft, KV budget and γ, and by how much?",
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from magicplan import __version__
+
+        typer.echo(f"magicplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """magicplan: will speculative decoding speed up this model, on this hardware, at this batch
+    size and context length - with which draft, KV budget and γ, and by how much?"""
+
+
 hardware_app = typer.Typer(no_args_is_help=True, help="Hardware profiles.")
 models_app = typer.Typer(no_args_is_help=True, help="Model profiles (ids or config.json paths).")
 engines_app = typer.Typer(no_args_is_help=True, help="Serving-engine profiles.")

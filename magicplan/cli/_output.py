@@ -33,7 +33,11 @@ def console() -> Any:
 
 
 def table(
-    title: str, columns: list[str], rows: list[list[Any]], whole: Collection[str] = ()
+    title: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    whole: Collection[str] = (),
+    answer: Collection[str] = (),
 ) -> Any:
     """A rich table with `columns` and string-formatted `rows`, as wide as the console allows.
 
@@ -41,7 +45,8 @@ def table(
     A column named in `whole` (ids a user must copy) is never narrower than its longest word,
     so an id prints in one piece; when the console cannot give every other column at least
     FOLD_MIN_CELLS (or its longest word, if shorter), the rightmost other columns are left out
-    and the caption names them.
+    (those named in `answer`, the command's answer, last: the first named is kept longest) and
+    the caption names them.
     """
     cells = [[fmt(v) for v in r] for r in rows]
     keep = list(range(len(columns)))
@@ -49,7 +54,11 @@ def table(
     while True:
         widths = _widths([columns[i] for i in keep], [[r[i] for i in keep] for r in cells],
                          whole, width)  # fmt: skip
-        dropped = [i for i in keep if columns[i] not in whole]
+        others = [i for i in keep if columns[i] not in whole]
+        order = list(answer)  # the most important first: dropped last
+        dropped = [i for i in others if columns[i] not in answer] or sorted(
+            others, key=lambda i: order.index(columns[i])
+        )
         if widths is not None or not dropped:
             break
         keep.remove(dropped[-1])

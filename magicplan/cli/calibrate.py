@@ -12,8 +12,10 @@ from magicplan.cli._app import app
 from magicplan.cli._output import console, echo_json, table
 
 DEVICE_HELP = "cpu, or cuda (needs a GPU torch can see)."
-MODEL_HELP = "Model profile id or path whose shapes the runner builds (default llama-3.1-8b; "
-"scaled down on CPU)."
+MODEL_HELP = (
+    "Model profile id or path whose shapes the runner builds (default llama-3.1-8b; "
+    "scaled down on CPU)."
+)
 THREADS_HELP = "CPU threads (default 1: robust beside other processes; validate: as calibrated)."
 
 

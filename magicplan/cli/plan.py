@@ -340,12 +340,14 @@ def sweep_command(
         emit_json(rows, output)
         return
     cols = ["batch", "context", "draft_model", "kv_method", "kv_budget", "gamma", "speedup"]
+    name = rows[0]["target"] if rows and "target" in rows[0] else model
     console().print(
         table(
-            f"Best strategy: {model} on {num_gpus}× {hardware}",
+            f"Best strategy: {name} on {num_gpus}× {hardware}",
             cols,
             [[r[c] for c in cols] for r in rows],
-            whole=("draft_model", "kv_method"),
+            whole=("batch", "context", "draft_model"),  # the row's coordinates and its draft
+            answer=("speedup", "gamma", "kv_method"),
         )
     )
     print_sweep_notes(rows, hardware, num_gpus, model)

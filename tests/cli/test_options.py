@@ -159,3 +159,13 @@ def test_planning_commands_take_the_shared_strategy_options(
     for name in STRATEGY_OPTIONS:
         flag = "--" + name.replace("_", "-")
         assert (flag in flags) == (name not in absent), (command, flag)
+
+
+def test_version_and_every_help_line_is_whole() -> None:
+    from magicplan import __version__
+
+    r = CliRunner().invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout.strip() == f"magicplan {__version__}"
+    # calibrate's --model help ended mid-sentence (two string literals not joined).
+    help_text = CliRunner().invoke(app, ["calibrate", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "(default llama-3.1-8b; scaled down on CPU)" in help_text

@@ -73,3 +73,15 @@ def test_tables_fit_the_console_and_show_tables_keep_their_values(
         assert "left out at this width" not in out
     else:
         assert whole("hf-transformers", out) and whole("deepspeed-mii", out)
+
+
+@pytest.mark.parametrize("width", [60, 50])
+def test_a_narrow_sweep_keeps_its_answer(width: int) -> None:
+    # The speedup (and, while it fits, γ) is the sweep's answer: the KV columns go first (at 60
+    # columns it used to drop gamma and speedup and keep kv_budget).
+    out = shown_at(width, "sweep", "--hardware", "a100-80gb-pcie", "--model", "qwen2.5-7b",
+                   "--drafts", "qwen2.5-0.5b,qwen2.5-1.5b", "--batches", "1,64",
+                   "--contexts", "4k,32k")  # fmt: skip
+    header = next(ln for ln in out.splitlines() if ln.startswith("┃"))
+    assert "speedup" in header and "context" in header and "kv_budget" not in header
+    assert ("gamma" in header) == (width == 60)
