@@ -20,10 +20,10 @@ def print_critical(r: dict[str, Any]) -> None:
     """Both critical lengths (break-even, and where speedup rises with batch) and whose."""
     crit, infl = r["critical_context"], r["inflection_context"]
     con = console()
-    con.print(
-        f"critical (break-even) context at batch {r['batch']}: "
-        + (f"[bold]{crit:,}[/bold] tokens" if crit else f"none ({r['note']})")
-    )
+    found = f"[bold]{crit:,}[/bold] tokens" if crit else f"none ({r['note']})"
+    if crit and r["note"]:  # it pays from the smallest context searched: no break-even
+        found = f"none: {r['note']}"
+    con.print(f"critical (break-even) context at batch {r['batch']}: " + found)
     if r["strategy"] is not None:
         lo, hi = r["inflection_batches"]
         con.print(f"strategy: {strategy_label(r['strategy'])}")

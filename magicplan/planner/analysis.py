@@ -203,9 +203,14 @@ def _critical_report(
         "gamma": gamma,
         "critical_context": crit,
         "speedup_at_critical": round(sp, 6),
-        "note": None
-        if crit is not None
-        else "speculation does not reach 1x at any context up to the limit searched",
+        "note": (
+            "speculation does not reach 1x at any context up to the limit searched"
+            if crit is None
+            else f"speculation already pays at the smallest context searched ({MIN_CONTEXT} "
+            f"tokens: {sp:.2f}×): no break-even above it"
+            if crit == MIN_CONTEXT
+            else None
+        ),
     }
 
 

@@ -128,8 +128,10 @@ class Strategy:
         return cls(**{k: entry[k] for k in STRATEGY_KEYS}, tree_tokens=entry.get("tree_tokens"))
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: {draft_model, kv_method, kv_budget, gamma, draft_num_gpus}."""
-        return {k: getattr(self, k) for k in STRATEGY_KEYS}
+        """JSON-ready: {draft_model, kv_method, kv_budget, gamma, draft_num_gpus}, and
+        tree_tokens when known (a family's tree, or γ + 1 for a chain)."""
+        out = {k: getattr(self, k) for k in STRATEGY_KEYS}
+        return out if self.tree_tokens is None else out | {"tree_tokens": self.tree_tokens}
 
     def label(self) -> str:
         """'draft llama-3.2-1b, streamingllm KV budget 512, γ=3' (full KV: 'full KV'; a

@@ -192,7 +192,8 @@ def test_critical_length_reports_both_meanings_and_the_strategy(
 
     r = critical_length(h100, 8, llama8b, 64, gamma=3, **KW)  # type: ignore[arg-type]
     assert r["strategy"] == {"draft_model": "self", "kv_method": "streamingllm",
-                             "kv_budget": 512, "gamma": 3, "draft_num_gpus": 8}  # fmt: skip
+                             "kv_budget": 512, "gamma": 3, "draft_num_gpus": 8,
+                             "tree_tokens": 4}  # fmt: skip
     s, pair = r["inflection_context"], r["inflection_batches"]
     assert isinstance(s, int) and pair == [32, 64] and s != r["critical_context"]
 
@@ -211,7 +212,18 @@ def test_break_even_names_its_strategy(h100: object, llama8b: object) -> None:
     r = break_even(h100, 8, llama8b, 64, 32000, 1.2, **KW)  # type: ignore[arg-type]
     assert r["strategy"]["draft_model"] == "self" and r["strategy"]["kv_budget"] == 512
     assert set(r["strategy"]) == {"draft_model", "kv_method", "kv_budget", "gamma",
-                                  "draft_num_gpus"}  # fmt: skip
+                                  "draft_num_gpus", "tree_tokens"}  # fmt: skip
+    assert r["strategy"]["tree_tokens"] == r["strategy"]["gamma"] + 1  # a chain
+
+
+def test_critical_length_says_when_it_pays_from_the_smallest_context(
+    h100: object, llama8b: object
+) -> None:
+    # At batch 128 EAGLE-3's chain pays already at 128 tokens: that is not a break-even.
+    r = critical_length(h100, 1, llama8b, 128, engine="vllm")  # type: ignore[arg-type]
+    assert r["critical_context"] == 128 and r["speedup_at_critical"] > 1
+    assert r["note"].startswith("speculation already pays at the smallest context searched")
+    assert r["strategy"]["tree_tokens"] == r["strategy"]["gamma"] + 1  # EAGLE-3 as a chain
 
 
 def test_break_even_searches_a_chain_familys_alpha(h100: object, llama8b: object) -> None:
