@@ -23,8 +23,11 @@ def _strategy(c: dict[str, Any]) -> str:
 
 
 def _acceptance(c: dict[str, Any]) -> Any:
-    """α for a chain, `τ x` where the input was a mean accepted length."""
-    return f"τ {fmt(c['tau'])}" if c.get("acceptance_input") == "tau" else c["acceptance"]
+    """α for a chain, `τ x` where the input was a mean accepted length: the row's own (a chain's
+    τ, measured at one γ, carried to this row's γ)."""
+    if c.get("acceptance_input") != "tau":
+        return c["acceptance"]
+    return f"τ {fmt(c['accepted_per_step'])}"
 
 
 def _money(c: dict[str, Any]) -> str:

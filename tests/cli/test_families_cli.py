@@ -96,3 +96,15 @@ def test_plot_families_writes_a_figure(tmp_path: Path) -> None:
                             "--output", str(out)])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert out.stat().st_size > 10_000
+
+
+def test_the_plan_table_shows_each_rows_own_tau() -> None:
+    # A chain's τ (3.53 at γ = 7) carried to each row's γ: 3.4 at γ = 6, not 3.53 on every row.
+    r = runner.invoke(app, ["plan", "--hardware", "h100-sxm", "--num-gpus", "8", "--model",
+                            "llama-3.1-8b", "--batch", "64", "--context", "32000", "--drafts",
+                            "eagle3", "--gammas", "6,7", "--engine", "vllm"],
+                      env={"COLUMNS": "160"})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rows = {ln.split("│")[2].strip(): ln.split("│")[3].strip()
+            for ln in r.output.splitlines() if ln.startswith("│ eagle3")}  # fmt: skip
+    assert rows == {"6": "τ 3.4", "7": "τ 3.53"}
