@@ -91,8 +91,10 @@ def _what_fits(inp: PlanInputs, fit: dict[str, Any]) -> str:
             f"the weights alone need {fit['weights_per_gpu_gb']:.1f} GB per GPU: not even one "
             "sequence fits at any context; use more GPUs"
         )
+    trained = inp.target.max_position_embeddings
+    beyond = f" (beyond {inp.target.id}'s {trained:,} trained positions)" if s > trained else ""
     at_batch = (
-        f"at batch {inp.batch} the largest context that fits is {s:,}"
+        f"at batch {inp.batch} the largest context that fits is {s:,}{beyond}"
         if s
         else f"batch {inp.batch} does not fit at any context"
     )

@@ -94,3 +94,8 @@ def test_an_slo_out_of_reach_says_the_fastest_time(h100: Any, llama8b: Any) -> N
     fastest = plan(h100, 8, llama8b, 1, 32000)["best"]["t_spec_per_token_ms"]
     assert r["best"] is None and fastest > 1.0
     assert any(f"the fastest per-token time is {fastest:.2f} ms" in n for n in r["notes"])
+
+
+def test_a_largest_context_beyond_the_trained_positions_is_said() -> None:
+    r = plan("h100-sxm", 1, "llama-3.1-8b", 1, 1_000_000)
+    assert "(beyond llama-3.1-8b's 131,072 trained positions)" in r["recommendation"]
