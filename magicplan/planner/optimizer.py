@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from magicplan.planner.batches import largest_ar, most_tokens
+from magicplan.planner.batches import ar_max_batch, largest_ar, most_tokens
 from magicplan.planner.engine_features import (
     beyond_report,
     engines_that_run,
@@ -219,10 +219,15 @@ def _plan_under_slo(
     if pick is not None and pick.tokens_per_s > rate:
         chosen, rate = pick.batch, pick.tokens_per_s
     sub = replace(inp, batch=chosen or inp.batch, notes=list(inp.notes))
+    ar_most = ar_max_batch(inp.hardware, inp.num_gpus, inp.target, inp.context,
+                           inp.memory_utilization)  # fmt: skip
+    # the asked batch may not fit at all: memory, not the SLO, then bounds the answer
+    unfit = (f"{inp.batch} does not fit in memory (plain AR fits up to {ar_most}); "
+             if ar_most < inp.batch else "")  # fmt: skip
     if chosen and chosen != inp.batch:
         sub.notes.append(
-            f"batch {chosen} instead of the {inp.batch} asked: the batch at which the most "
-            f"tokens/s ({rate:,.0f}) meet the {slo_ms:g} ms per-token SLO"
+            f"batch {chosen} instead of the {inp.batch} asked: {unfit}the batch at which the "
+            f"most tokens/s ({rate:,.0f}) meet the {slo_ms:g} ms per-token SLO"
         )
     if not chosen:
         sub.notes.append(_fastest(inp, accs, slo_ms))
@@ -230,8 +235,8 @@ def _plan_under_slo(
     report = plan_report(sub, rows, "max_throughput_under_slo", top, slo_ms)
     if sub.batch != inp.batch:
         report["recommendation"] += (
-            f" Batch {sub.batch}, not the {inp.batch} asked: the most tokens/s within the "
-            f"{slo_ms:g} ms SLO."
+            f" Batch {sub.batch}, not the {inp.batch} asked: {unfit}the most tokens/s within "
+            f"the {slo_ms:g} ms SLO."
         )
     return report | {"requested_batch": inp.batch, "batch_changed": sub.batch != inp.batch}
 

@@ -99,3 +99,11 @@ def test_an_slo_out_of_reach_says_the_fastest_time(h100: Any, llama8b: Any) -> N
 def test_a_largest_context_beyond_the_trained_positions_is_said() -> None:
     r = plan("h100-sxm", 1, "llama-3.1-8b", 1, 1_000_000)
     assert "(beyond llama-3.1-8b's 131,072 trained positions)" in r["recommendation"]
+
+
+def test_an_slo_plan_says_when_the_asked_batch_does_not_fit() -> None:
+    # Batch 200 at 32k on 8×H100 does not fit (the SLO does not bind): the plan says so, not
+    # only that its batch gives the most tokens/s within the SLO.
+    r = plan("h100-sxm", 8, "llama-3.1-8b", 200, 32000, slo_ms=100.0)
+    assert r["batch_changed"] and r["batch"] < 200
+    assert "200 does not fit in memory (plain AR fits up to 143)" in r["recommendation"]
