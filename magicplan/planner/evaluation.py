@@ -206,8 +206,13 @@ def drafts_of(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> lis
 
 def _gammas(inp: PlanInputs, family: DraftKindSpec | None) -> list[int]:
     """The draft depths planned: a tree's own depth; a chain's (a tree family drafted as one
-    included), every γ."""
-    return [family.depth] if family is not None and family.is_tree else list(inp.gammas)
+    included), every γ; an MTP module's, in the default search, up to its modules (one module
+    reused deeper accepts less than its measured α carries, vLLM's docs warn): γ ≤ mtp_layers."""
+    if family is not None and family.is_tree:
+        return [family.depth]
+    if family is not None and family.kind == "mtp" and not inp.gammas_given:
+        return [g for g in inp.gammas if g <= inp.target.mtp_layers] or [1]
+    return list(inp.gammas)
 
 
 def _degrees(inp: PlanInputs, model: Any) -> list[int]:

@@ -73,6 +73,7 @@ class PlanInputs:
     accepted_per_step: float | None = None  # the user's τ (tokens per round), for any draft
     tree_tokens: int | None = None  # tokens a tree family verifies per sequence (None: its own)
     tau_table: list[TauEntry] = field(default_factory=list)  # published τ of the families
+    gammas_given: bool = False  # the user's γ (else the default search, bounded per family)
 
     @cached_property
     def base_setup(self) -> Setup:
@@ -273,7 +274,8 @@ def plan_inputs(
     return PlanInputs(
         hardware=hardware, num_gpus=int(num_gpus), target=target, batch=int(batch),
         context=int(context), drafts=ds, kv_methods=methods, kv_budgets=fit or (int(context),),
-        gammas=gammas, acceptance=alpha, acceptance_table=_table(kw.get("acceptance_table")),
+        gammas=gammas, gammas_given=bool(kw.get("gammas")), acceptance=alpha,
+        acceptance_table=_table(kw.get("acceptance_table")),
         draft_num_gpus=draft_tp, notes=notes, acceptance_interval=interval,
         memory_utilization=utilization, gpu_hour_usd=_price(kw.get("gpu_hour_usd")),
         engine=engine, beyond_engine=beyond, accepted_per_step=tau,

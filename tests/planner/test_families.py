@@ -176,3 +176,14 @@ def test_a_chains_tau_above_its_gamma_plus_one_is_refused(h100: Any, llama8b: An
     with pytest.raises(MagicplanError, match=r"at most γ \+ 1 = 3 tokens per round"):
         plan(h100, 1, llama8b, 1, 8000, drafts=["eagle3"], gammas=[2], accepted_per_step=6.0,
              engine="vllm")  # fmt: skip
+
+
+def test_an_mtp_module_is_not_chained_past_its_modules_by_default(h100: Any) -> None:
+    # MiMo-7B ships one MTP module: its τ (DeepSeek-V3's, at γ = 1) is not carried to γ 9-11 by
+    # the default search; γ given explicitly still plans deeper.
+    mimo = load_model("mimo-7b")
+    assert mimo.mtp_layers == 1
+    r = plan(h100, 1, mimo, 16, 8000, drafts=["mtp"], engine="vllm", top=50)
+    assert {c["gamma"] for c in r["candidates"] if c["draft_model"] == "mtp"} == {1}
+    deep = plan(h100, 1, mimo, 16, 8000, drafts=["mtp"], engine="vllm", gammas=[1, 2, 3])
+    assert {c["gamma"] for c in deep["candidates"] if c["draft_model"] == "mtp"} == {1, 2, 3}
