@@ -373,7 +373,8 @@ def _beyond(setup: Setup, header: dict[str, Any]) -> str | None:
     gamma = int(np.max(np.asarray(header["gamma"])))
     entry = {"draft_model": draft, "kv_method": header["kv_method"], "gamma": gamma,
              "tree_tokens": int(np.max(np.asarray(header["tree_tokens"])))}  # fmt: skip
-    lacking = lacks(runs, needs_of(entry), (setup.draft_n, setup.num_gpus))
+    batch = int(np.max(np.asarray(header["batch"])))
+    lacking = lacks(runs, needs_of(entry, batch), (setup.draft_n, setup.num_gpus))
     if not lacking:
         return None
     return (f"{runs.id} cannot run {' and '.join(lacking)}: this prices the strategy on its "

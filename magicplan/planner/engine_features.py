@@ -16,6 +16,7 @@ SELF = "self-speculation (drafting with the target itself)"
 DRAFT_MODEL = "a separate draft model"
 COMPRESSED = "a compressed draft KV cache (streamingllm, snapkv, topk)"
 TREE = "tree verification (a draft token tree)"
+BATCHED = "speculation at a batch above 1"
 FAMILIES = {
     "eagle": "EAGLE draft heads (eagle)",
     "eagle3": "EAGLE-3 draft heads (eagle3)",
@@ -42,11 +43,15 @@ def restrict(
     methods: tuple[str, ...],
     draft_tp: tuple[int, ...] | None,
     num_gpus: int,
+    batch: int = 1,
 ) -> tuple[list[Draft], tuple[str, ...], tuple[int, ...] | None, tuple[str, ...]]:
-    """The drafts, KV methods and draft TP degrees `engine` runs, and what it left out."""
+    """The drafts, KV methods and draft TP degrees `engine` runs at `batch`, and what it left
+    out."""
     if engine is None:
         return drafts, methods, draft_tp, ()
     beyond: list[str] = []
+    if batch > 1 and not engine.speculative.batched and drafts:
+        return [], methods, draft_tp, (BATCHED,)  # it speculates one sequence at a time
     for kind in dict.fromkeys(draft_kind_of(d) for d in drafts):  # self, a model, a family
         if not engine.runs(kind):
             drafts = [d for d in drafts if draft_kind_of(d) != kind]
@@ -79,6 +84,7 @@ def lacks(
     has = {text: engine.runs(kind) for kind, text in NEEDS.items()}
     has[COMPRESSED] = engine.speculative.compressed_draft_kv
     has[TREE] = engine.speculative.tree_verify
+    has[BATCHED] = engine.speculative.batched
     out = [n for n in needs if not has.get(n, True)]
     if draft_tp is not None and DRAFT_MODEL in needs:
         draft_n, num_gpus = draft_tp
@@ -95,7 +101,7 @@ def engines_that_run(needs: Sequence[str], draft_tp: tuple[int, int] | None = No
     return [e.id for e in list_engines() if not lacks(e, needs, draft_tp)]
 
 
-def needs_of(strategy: dict[str, Any]) -> list[str]:
+def needs_of(strategy: dict[str, Any], batch: int = 1) -> list[str]:
     """The features a plan entry needs (its draft kind: self-speculation, a separate draft, a
     drafting family; a compressed cache)."""
     out = [NEEDS.get(strategy["draft_model"], DRAFT_MODEL)]
@@ -103,11 +109,17 @@ def needs_of(strategy: dict[str, Any]) -> list[str]:
         out.append(COMPRESSED)
     if (strategy.get("tree_tokens") or 0) > strategy.get("gamma", 0) + 1:
         out.append(TREE)
+    if batch > 1:
+        out.append(BATCHED)
     return out
 
 
 def beyond_report(
-    engine: EngineSpec, best: dict[str, Any] | None, free: dict[str, Any], num_gpus: int
+    engine: EngineSpec,
+    best: dict[str, Any] | None,
+    free: dict[str, Any],
+    num_gpus: int,
+    batch: int = 1,
 ) -> dict[str, Any] | None:
     """What an engine with more features would give: the unrestricted plan's best (`free`),
     when it is a faster speculative strategy than `engine`'s own best on `num_gpus`."""
@@ -117,7 +129,7 @@ def beyond_report(
     own = best["t_spec_per_token_ms"] if best is not None else float("inf")
     if top["t_spec_per_token_ms"] >= own:
         return None
-    out = outside(engine, top, num_gpus)
+    out = outside(engine, top, num_gpus, batch)
     if out is None:  # faster for a choice the user ruled out, not for the engine's features
         return None
     return out | {
@@ -130,17 +142,20 @@ STRATEGY_KEYS = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gp
                  "acceptance_source")  # fmt: skip
 
 
-def outside(engine: EngineSpec, top: dict[str, Any], num_gpus: int) -> dict[str, Any] | None:
-    """What `engine` lacks to run the plan entry `top` on `num_gpus` GPUs and which shipped
-    engines run it (None: `engine` runs it)."""
+def outside(
+    engine: EngineSpec, top: dict[str, Any], num_gpus: int, batch: int = 1
+) -> dict[str, Any] | None:
+    """What `engine` lacks to run the plan entry `top` on `num_gpus` GPUs at `batch` and which
+    shipped engines run it (None: `engine` runs it)."""
     needs, draft_tp = needs_of(top), (int(top["draft_num_gpus"]), num_gpus)
-    lacking = lacks(engine, needs, draft_tp)
+    at_batch = needs_of(top, batch)
+    lacking = lacks(engine, at_batch, draft_tp)
     if not lacking:
         return None
     return {
         "engine": engine.id,
         "needs": needs,
         "engine_lacks": lacking,
-        "engines_that_run_it": engines_that_run(needs, draft_tp),
+        "engines_that_run_it": engines_that_run(at_batch, draft_tp),
         "strategy": {k: top[k] for k in STRATEGY_KEYS if k in top},
     }

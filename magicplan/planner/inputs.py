@@ -234,8 +234,9 @@ def plan_inputs(
             Drafter(target, d).model  # noqa: B018 (an MTP draft needs the target's module)
     runs = runnable(engine, hardware) if not kw.get("any_strategy") else None
     ds, methods, draft_tp, beyond = restrict(
-        runs, ds, methods, _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), int(num_gpus)
-    )
+        runs, ds, methods, _draft_tp(int(num_gpus), kw.get("draft_num_gpus")), int(num_gpus),
+        int(batch),
+    )  # fmt: skip
     notes = workload_warnings(hardware, int(num_gpus), target, int(context))
     tau_table = tau_table_of(kw.get("tau_table"))
     if runs is not None and runs.speculative.tree_verify and tau is None:

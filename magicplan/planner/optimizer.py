@@ -137,7 +137,7 @@ def plan(
         report = plan_report(inp, rows, "min_latency", top)
         anything = candidate_rows(free_inp, free_ev) if chains else every
         # what an engine the user can deploy runs first; else what none ships yet
-        shipped = fastest_entry(free_inp, run_somewhere(anything, inp.num_gpus))
+        shipped = fastest_entry(free_inp, run_somewhere(anything, inp.num_gpus, inp.batch))
         frees = [{"best": shipped}, {"best": fastest_entry(free_inp, anything)}]
         if acceptance_table is not None:
             sources = {e.source for e in inp.acceptance_table}
@@ -153,17 +153,20 @@ def plan(
         kw.update(acceptance_table=inp.acceptance_table, tau_table=inp.tau_table)
         free = plan(inp.hardware, inp.num_gpus, inp.target, report["batch"], inp.context,
                     top=BEYOND_TOP, any_strategy=True, beyond=False, **kw)  # fmt: skip
-        frees = [{"best": _shipped_first(free["candidates"], inp.num_gpus)}, free]
+        frees = [{"best": _shipped_first(free["candidates"], inp.num_gpus, report["batch"])},
+                 free]  # fmt: skip
     return _with_beyond(engine_spec, inp.num_gpus, report, frees)
 
 
 BEYOND_TOP = 50  # candidates of an SLO plan searched for one a shipped engine runs
 
 
-def _shipped_first(candidates: list[dict[str, Any]], num_gpus: int) -> dict[str, Any] | None:
+def _shipped_first(
+    candidates: list[dict[str, Any]], num_gpus: int, batch: int
+) -> dict[str, Any] | None:
     """The fastest speculative candidate that some shipped engine runs (None: none does)."""
     return next((c for c in candidates if c["draft_model"] != "none" and engines_that_run(
-        needs_of(c), (int(c["draft_num_gpus"]), num_gpus))), None)  # fmt: skip
+        needs_of(c, batch), (int(c["draft_num_gpus"]), num_gpus))), None)  # fmt: skip
 
 
 def _with_beyond(
@@ -173,7 +176,8 @@ def _with_beyond(
     note): the first of `frees` (plans' bests: the fastest strategy a shipped engine runs, then
     the unbounded plan's) that is faster than the engine's own best."""
     beyond = next((b for f in frees
-                   if (b := beyond_report(engine, report["best"], f, num_gpus)) is not None),
+                   if (b := beyond_report(engine, report["best"], f, num_gpus, report["batch"]))
+                   is not None),
                   None)  # fmt: skip
     if beyond is None:
         return report
@@ -194,7 +198,7 @@ def _with_table_beyond(
 ) -> dict[str, Any]:
     """When the fastest strategy the user's acceptance table measured is one the engine cannot
     run, what it would give (`acceptance_table_beyond_engine`, a note naming the table)."""
-    out = None if table_top is None else outside(engine, table_top, num_gpus)
+    out = None if table_top is None else outside(engine, table_top, num_gpus, report["batch"])
     if out is None or table_top is None:
         return report
     s, lacking = out["strategy"], " and ".join(out["engine_lacks"])

@@ -61,9 +61,9 @@ def _kept(rows: Candidates, keep: np.ndarray) -> Candidates:
     return replace(rows, **cut)
 
 
-def run_somewhere(rows: Candidates, num_gpus: int) -> Candidates:
-    """The candidates that at least one shipped engine runs (its draft kind, KV method, tree or
-    chain, and the draft's GPUs beside the target's `num_gpus`)."""
+def run_somewhere(rows: Candidates, num_gpus: int, batch: int = 1) -> Candidates:
+    """The candidates that at least one shipped engine runs at `batch` (its draft kind, KV
+    method, tree or chain, and the draft's GPUs beside the target's `num_gpus`)."""
     from magicplan.planner.engine_features import engines_that_run, needs_of
 
     known: dict[tuple[tuple[str, ...], int], bool] = {}
@@ -80,7 +80,7 @@ def run_somewhere(rows: Candidates, num_gpus: int) -> Candidates:
         ok = np.array([runs(needs_of({
             "draft_model": d.draft_id, "kv_method": m if d.drafter.kv_cache else "none",
             "gamma": int(d.gammas.max()), "tree_tokens": d.tree_tokens,
-        }), d.draft_num_gpus) for m in blk.grid.methods])  # fmt: skip
+        }, batch), d.draft_num_gpus) for m in blk.grid.methods])  # fmt: skip
         mine = rows.block == i
         keep[mine] = ok[rows.m[mine].astype(int)]
     return _kept(rows, keep)

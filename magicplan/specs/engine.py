@@ -39,6 +39,10 @@ class SpeculativeFeatures(_Frozen):
         description="verifies a draft token tree (EAGLE-2/3, Medusa); without it a tree family "
         "drafts a chain",
     )
+    batched: bool = Field(
+        default=True,
+        description="speculates over a batch of sequences (false: at batch 1 only)",
+    )
     draft_tensor_parallel: Literal["any", "one_or_target", "target"] = "any"
     dynamic_gamma: bool = Field(default=False, description="γ chosen per batch size")
     export: ExportFormat | None = Field(default=None, description="config `--export` writes")

@@ -13,6 +13,7 @@ import pytest
 from magicplan.planner import plan
 from magicplan.planner.accepted_lengths import lookup_tau, shipped_tau
 from magicplan.planner.engine_features import (
+    BATCHED,
     COMPRESSED,
     DRAFT_MODEL,
     FAMILIES,
@@ -165,7 +166,10 @@ def test_a_draft_the_engine_cannot_place_is_said() -> None:
     n = beyond["strategy"]["draft_num_gpus"]
     assert n in (1, 2) and beyond["needs"] == [DRAFT_MODEL]  # 14 heads split over 1 or 2
     assert beyond["engine_lacks"] == [f"a draft on {n} of the target's 8 GPUs"]
-    assert beyond["engines_that_run_it"] == engines_that_run([DRAFT_MODEL], draft_tp=(n, 8))
+    # (at batch 16: Transformers, which speculates at batch 1 only, is not among them)
+    assert beyond["engines_that_run_it"] == engines_that_run(
+        [DRAFT_MODEL, BATCHED], draft_tp=(n, 8)
+    )
     assert "magicdec" in beyond["engines_that_run_it"]
     assert "sglang" not in beyond["engines_that_run_it"]
     assert any(x.startswith(f"sglang cannot run a draft on {n} of the target") for x in r["notes"])
@@ -364,3 +368,18 @@ def test_beyond_the_engine_falls_back_to_what_no_engine_ships() -> None:
     assert beyond["engines_that_run_it"] == [] and beyond["engine_lacks"] == [COMPRESSED]
     assert beyond["strategy"]["speedup"] > r["best"]["speedup"]
     assert any("engines that run it: no shipped engine" in n for n in r["notes"])
+
+
+def test_an_engine_that_speculates_one_sequence_at_a_time() -> None:
+    # transformers' assisted generation runs batch 1 only: at batch 16 no speculative strategy
+    # is planned on it, the plan says what an engine that batches would give, and an estimate
+    # there says so; at batch 1 it plans as before.
+    hf = load_engine("hf-transformers")
+    assert not hf.speculative.batched and load_engine("vllm").speculative.batched
+    r = plan("h100-sxm", 1, "llama-3.1-8b", 16, 16000, engine="hf-transformers")
+    assert r["best"]["draft_model"] == "none" and not r["candidates"][1:]
+    beyond = r["beyond_engine"]
+    assert beyond["engine_lacks"] == ["speculation at a batch above 1"]
+    assert "hf-transformers" not in beyond["engines_that_run_it"] and beyond["engines_that_run_it"]
+    one = plan("h100-sxm", 1, "llama-3.1-8b", 1, 16000, engine="hf-transformers")
+    assert one["best"]["draft_model"] != "none"
