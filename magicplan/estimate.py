@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from magicplan.arguments import count_array
 from magicplan.columns import (
     BREAKDOWN_COLUMNS,
     COLUMNS,
@@ -313,8 +314,12 @@ def estimate(
     an id or a path; None: the hardware's own calibration, else the default engine) names how
     it is served; `weight_dtype` (awq-int4, gptq-int4, fp8, q4_k_m, ...) and `kv_dtype` (fp8,
     bfloat16, float16) its formats (`specs.quantization`; the KV format applies to the draft's
-    cache too).
+    cache too). Counts (batch, context, γ, kv_budget, tree_tokens) may be written as the CLI
+    takes them: '32k', or a comma string '4k,32k' for an axis.
     """
+    batch, context = count_array("batch", batch), count_array("context", context)
+    gamma, kv_budget = count_array("gamma", gamma), count_array("kv_budget", kv_budget)
+    tree_tokens = count_array("tree_tokens", tree_tokens)
     hw, tgt = as_hardware(hardware), served(as_model(target, "target"), weight_dtype, kv_dtype)
     runs = as_engine(engine)
     dr, chain_note = as_drafted(as_draft(draft), runs, hw, tree_tokens)

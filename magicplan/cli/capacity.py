@@ -7,8 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
+from magicplan.arguments import workload_arg
 from magicplan.cli._app import app
 from magicplan.cli._options import (
+    KIND_CHOICES,
+    MODEL_HELP,
     Hardware,
     Json,
     Model,
@@ -16,33 +19,24 @@ from magicplan.cli._options import (
 )
 from magicplan.cli._output import console, emit_json, table
 from magicplan.cli.plan import CHAIN_OPTIONS, strategy_options
-from magicplan.counts import parse_count
-from magicplan.errors import MagicplanError
 
-
-def parse_workload(text: str) -> list[tuple[float, ...]]:
-    """'8k:0.5,32000:0.5' (CONTEXT:FRACTION[:KV_BUDGET], contexts as `magicplan.counts`
-    reads them) → [(8000, 0.5), ...]."""
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    out = []
-    for item in items:
-        parts = item.split(":")
-        try:
-            if len(parts) not in (2, 3):
-                raise ValueError(item)
-            ctx = float(parse_count("--workload context", parts[0]))
-            out.append((ctx, *(float(p) for p in parts[1:])))
-        except (ValueError, MagicplanError) as exc:
-            raise MagicplanError(
-                f"--workload: '{item}' is not CONTEXT:FRACTION[:KV_BUDGET] (e.g. 8k:0.5,32k:0.5)"
-            ) from exc
-    if not out:
-        raise MagicplanError("--workload must list at least one CONTEXT:FRACTION pair")
-    return out
+# capacity plans chains over a context mix: the drafts it takes (not the drafting families)
+CAPACITY_OPTIONS = tuple(n for n in CHAIN_OPTIONS if n != "drafts")
+Drafts = Annotated[
+    str | None,
+    typer.Option(
+        "--drafts",
+        "--draft",
+        help=f"Comma list: 'self' (self-speculation) and/or draft models ({MODEL_HELP}); "
+        f"default: self and every shipped smaller model with the target's tokenizer. Drafting "
+        f"families ({KIND_CHOICES}) are not planned by capacity: `magicplan plan` plans them "
+        "per context.",
+    ),
+]
 
 
 @app.command("capacity")
-@strategy_options(*CHAIN_OPTIONS)
+@strategy_options(*CAPACITY_OPTIONS)
 def capacity_command(
     hardware: Hardware,
     model: Model,
@@ -63,12 +57,13 @@ def capacity_command(
     tensor_parallel: Annotated[
         str | None, typer.Option(help="Comma list of TP degrees per replica (default 1,2,4,8).")
     ] = None,
+    drafts: Drafts = None,
     strategy: dict[str, Any] | None = None,
     output: Out = None,
     json_out: Json = False,
 ) -> None:
     """Fewest GPUs (replicas × TP) for a tokens/s demand at a latency SLO: AR vs speculation."""
-    from magicplan.cli._options import split_list
+    from magicplan.cli._options import counts
     from magicplan.planner.capacity import capacity
     from magicplan.specs import load_hardware, load_model
 
@@ -78,10 +73,11 @@ def capacity_command(
         load_model(model),
         tokens_per_s,
         slo_ms,
-        parse_workload(workload),
+        workload_arg(workload, "--workload"),
         max_gpus=max_gpus,
-        tensor_parallel=split_list(tensor_parallel, "tensor-parallel", int),
+        tensor_parallel=counts(tensor_parallel, "tensor-parallel"),
         gpu_hour_usd=gpu_hour_usd,
+        drafts=drafts,
         **{k: v for k, v in kw.items() if v is not None},
     )
     if json_out or output:
@@ -116,7 +112,7 @@ def _print(r: dict[str, Any]) -> None:
         con.print(line)
     if r["gpus_saved_by_sd"] is not None:
         con.print(f"speculation saves [bold]{r['gpus_saved_by_sd']}[/bold] GPUs")
-    for w in r["warnings"]:
+    for w in [*r["warnings"], *r["notes"]]:
         con.print(f"note: {w}")
 
 

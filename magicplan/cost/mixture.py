@@ -33,7 +33,12 @@ def check_mix(mix: Sequence[tuple[float, float]]) -> tuple[Array, Array]:
     frac = np.array([float(f) for _, f in mix])
     if np.any(ctx <= 0) or np.any(~np.isfinite(ctx)):
         raise MagicplanError("workload contexts must be positive numbers")
-    if np.any(frac <= 0) or abs(frac.sum() - 1.0) > 1e-6:
+    for c, f in zip(ctx, frac, strict=True):
+        if not (np.isfinite(f) and f > 0):  # NaN fails `f <= 0` too: test what is allowed
+            raise MagicplanError(
+                f"workload fraction of context {c:g} must be a finite number > 0; got {f:g}"
+            )
+    if abs(frac.sum() - 1.0) > 1e-6:
         raise MagicplanError(
             f"workload fractions must be > 0 and sum to 1; got sum {frac.sum():.4f}"
         )

@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from magicplan.arguments import count_arg, counts_arg, plan_arguments
 from magicplan.errors import MagicplanError
 from magicplan.physics import workload_warnings
 from magicplan.planner.evaluation import baseline, block, drafts_of
 from magicplan.planner.inputs import default_drafts, plan_inputs
 from magicplan.planner.optimizer import plan
 from magicplan.planner.records import Strategy
-from magicplan.setup import as_drafted
+from magicplan.setup import as_drafted, check_positive
 from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
@@ -59,9 +60,9 @@ def critical_length(
     hardware: HardwareLike,
     num_gpus: int,
     target: ModelLike,
-    batch: int,
+    batch: int | str,
     gamma: int | None = None,
-    max_context: int | None = None,
+    max_context: int | str | None = None,
     **plan_kw: Any,
 ) -> dict[str, Any]:
     """Smallest context at which the best (or the given γ's) speculative speedup reaches 1
@@ -69,9 +70,13 @@ def critical_length(
 
     Scans 12 log-spaced contexts from 128 to `max_context` (default: the model's maximum),
     then bisects to the token between the last context below 1 and the first at or above it.
+    `batch` and `max_context` are counts ('32k' too).
     """
     hardware, target = as_hardware(hardware), as_model(target, "target")
-    top = int(max_context or target.max_position_embeddings)
+    batch = int(check_positive("batch", count_arg("batch", batch)))
+    given = count_arg("max_context", max_context)
+    top = target.max_position_embeddings if given is None else given
+    top = int(check_positive("max_context", top))
     if top < MIN_CONTEXT:
         raise MagicplanError(f"max_context must be >= {MIN_CONTEXT}; got {top}")
     kw = plan_kw | ({"gammas": [gamma]} if gamma is not None else {}) | {"top": 3, "beyond": False}
@@ -218,13 +223,17 @@ def break_even(
     hardware: HardwareLike,
     num_gpus: int,
     target: ModelLike,
-    batch: int,
-    context: int,
+    batch: int | str,
+    context: int | str,
     target_speedup: float = 1.0,
     **plan_kw: Any,
 ) -> dict[str, Any]:
-    """Smallest acceptance rate α at which the best strategy reaches `target_speedup`."""
+    """Smallest acceptance rate α at which the best strategy reaches `target_speedup`
+    (`batch`, `context`: counts, '32k' too)."""
     hardware, target = as_hardware(hardware), as_model(target, "target")
+    batch = int(check_positive("batch", count_arg("batch", batch)))
+    context = int(check_positive("context", count_arg("context", context)))
+    plan_kw = plan_arguments(plan_kw)
     if not target_speedup > 0:
         raise MagicplanError(f"target_speedup must be > 0; got {target_speedup}")
     plan_kw = {k: v for k, v in plan_kw.items()
@@ -287,21 +296,22 @@ def sweep(
     hardware: HardwareLike,
     num_gpus: int,
     target: ModelLike,
-    batches: Sequence[int],
-    contexts: Sequence[int],
+    batches: Sequence[int | str] | int | str,
+    contexts: Sequence[int | str] | int | str,
     **plan_kw: Any,
 ) -> list[dict[str, Any]]:
-    """Best strategy and its speedup at every batch × context cell (row-major, batch outer)."""
+    """Best strategy and its speedup at every batch × context cell (row-major, batch outer).
+    `batches`, `contexts`: counts as a list, an array, one number or a comma string ('1k,4k')."""
     hardware, target = as_hardware(hardware), as_model(target, "target")
     rows = []
-    for b in batches:
-        for s in contexts:
-            r = plan(hardware, num_gpus, target, int(b), int(s), top=3, beyond=False, **plan_kw)
+    for b in _axis("batches", batches):
+        for s in _axis("contexts", contexts):
+            r = plan(hardware, num_gpus, target, b, s, top=3, beyond=False, **plan_kw)
             best, sd = r["best"], best_speculative(r)
             rows.append(
                 {
-                    "batch": int(b),
-                    "context": int(s),
+                    "batch": b,
+                    "context": s,
                     "draft_model": best["draft_model"] if best else None,
                     "kv_method": best["kv_method"] if best else None,
                     "kv_budget": best["kv_budget"] if best else None,
@@ -317,6 +327,14 @@ def sweep(
                 }
             )
     return rows
+
+
+def _axis(name: str, value: Any) -> list[int]:
+    """A sweep axis as positive whole numbers ('1k,4k', one count, a list or an array)."""
+    given = counts_arg(name, value)
+    if not given:
+        raise MagicplanError(f"{name} must list at least one value; got {value!r}")
+    return [int(v) for v in check_positive(name, given)]
 
 
 def _ar_columns(ar: dict[str, Any], best: dict[str, Any] | None) -> dict[str, Any]:

@@ -14,12 +14,14 @@ its own acceptance rate. The batch is lowered where the mix misses the SLO.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from magicplan.arguments import counts_arg, plan_arguments, workload_arg
+from magicplan.cost.memory import memory_terms
 from magicplan.cost.mixture import check_mix, mixed_forward_time
 from magicplan.cost.operators import Array, shard
 from magicplan.cost.roofline import Roofline
@@ -29,12 +31,14 @@ from magicplan.planner import acceptance as acc
 from magicplan.planner.analysis import best_speculative
 from magicplan.planner.batches import ar_max_batch, most_tokens
 from magicplan.planner.capacity_report import capacity_report
-from magicplan.planner.evaluation import drafts_of
+from magicplan.planner.engine_features import runnable
+from magicplan.planner.evaluation import drafts_of, usable_capacity
 from magicplan.planner.inputs import default_drafts, plan_inputs
 from magicplan.planner.optimizer import plan
 from magicplan.setup import Setup, check_positive
 from magicplan.specs import load_model
 from magicplan.specs.drafts import DraftKindSpec
+from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
 from magicplan.specs.quantization import served
@@ -46,10 +50,12 @@ from magicplan.specs.registry import (
     as_hardware,
     as_model,
 )
-from magicplan.units import MS
+from magicplan.units import GB, MS
 
 MAX_BATCH = 4096  # largest batch searched per replica (memory usually binds far earlier)
 TENSOR_PARALLEL = (1, 2, 4, 8)  # degrees tried (one NVLink/NVSwitch node at most)
+# A context mix: 'CONTEXT:FRACTION[:KV_BUDGET],...', {context: fraction}, or items.
+WorkloadLike = str | Mapping[Any, Any] | Sequence[Sequence[Any]]
 
 
 @dataclass(frozen=True)
@@ -65,14 +71,12 @@ class Workload:
         return round(float(np.dot(self.contexts, self.fractions)))
 
 
-def check_workload(workload: Sequence[Sequence[float]]) -> Workload:
-    """[(context, fraction[, kv_budget]), ...] → Workload, or a MagicplanError naming it."""
-    if any(len(w) not in (2, 3) for w in workload):
-        raise MagicplanError(
-            "workload items must be (context, fraction) or (context, fraction, kv_budget)"
-        )
-    ctx, frac = check_mix([(w[0], w[1]) for w in workload])
-    budgets = np.array([float(w[2]) if len(w) == 3 else math.nan for w in workload])
+def check_workload(workload: WorkloadLike) -> Workload:
+    """A context mix (`arguments.workload_arg`: text, a mapping or (context, fraction[,
+    kv_budget]) items) → Workload, or a MagicplanError naming it."""
+    mix = workload_arg(workload)
+    ctx, frac = check_mix([(w[0], w[1]) for w in mix])
+    budgets = np.array([w[2] if len(w) == 3 else math.nan for w in mix])
     if np.any(budgets[np.isfinite(budgets)] <= 0) or np.any(np.isinf(budgets)):
         raise MagicplanError("workload kv_budget values must be positive numbers")
     return Workload(ctx, frac, budgets)
@@ -195,16 +199,19 @@ def capacity(
     target: ModelLike,
     tokens_per_s: float,
     slo_ms: float,
-    workload: Sequence[Sequence[float]],
+    workload: WorkloadLike,
     max_gpus: int = 64,
-    tensor_parallel: Sequence[int] | None = None,
+    tensor_parallel: Sequence[int] | int | str | None = None,
     gpu_hour_usd: float | None = None,
     **plan_kw: Any,
 ) -> dict[str, Any]:
     """Fewest GPUs for `tokens_per_s` at ≤ `slo_ms` per token, AR vs SD, and what SD saves.
 
-    `workload`: [(context, fraction[, kv_budget]), ...]; `plan_kw`: the planner's options
-    (drafts, kv_methods, acceptance, ...). With `gpu_hour_usd`, the hourly cost of each.
+    `workload`: [(context, fraction[, kv_budget]), ...], {context: fraction} or the CLI's
+    '8k:0.5,32k:0.5' (contexts and budgets as counts, '8k' too); `tensor_parallel`: the TP
+    degrees tried (a list, one degree or '1,2'); `plan_kw`: the planner's options (drafts,
+    kv_methods, acceptance, ...; a list option as a list, one value or a comma string). With
+    `gpu_hour_usd`, the hourly cost of each.
     A strategy that cannot meet the SLO, or needs more than `max_gpus`, is None, and
     `autoregressive_unavailable` / `speculative_unavailable` say why, with the numbers.
     `hardware`, `target`: specs, ids or paths.
@@ -219,27 +226,60 @@ def capacity(
     if gpu_hour_usd is not None:
         check_positive("gpu_hour_usd", gpu_hour_usd, integer=False)
     w = check_workload(workload)
+    plan_kw = plan_arguments(plan_kw)
     plan_kw = plan_kw | {"drafts": _chain_drafts(target, plan_kw.get("drafts"))}
     table = plan_kw.get("acceptance_table")
     if table is not None and not isinstance(table, list):
         plan_kw = plan_kw | {"acceptance_table": acc.load_table(table)}  # read the file once
-    degrees = [
-        d for d in (tensor_parallel or TENSOR_PARALLEL) if d <= max_gpus and _splits(target, d)
-    ]
-    if not degrees:
-        raise MagicplanError(
-            f"tensor_parallel: no degree <= max_gpus={max_gpus} can split {target.id}"
-        )
+    degrees = _degrees(target, tensor_parallel, max_gpus)
     found = _fewest_gpus(hardware, target, tokens_per_s, slo_ms, w, degrees, plan_kw)
     fastest = _fastest(hardware, target, w, degrees, found, plan_kw)
+    engine = as_engine(plan_kw.get("engine"))
     engine_id = Setup(
-        hardware=hardware, num_gpus=degrees[0], target=target,
-        engine=as_engine(plan_kw.get("engine")),
+        hardware=hardware, num_gpus=degrees[0], target=target, engine=engine
     ).engine_id  # fmt: skip
-    return {"engine": engine_id} | capacity_report(
+    memory = _one_sequence(hardware, target, max(degrees), w, plan_kw.get("memory_utilization"))
+    report = capacity_report(
         hardware=hardware, target=target, tokens_per_s=tokens_per_s, slo_ms=slo_ms,
         workload=w, found=found, fastest=fastest, max_gpus=max_gpus, usd=gpu_hour_usd,
+        memory=memory,
     )  # fmt: skip
+    note = _families_note(hardware, target, engine, plan_kw.get("any_strategy", False))
+    return {"engine": engine_id} | report | {"notes": [note] if note else []}
+
+
+def _one_sequence(
+    hw: HardwareSpec, target: ModelSpec, tp: int, w: Workload, utilization: float | None
+) -> dict[str, Any]:
+    """Plain AR's memory per GPU for one sequence at the mix's mean context on `tp` GPUs, and
+    what an engine may fill there (GB): why nothing fits, with the numbers."""
+    fixed, per_seq = memory_terms(target, tp, w.mean_context, speculative=False)
+    need = sum(fixed.values()) + float(sum(per_seq.values(), 0.0))
+    usable = usable_capacity(hw, tp, target, utilization)
+    return {
+        "tensor_parallel": tp,
+        "context": w.mean_context,
+        "memory_needed_per_gpu_gb": need / GB,
+        "memory_usable_per_gpu_gb": usable / GB,
+    }
+
+
+def _families_note(
+    hw: HardwareSpec, target: ModelSpec, engine: EngineSpec | None, any_strategy: bool
+) -> str | None:
+    """What capacity leaves out that `plan` would propose on this engine: the drafting
+    families (EAGLE, EAGLE-3, Medusa, n-gram, MTP) the engine runs (None: it runs none)."""
+    runs = None if any_strategy else runnable(engine, hw)
+    kinds = [d.kind for d in default_drafts(target) if isinstance(d, DraftKindSpec)]
+    kinds = [k for k in kinds if runs is None or runs.runs(k)]
+    if not kinds:
+        return None
+    on = f"{runs.id} runs" if runs is not None else "are"
+    return (
+        f"capacity plans self-speculation and separate draft models over the context mix; the "
+        f"drafting families {on} ({', '.join(kinds)}) are not planned here: "
+        "`magicplan plan` plans them, one context at a time"
+    )
 
 
 def _fewest_gpus(
@@ -314,9 +354,24 @@ def _chain_drafts(target: ModelSpec, drafts: Any) -> list[Any]:
     return named
 
 
-def _splits(model: ModelSpec, tp: int) -> bool:
+def _degrees(target: ModelSpec, wanted: Any, max_gpus: int) -> list[int]:
+    """The TP degrees tried: those of `wanted` (default TENSOR_PARALLEL) within max_gpus that
+    split `target`; none is a MagicplanError saying why for each."""
+    asked = counts_arg("tensor_parallel", wanted) or list(TENSOR_PARALLEL)
+    asked = [int(d) for d in check_positive("tensor_parallel", asked)]
+    why = {d: _split_error(target, d) if d <= max_gpus else f"more than max_gpus={max_gpus}"
+           for d in asked}  # fmt: skip
+    degrees = [d for d in asked if why[d] is None]
+    if not degrees:
+        reasons = "; ".join(f"{d}: {r}" for d, r in why.items())
+        raise MagicplanError(f"tensor_parallel: no degree can serve {target.id} ({reasons})")
+    return degrees
+
+
+def _split_error(model: ModelSpec, tp: int) -> str | None:
+    """Why `tp` GPUs cannot split `model` (None: they can)."""
     try:
         shard(model, tp)
-    except MagicplanError:
-        return False
-    return True
+    except MagicplanError as exc:
+        return str(exc)
+    return None

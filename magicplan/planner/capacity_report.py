@@ -19,10 +19,11 @@ NAMES = {"autoregressive": "plain AR", "speculative": "speculative decoding"}
 
 def _unavailable(
     name: str, opt: dict[str, Any] | None, fastest: dict[str, Any] | None, max_gpus: int,
-    slo_ms: float,
+    slo_ms: float, memory: dict[str, Any],
 ) -> dict[str, Any] | None:  # fmt: skip
     """Why a strategy has no answer: the SLO is out of reach (its fastest per-token time), it
-    needs more than max_gpus (how many), or nothing fits in memory."""
+    needs more than max_gpus (how many), or nothing fits in memory (`memory`: one plain-AR
+    sequence's GB per GPU against the GB usable, at the widest TP tried)."""
     if opt is not None and opt["gpus"] <= max_gpus:
         return None
     if opt is not None:
@@ -30,8 +31,12 @@ def _unavailable(
                 "text": f"{NAMES[name]} needs {opt['gpus']} GPUs, more than max_gpus="
                         f"{max_gpus}"}  # fmt: skip
     if fastest is None:
-        return {"reason": "does_not_fit",
-                "text": f"{NAMES[name]}: not even one sequence fits in memory"}  # fmt: skip
+        need, usable = memory["memory_needed_per_gpu_gb"], memory["memory_usable_per_gpu_gb"]
+        what = "not even one sequence fits" if need > usable else "nothing it plans fits at batch 1"
+        return {"reason": "does_not_fit", **memory,
+                "text": f"{NAMES[name]}: {what} in memory (plain AR needs {need:.1f} GB per GPU "
+                        f"at context {memory['context']:,}, {usable:.1f} GB usable at TP "
+                        f"{memory['tensor_parallel']}, the widest tried)"}  # fmt: skip
     t, tp = fastest["t_per_token_ms"], fastest["tensor_parallel"]
     return {"reason": "slo_unreachable", "fastest_t_per_token_ms": t, "tensor_parallel": tp,
             "text": f"{NAMES[name]} cannot meet {slo_ms:g} ms per token at any batch: its "
@@ -53,9 +58,10 @@ def capacity_report(
     *, hardware: HardwareSpec, target: ModelSpec, tokens_per_s: float, slo_ms: float,
     workload: Workload, found: dict[str, dict[str, Any] | None],
     fastest: dict[str, dict[str, Any] | None], max_gpus: int, usd: float | None,
+    memory: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
     """The JSON object of `capacity`."""
-    why = {n: _unavailable(n, found[n], fastest[n], max_gpus, slo_ms) for n in NAMES}
+    why = {n: _unavailable(n, found[n], fastest[n], max_gpus, slo_ms, memory) for n in NAMES}
     for opt in found.values():
         _priced(opt, usd)
     ok = {n: (found[n] if why[n] is None else None) for n in NAMES}

@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from magicplan.arguments import count_arg, plan_arguments
 from magicplan.cost.drafts import Drafter
 from magicplan.cost.memory import DEFAULT_MEMORY_UTILIZATION
 from magicplan.cost.roofline import Roofline
@@ -194,6 +195,8 @@ def plan_inputs(
 ) -> PlanInputs:
     """Validate and resolve the planner's inputs (specs, ids or paths); `kw` are `plan`'s
     optional arguments."""
+    batch, context = count_arg("batch", batch), count_arg("context", context)
+    kw = plan_arguments(kw)  # list options as lists, counts written '4k' read
     hardware = as_hardware(hardware)
     kv = kw.get("kv_dtype")
     target = served(as_model(target, "target"), kw.get("weight_dtype"), kv)

@@ -209,16 +209,21 @@ def as_draft(value: DraftLike, name: str = "draft") -> Draft:
     return as_model(value, name)
 
 
-def load_hardware(id_or_path: str | Path) -> HardwareSpec:
-    """A HardwareSpec from a shipped id (e.g. 'h100-sxm') or a YAML/JSON profile path."""
+def load_hardware(id_or_path: HardwareLike) -> HardwareSpec:
+    """A HardwareSpec from a shipped id (e.g. 'h100-sxm') or a YAML/JSON profile path (a
+    HardwareSpec as it is)."""
+    if not isinstance(id_or_path, (str, Path)):
+        return as_hardware(id_or_path)
     path = _resolve("hardware_profiles", str(id_or_path), "hardware", "magicplan hardware list")
     return _cached(_hardware_from_mapping, str(path), _stamp(path))
 
 
-def load_model(id_or_path: str | Path) -> ModelSpec:
+def load_model(id_or_path: ModelLike) -> ModelSpec:
     """A ModelSpec from a shipped id, a Hugging Face repo id of a shipped profile
     ('meta-llama/Llama-3.1-8B'), a YAML profile, a config.json, a checkpoint folder, or a GGUF
-    file (its metadata; id: the file name without '.gguf')."""
+    file (its metadata; id: the file name without '.gguf'); a ModelSpec as it is."""
+    if not isinstance(id_or_path, (str, Path)):
+        return as_model(id_or_path)
     path = _resolve("model_profiles", str(id_or_path), "model", "magicplan models list")
     file, loader = model_loader(path)
     return _cached(loader, str(file), _stamp(file))
@@ -297,10 +302,12 @@ def _engine_id(arg: str) -> str:
     return next((names[k] for k in _engine_candidates(engine_key(arg)) if k in names), arg)
 
 
-def load_engine(id_or_path: str | Path | None = None) -> EngineSpec:
+def load_engine(id_or_path: EngineLike | None = None) -> EngineSpec:
     """An EngineSpec from a shipped id (e.g. 'vllm'), one of its aliases or versioned names
     (`tensorrt-llm`, `vllm==0.6.3`; `engine_key`) or a YAML profile path; None: the default
-    engine (DEFAULT_ENGINE)."""
+    engine (DEFAULT_ENGINE); an EngineSpec as it is."""
+    if id_or_path is not None and not isinstance(id_or_path, (str, Path)):
+        return _as(id_or_path, EngineSpec, load_engine, "engine", "an engine id, a profile path")
     arg = DEFAULT_ENGINE if id_or_path is None else str(id_or_path)
     path = _resolve("engine_profiles", _engine_id(arg), "engine", "magicplan engines list")
     return _cached(_engine_from_mapping, str(path), _stamp(path))

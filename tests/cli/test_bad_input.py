@@ -93,6 +93,8 @@ OUT_OF_RANGE = [
     ([*PLAN, "--top", "0"], "--top"),
     ([*PLAN, "--acceptance", "0.8", "--acceptance-samples", "0"], "acceptance_samples"),
     (["critical-length", *BASE, "--batch", "0"], "batch"),
+    (["critical-length", *BASE, "--batch", "16", "--max-context", "0"], "max_context"),
+    (["critical-length", *BASE, "--batch", "16", "--max-context", "100"], "max_context"),
     (["break-even", *BASE, "--batch", "64", "--context", "8", "--target-speedup", "-1"], "speedup"),
     (["sweep", *BASE, "--batches", "0,4"], "batch"),
     (["sweep", *BASE, "--contexts", "-5"], "context"),

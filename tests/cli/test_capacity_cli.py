@@ -36,12 +36,59 @@ def test_capacity_command_is_the_python_capacity() -> None:
         ("8k:0.5,32k:0.4", "fractions"),
         ("x:1", "--workload"),
         ("", "--workload"),
+        ("8k:nan", "fraction of context 8000 must be a finite number > 0; got nan"),
+        ("8k:1.5,4k:-0.5", "fraction of context 4000 must be a finite number > 0; got -0.5"),
+        ("8k:1:0", "kv_budget"),
+        ("8k:1:2:3", "--workload"),
     ],
 )
 def test_capacity_bad_workload_is_one_line(workload: str, needle: str) -> None:
     out = runner.invoke(app, [*CAP, "--workload", workload])
     text = out.output.strip()
     assert out.exit_code == 2 and text.startswith("error:") and needle in text and "\n" not in text
+
+
+def test_capacity_workload_budget_takes_suffixes() -> None:
+    short = runner.invoke(app, [*CAP, "--workload", "8k:1:1k", "--json"])
+    plain = runner.invoke(app, [*CAP, "--workload", "8000:1:1000", "--json"])
+    assert short.exit_code == 0, short.output
+    assert json.loads(short.output) == json.loads(plain.output)
+    assert json.loads(short.output)["workload"] == [[8000.0, 1.0, 1000.0]]
+
+
+@pytest.mark.parametrize(
+    ("degrees", "needles"),
+    [
+        ("3", ["3: num_gpus=3 cannot split llama-3.1-8b", "num_attention_heads=32"]),
+        ("3,128", ["3: num_gpus=3", "128: more than max_gpus=64"]),
+    ],
+)
+def test_capacity_tensor_parallel_says_why_no_degree_serves(
+    degrees: str, needles: list[str]
+) -> None:
+    out = runner.invoke(app, [*CAP, "--workload", "8k:1", "--tensor-parallel", degrees])
+    text = out.output.strip()
+    assert out.exit_code == 2 and "\n" not in text and all(n in text for n in needles), text
+
+
+def test_capacity_drafts_help_says_what_capacity_plans() -> None:
+    text = " ".join(runner.invoke(app, ["capacity", "--help"]).output.split())
+    line = text[text.index("--drafts") : text.index("--kv-methods")]
+    assert "'self' (self-speculation) and/or draft models" in line
+    assert "(eagle, eagle3, medusa, mtp, ngram) are not planned by capacity" in line
+    assert "drafting kinds (" not in line  # the planning commands' wording: kinds accepted
+
+
+def test_capacity_notes_the_drafting_families_it_leaves_out() -> None:
+    out = runner.invoke(app, [*CAP, "--workload", "8k:1", "--json"])
+    notes = json.loads(out.output)["notes"]
+    assert len(notes) == 1 and "vllm runs (eagle, eagle3, medusa, mtp, ngram)" not in notes[0]
+    assert "vllm runs (eagle, eagle3, medusa, ngram)" in notes[0]  # no MTP module in 8B
+    assert "`magicplan plan` plans them" in notes[0]
+    table = " ".join(runner.invoke(app, [*CAP, "--workload", "8k:1"]).output.split())
+    assert f"note: {notes[0]}" in table
+    none = runner.invoke(app, [*CAP, "--workload", "8k:1", "--engine", "gpt-fast", "--json"])
+    assert json.loads(none.output)["notes"] == []  # gpt-fast runs no drafting family
 
 
 def test_plan_reports_tokens_per_gpu_and_cost() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from magicplan.cost.mixture import mixed_forward_time
-from magicplan.planner import capacity
+from magicplan.planner import capacity, plan
 from magicplan.setup import Setup
 from magicplan.specs import load_model
 
@@ -30,6 +30,21 @@ def test_slo_out_of_reach_gives_the_fastest_time(h100: Any) -> None:
     assert r["speculative"] is None and sd["reason"] == "exceeds_max_gpus"
     assert sd["gpus_needed"] > 16 and f"needs {sd['gpus_needed']} GPUs" in r["note"]
     assert r["gpus_saved_by_sd"] is None and r["recommended"] is None
+
+
+def test_nothing_fits_gives_the_memory_numbers() -> None:
+    # 70B on 24 GB cards at 128k: usable 0.9 x 24 GB = 21.6 GB per GPU at TP 8
+    r = capacity("rtx-4090", "llama-3.1-70b", 2000, 50.0, [(128000, 1.0)])
+    fit = plan("rtx-4090", 8, "llama-3.1-70b", 1, 128000, gammas=[2])["feasibility"]
+    assert fit["fits"] is False
+    for name in ("autoregressive", "speculative"):
+        why = r[f"{name}_unavailable"]
+        assert why["reason"] == "does_not_fit" and why["tensor_parallel"] == 8
+        assert why["memory_usable_per_gpu_gb"] == pytest.approx(21.6)
+        assert why["memory_needed_per_gpu_gb"] == pytest.approx(fit["memory_needed_per_gpu_gb"])
+        need = f"{fit['memory_needed_per_gpu_gb']:.1f} GB per GPU at context 128,000"
+        assert f"not even one sequence fits in memory (plain AR needs {need}" in why["text"]
+        assert "21.6 GB usable at TP 8" in why["text"] and why["text"] in r["note"]
 
 
 def test_more_than_max_gpus_still_counts_what_sd_saves(h100: Any) -> None:
