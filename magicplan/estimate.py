@@ -326,7 +326,7 @@ def estimate(
     family = dr if isinstance(dr, DraftKindSpec) else None
     method = kv_method or ("full" if family is not None else "streamingllm")
     gamma = gamma if gamma is not None else (family.depth if family is not None else 2)
-    dr = dr if not isinstance(dr, ModelSpec) else served(dr, None, kv_dtype)
+    dr = dr if not isinstance(dr, ModelSpec) else served(dr, None, kv_dtype or tgt.kv_dtype)
     setup = Setup(
         hardware=hw, num_gpus=num_gpus, target=tgt, draft=dr, kv_method=method,
         draft_num_gpus=draft_num_gpus, mode=mode, calibration=calibration,

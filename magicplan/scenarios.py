@@ -178,7 +178,11 @@ def _setup(
         hardware=hardware,
         num_gpus=_as_int("num_gpus", g["num_gpus"]),
         target=target,
-        draft=served(draft_spec, None, kv) if isinstance(draft_spec, ModelSpec) else draft_spec,
+        draft=(
+            served(draft_spec, None, kv or target.kv_dtype)
+            if isinstance(draft_spec, ModelSpec)
+            else draft_spec
+        ),  # the target's KV format is the draft's
         kv_method="full" if g["kv_method"] == "none" else g["kv_method"],  # none: no draft cache
         draft_num_gpus=None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
         memory_utilization=memory_fraction(memory_utilization),

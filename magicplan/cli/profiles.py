@@ -35,13 +35,15 @@ def hardware_json(hw: HardwareSpec) -> dict[str, Any]:
 
 
 def model_json(m: ModelSpec) -> dict[str, Any]:
-    """A model profile as JSON, with derived counts (bf16 KV bytes per token)."""
+    """A model profile as JSON, with derived counts (bf16 KV bytes per token, and in the KV
+    cache's own format)."""
     data = m.model_dump(mode="json", exclude_none=True)
     data["head_dim"] = m.head_dim_eff
     data["num_parameters"] = m.num_parameters
     data["num_active_parameters"] = m.num_active_parameters
     data["weight_bytes"] = _whole(m.weight_bytes())
     data["kv_bytes_per_token"] = _whole(m.kv_bytes_per_token("bfloat16"))
+    data["kv_cache_bytes_per_token"] = _whole(m.kv_bytes_per_token(m.cache_dtype))
     return data
 
 

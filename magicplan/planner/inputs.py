@@ -229,7 +229,8 @@ def plan_inputs(
         if drafts is not None
         else default_drafts(target, families=alpha is None or tau is not None)
     )
-    ds = [served(d, None, kv) if isinstance(d, ModelSpec) else d for d in ds]
+    # the KV format the target's cache is served in (asked, or its checkpoint's) is the draft's
+    ds = [served(d, None, kv or target.kv_dtype) if isinstance(d, ModelSpec) else d for d in ds]
     for d in ds:
         if isinstance(d, ModelSpec):
             check_draft_vocab(target, d)  # refuses a mismatched draft, naming "vocab"

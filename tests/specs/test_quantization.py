@@ -277,3 +277,21 @@ def test_a_bad_quantization_config_in_a_checkpoint_is_one_line(tmp_path: Path) -
     with pytest.raises(MagicplanError) as info:
         load_model(path)
     assert str(info.value) == f"{path}: quantization_config.bits must be 4 or 8 for gptq; got 2"
+
+
+def test_a_checkpoints_fp8_kv_cache_is_its_drafts_too(tmp_path: Path) -> None:
+    # A compressed-tensors FP8 checkpoint with an FP8 kv_cache_scheme plans as --weight-dtype fp8
+    # --kv-dtype fp8 does: the draft's cache in FP8 too (it stayed bf16: 24.17 GB, not 22.07).
+    from magicplan.planner import plan
+
+    ckpt = tmp_path / "Llama-3.1-8B-FP8-KV"
+    ckpt.mkdir()
+    qc = compressed_tensors(W8A8_FP8) | {"kv_cache_scheme": FP8_KV}
+    (ckpt / "config.json").write_text(json.dumps(LLAMA_CONFIG | {"quantization_config": qc}))
+    kw: dict[str, Any] = {"drafts": ["llama-3.2-1b"], "acceptance": 0.8, "engine": "vllm"}
+    mine = plan("h100-sxm", 1, str(ckpt), 16, 8000, **kw)["best"]
+    asked = plan("h100-sxm", 1, "llama-3.1-8b", 16, 8000, weight_dtype="fp8", kv_dtype="fp8",
+                 **kw)["best"]  # fmt: skip
+    assert mine["memory_per_gpu_gb"] == pytest.approx(asked["memory_per_gpu_gb"])
+    assert mine["speedup"] == pytest.approx(asked["speedup"])
+    assert load_model(str(ckpt)).kv_bytes_per_token("fp8") == 65536  # 2·32·8·128·1 byte
