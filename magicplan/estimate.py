@@ -368,12 +368,14 @@ def estimate(
 def _beyond(setup: Setup, header: dict[str, Any]) -> str | None:
     """What the serving engine cannot run of this strategy (None: it runs it, or its features
     are unknown): the estimate still prices it on that engine's step costs."""
-    from magicplan.planner.engine_features import lacks, needs_of
+    from magicplan.planner.engine_features import lacks, needs_of, vendor_note
     from magicplan.specs.registry import runnable
 
     runs = runnable(setup.engine, setup.hardware)
     if runs is None:
         return None
+    if (where := vendor_note(runs, setup.hardware)) is not None:
+        return where
     draft = header["draft_model"] if header["draft_kind"] != "draft_model" else "draft_model"
     gamma = int(np.max(np.asarray(header["gamma"])))
     entry = {"draft_model": draft, "kv_method": header["kv_method"], "gamma": gamma,

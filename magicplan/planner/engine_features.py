@@ -10,6 +10,7 @@ from typing import Any
 from magicplan.cost.drafts import Draft, draft_kind_of
 from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.engine import EngineSpec
+from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.registry import runnable as runnable  # re-exported: the planner's word
 
 SELF = "self-speculation (drafting with the target itself)"
@@ -25,6 +26,16 @@ FAMILIES = {
     "ngram": "n-gram prompt lookup (ngram)",
 }
 NEEDS = {"self": SELF, "draft_model": DRAFT_MODEL, **FAMILIES}  # draft kind → the feature
+
+
+def vendor_note(engine: EngineSpec | None, hardware: HardwareSpec) -> str | None:
+    """A warning when `engine` does not run on `hardware`'s vendor (None: it does, or the
+    engine's vendors are not restricted)."""
+    if engine is None or engine.vendors is None or hardware.vendor in engine.vendors:
+        return None
+    runs_on = ", ".join(engine.vendors)
+    return (f"warning: {engine.id} runs on {runs_on} hardware, not {hardware.vendor} "
+            f"({hardware.id}): its step costs there are hypothetical")  # fmt: skip
 
 
 def draft_tp_degrees(engine: EngineSpec, num_gpus: int) -> tuple[int, ...] | None:

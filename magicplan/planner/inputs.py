@@ -19,7 +19,7 @@ from magicplan.errors import MagicplanError
 from magicplan.physics import workload_warnings
 from magicplan.planner import acceptance as acc
 from magicplan.planner.accepted_lengths import TauEntry, lookup_tau, read_tau_table, shipped_tau
-from magicplan.planner.engine_features import restrict, runnable
+from magicplan.planner.engine_features import restrict, runnable, vendor_note
 from magicplan.setup import (
     Setup,
     check_draft_vocab,
@@ -242,6 +242,7 @@ def plan_inputs(
         int(batch),
     )  # fmt: skip
     notes = workload_warnings(hardware, int(num_gpus), target, int(context))
+    notes += [n for n in (vendor_note(engine, hardware),) if n]
     tau_table = tau_table_of(kw.get("tau_table"))
     if runs is not None and runs.speculative.tree_verify and tau is None:
         both = chains_too(ds, target, tau_table, alpha is not None)

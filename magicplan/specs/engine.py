@@ -67,6 +67,11 @@ class EngineSpec(_Frozen):
     # whose aliases hold vllm-0.6); `specs.registry.engine_key` normalizes both sides.
     aliases: list[str] = Field(default_factory=list)
     notes: str | None = None
+    vendors: list[str] | None = Field(
+        default=None,
+        description="hardware vendors it runs on (a hardware profile's `vendor`; None: not "
+        "restricted here)",
+    )
     cuda_graphs: bool = Field(description="decode steps replay captured CUDA graphs")
     attention_kernel: str = Field(min_length=1)
     allreduce: str = Field(min_length=1, description="all-reduce implementation")

@@ -383,3 +383,16 @@ def test_an_engine_that_speculates_one_sequence_at_a_time() -> None:
     assert "hf-transformers" not in beyond["engines_that_run_it"] and beyond["engines_that_run_it"]
     one = plan("h100-sxm", 1, "llama-3.1-8b", 1, 16000, engine="hf-transformers")
     assert one["best"]["draft_model"] != "none"
+
+
+def test_an_engine_on_hardware_it_does_not_run_on_is_warned() -> None:
+    # TensorRT-LLM runs on NVIDIA GPUs only: a plan (and an estimate) on an MI300X says so.
+    from magicplan.estimate import estimate
+
+    r = plan("mi300x", 1, "llama-3.1-8b", 4, 4000, engine="trtllm")
+    assert any(n.startswith("warning: trtllm runs on nvidia hardware, not amd") for n in r["notes"])
+    e = estimate("mi300x", 1, "llama-3.1-8b", 4, 4000, engine="trtllm", acceptance=0.8,
+                 draft="llama-3.2-1b", kv_method="full")  # fmt: skip
+    assert any("trtllm runs on nvidia hardware" in n for n in e["notes"])
+    assert not any("runs on" in n for n in plan("h100-sxm", 1, "llama-3.1-8b", 4, 4000,
+                                                engine="trtllm")["notes"])  # fmt: skip
