@@ -43,7 +43,7 @@ def print_break_even(r: dict[str, Any]) -> None:
     )
     if r["strategy"] is not None:
         console().print(f"strategy: {strategy_label(r['strategy'])}")
-    _notes(r["warnings"])
+    _notes([*r["warnings"], *r.get("notes", [])])
 
 
 def print_sweep_notes(rows: list[dict[str, Any]], hardware: str, num_gpus: int, model: str) -> None:

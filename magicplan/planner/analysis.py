@@ -37,6 +37,10 @@ from magicplan.specs.registry import (
     as_model,
 )
 
+FAMILIES_LEFT_OUT = (
+    "the drafting families (EAGLE, MTP, n-gram lookup) are left out of the default α search: "
+    "give --drafts (eagle3, ngram, ...) to search theirs"
+)
 MIN_CONTEXT = 128  # smallest context searched (the smallest draft budget)
 BISECTION_STEPS = 30  # α to 1e-9; contexts to one token
 
@@ -242,8 +246,9 @@ def break_even(
     # the search is over α: drafts planned by a tree's τ (eagle, eagle3, medusa where the
     # engine verifies their tree) have no α; a chain family's α is searched like a model's
     runs = as_engine(plan_kw.get("engine"))
+    asked = plan_kw.get("drafts")
     drafts = [as_drafted(as_draft(d), runs, hardware)[0]
-              for d in plan_kw.get("drafts") or default_drafts(target, families=False)]  # fmt: skip
+              for d in asked or default_drafts(target, families=False)]  # fmt: skip
     plan_kw["drafts"] = [d for d in drafts if not (isinstance(d, DraftKindSpec) and d.is_tree)]
     if not plan_kw["drafts"]:
         raise MagicplanError(
@@ -265,6 +270,7 @@ def break_even(
         "context": context,
         "target_speedup": target_speedup,
         "warnings": workload_warnings(hardware, num_gpus, target, context),
+        "notes": [] if asked else [FAMILIES_LEFT_OUT],
     }
     full = plan(hardware, num_gpus, target, batch, context, acceptance=1.0, top=3, **plan_kw)
     base["engine"] = full["engine"]

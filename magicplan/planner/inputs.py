@@ -229,6 +229,11 @@ def plan_inputs(
         if drafts is not None
         else default_drafts(target, families=alpha is None or tau is not None)
     )
+    left_out = (
+        [d.id for d in default_drafts(target) if isinstance(d, DraftKindSpec) and d.is_tree]
+        if drafts is None and alpha is not None and tau is None
+        else []
+    )
     # the KV format the target's cache is served in (asked, or its checkpoint's) is the draft's
     ds = [served(d, None, kv or target.kv_dtype) if isinstance(d, ModelSpec) else d for d in ds]
     for d in ds:
@@ -243,6 +248,11 @@ def plan_inputs(
     )  # fmt: skip
     notes = workload_warnings(hardware, int(num_gpus), target, int(context))
     notes += [n for n in (vendor_note(engine, hardware),) if n]
+    if left_out:
+        notes.append(
+            f"with --acceptance α the default search leaves out {', '.join(left_out)} (α does "
+            "not say a token tree's τ): give --drafts to plan them"
+        )
     tau_table = tau_table_of(kw.get("tau_table"))
     if runs is not None and runs.speculative.tree_verify and tau is None:
         both = chains_too(ds, target, tau_table, alpha is not None)
@@ -258,6 +268,8 @@ def plan_inputs(
         tau_from = (
             "with the given --accepted-per-step as the chain's τ"
             if kw.get("accepted_per_step") is not None
+            else "with the given α"
+            if alpha is not None
             else "only where a chain τ is published (a tree's would overstate it)"
         )
         given = kw.get("tree_tokens")

@@ -241,3 +241,15 @@ def test_break_even_searches_a_chain_familys_alpha(h100: object, llama8b: object
     ]["draft_model"] == "eagle3"  # fmt: skip
     with pytest.raises(MagicplanError, match="on an engine that verifies their tree"):
         break_even(h100, 1, llama8b, 8, 8000, drafts=["eagle3"], engine="sglang")
+
+
+def test_break_even_and_plan_say_what_an_alpha_search_leaves_out(
+    h100: object, llama8b: object
+) -> None:
+    r = break_even(h100, 8, llama8b, 64, 32000, engine="vllm")  # type: ignore[arg-type]
+    assert r["notes"] and r["notes"][0].startswith("the drafting families")
+    given = break_even(h100, 8, llama8b, 64, 32000, engine="vllm", drafts=["ngram"])  # type: ignore[arg-type]
+    assert given["notes"] == []
+    p = plan(h100, 8, llama8b, 64, 32000, engine="vllm", acceptance=0.5)
+    assert any(n.startswith("with --acceptance α the default search leaves out eagle")
+               for n in p["notes"])  # fmt: skip
