@@ -3,7 +3,7 @@ columns with clean errors, grouped by their categorical columns, and estimated v
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,18 @@ from magicplan.csv_columns import (
     report_problems,
 )
 from magicplan.errors import MagicplanError
-from magicplan.specs.drafts import draft_kind, is_family
+from magicplan.scenario_options import (
+    RATES,
+    SCENARIO_COUNTS,
+    Options,
+    checked_options,
+    fill_blanks,
+)
 from magicplan.specs.engine import EngineSpec
 
 __all__ = [  # with the table readers, re-exported from their historic home here
-    "SCENARIO_COLUMNS", "SCENARIO_COUNTS", "SCENARIO_KEYS", "Columns", "RowErrors", "at_row",
-    "check_whole_numbers", "estimate_scenarios", "groups", "read_columns",
+    "SCENARIO_COLUMNS", "SCENARIO_COUNTS", "SCENARIO_KEYS", "Columns", "Options", "RowErrors",
+    "at_row", "check_whole_numbers", "estimate_scenarios", "groups", "read_columns",
     "read_scenarios", "row_engine", "use_omega",
 ]  # fmt: skip
 
@@ -36,27 +42,14 @@ SCENARIO_COLUMNS = (
 )  # fmt: skip
 WORKLOAD_COLUMNS = ("gpu", "num_gpus", "target", "batch", "context")  # every row states these
 STRATEGY_COLUMNS = ("draft_model", "kv_method", "kv_budget", "gamma")  # else the option's
-SCENARIO_COUNTS = (
-    ("num_gpus", 1), ("kv_budget", 0), ("context", 1), ("batch", 1), ("gamma", 1),
-    ("draft_num_gpus", 1), ("tree_tokens", 2),
-)  # fmt: skip
 SCENARIO_KEYS = (
     "gpu", "num_gpus", "target", "draft_model", "kv_method", "draft_num_gpus", "engine",
     "weight_dtype", "kv_dtype",
 )  # fmt: skip
-# The command-line option that stands in for each column (a blank cell or a missing column).
-OPTION_FLAGS = {
-    "draft_model": "--draft", "kv_method": "--kv-method", "kv_budget": "--kv-budget",
-    "gamma": "--gamma", "alpha": "--acceptance", "accepted_per_step": "--accepted-per-step",
-    "tree_tokens": "--tree-tokens", "draft_num_gpus": "--draft-num-gpus",
-}  # fmt: skip
 OPTIONAL = (
     "alpha", "accepted_per_step", "draft_num_gpus", "engine", "weight_dtype", "kv_dtype",
     "tree_tokens", "id",
 )  # fmt: skip
-# `magicplan.estimate.estimate`'s defaults: a chain's γ, and the draft's KV budget in tokens
-DEFAULT_GAMMA, DEFAULT_KV_BUDGET = 2, 512
-Options = Mapping[str, str | float | None]
 
 
 def read_scenarios(
@@ -75,7 +68,7 @@ def read_scenarios(
     Otherwise each bad row's one-line reason is in the `error` column (None on good rows) and
     the other rows are kept; a file-level fault (missing column) still raises.
     """
-    given = _options(options)
+    given = checked_options(options)
     found: RowErrors = {}
     present = [c for c in STRATEGY_COLUMNS if c not in given]
     cols = read_columns(path, WORKLOAD_COLUMNS, (*STRATEGY_COLUMNS, *OPTIONAL), found,
@@ -91,8 +84,8 @@ def read_scenarios(
             f"{path}: missing column 'accepted_per_step' or 'alpha' (one of them must be filled "
             "on every row; or give --acceptance or --accepted-per-step)"
         )
-    _fill(cols, given, np.array([i not in found for i in range(n)]))
-    for name, lo, hi in (("alpha", 0.0, 1.0), ("accepted_per_step", 1.0, np.inf)):
+    fill_blanks(cols, given, np.array([i not in found for i in range(n)]))
+    for name, lo, hi in RATES:
         v = cols.get(name, np.array([]))
         for i in np.flatnonzero(~np.isnan(v) & ~(np.isfinite(v) & (v >= lo) & (v <= hi))):
             found.setdefault(int(i), f"column '{name}' must lie in [{lo:g}, {hi:g}]; got {v[i]:g}")
@@ -108,57 +101,6 @@ def read_scenarios(
         report_problems(path, found, None)
         del cols["error"]
     return cols
-
-
-def _options(options: Options | None) -> dict[str, str | float]:
-    """The options given, each checked as its column's cells are (a MagicplanError names it)."""
-    given = {k: v for k, v in (options or {}).items() if v is not None and v != ""}
-    unknown = sorted(given.keys() - OPTION_FLAGS.keys())
-    if unknown:
-        raise MagicplanError(f"no option stands in for column '{unknown[0]}'")
-    if {"alpha", "accepted_per_step"} <= given.keys():
-        raise MagicplanError("give --acceptance or --accepted-per-step, not both")
-    for name, low in SCENARIO_COUNTS:
-        v = float(given.get(name, low))
-        if not (v.is_integer() and low <= v < 2.0**53):
-            raise MagicplanError(f"{OPTION_FLAGS[name]} must be a whole number >= {low}; got {v:g}")
-    for name, lo, hi in (("alpha", 0.0, 1.0), ("accepted_per_step", 1.0, np.inf)):
-        v = float(given.get(name, lo))
-        if not (np.isfinite(v) and lo <= v <= hi):
-            raise MagicplanError(f"{OPTION_FLAGS[name]} must lie in [{lo:g}, {hi:g}]; got {v:g}")
-    return given
-
-
-def _fill(cols: Columns, given: dict[str, str | float], ok: npt.NDArray[np.bool_]) -> None:
-    """Blank cells of the good rows `ok` (and missing columns) take the options `given`; then
-    the strategy columns' blank cells take the defaults (`read_scenarios`). α or Ω fills only
-    the rows that have neither."""
-    n = ok.size
-    rateless = np.isnan(cols.get("alpha", np.full(n, np.nan))) & np.isnan(
-        cols.get("accepted_per_step", np.full(n, np.nan))
-    )
-    for name, value in given.items():
-        if name in ("alpha", "accepted_per_step"):
-            blank = ok & rateless
-            cols[name] = np.where(blank, float(value), cols.get(name, np.full(n, np.nan)))
-        elif name in ("draft_model", "kv_method"):
-            cols[name] = np.where(ok & (cols.get(name, np.full(n, "")) == ""), str(value),
-                                  cols.get(name, np.full(n, "")))  # fmt: skip
-        else:
-            old = cols.get(name, np.full(n, np.nan))
-            cols[name] = np.where(ok & np.isnan(old), float(value), old)
-    draft = np.where(ok & (cols["draft_model"] == ""), "self", cols["draft_model"])
-    names, which = np.unique(draft, return_inverse=True)
-    family = np.array([is_family(d) for d in names], dtype=bool)[which.ravel()]
-    depth = np.array([draft_kind(d).depth if is_family(d) else DEFAULT_GAMMA for d in names])
-    depth = depth[which.ravel()]
-    method = np.where(family, "full", "streamingllm")
-    cols["draft_model"] = draft
-    cols["kv_method"] = np.where(ok & (cols["kv_method"] == ""), method, cols["kv_method"])
-    cols["gamma"] = np.where(ok & np.isnan(cols["gamma"]), depth, cols["gamma"])
-    whole = np.isin(cols["kv_method"], ("full", "none"))  # no budget: the whole cache
-    budget = np.where(whole, 0.0, float(DEFAULT_KV_BUDGET))
-    cols["kv_budget"] = np.where(ok & np.isnan(cols["kv_budget"]), budget, cols["kv_budget"])
 
 
 def use_omega(cols: Columns) -> bool:

@@ -37,7 +37,7 @@ from magicplan.cost.methods import KvMethod
 from magicplan.errors import MagicplanError
 
 if TYPE_CHECKING:
-    from magicplan.scenarios import Options
+    from magicplan.scenario_options import Options
 
 
 @app.command("estimate")
@@ -136,7 +136,7 @@ def estimate_command(
     if acceptance is None and accepted_per_step is None:
         raise MagicplanError("give --acceptance A (α in [0, 1]) or --accepted-per-step OMEGA")
     from magicplan.estimate import estimate
-    from magicplan.scenarios import DEFAULT_KV_BUDGET
+    from magicplan.scenario_options import DEFAULT_KV_BUDGET
     from magicplan.setup import memory_fraction
 
     assert hardware and model and batch is not None and context is not None
