@@ -1,6 +1,7 @@
 """CSV tables read into numpy columns (numbers as float64, text as str) with one clear message
-per bad cell, naming row and column; or, given a `RowErrors` dict, each bad row's first problem
-collected there so that the other rows can still be used. Rows count the header as row 1."""
+for the first bad row in file order, naming row and column; or, given a `RowErrors` dict, each
+bad row's first problem collected there so that the other rows can still be used. Rows count
+the header as row 1."""
 
 from __future__ import annotations
 
@@ -43,27 +44,45 @@ def read_columns(
     required: Iterable[str],
     optional: Iterable[str] = (),
     errors: RowErrors | None = None,
+    *,
+    present: Iterable[str] = (),
 ) -> Columns:
     """Read a CSV into columns: numeric ones as float64 (blank → NaN where optional), others as str.
 
-    A missing required column is a MagicplanError naming it. A cell that is not a number, or a
-    blank required cell, is one too (naming row and column), unless `errors` collects the rows'
-    problems (the cell then reads as NaN).
+    A missing required column is a MagicplanError naming it; `present` columns must be in the
+    header too, but their cells may be blank (as optional ones). A row whose cell count is not
+    the header's, a cell that is not a number (`nan` included), or a blank required cell is one
+    too, naming the first such row in file order and its column, unless `errors` collects the
+    rows' problems (the cell then reads as NaN).
     """
-    req = tuple(required)
-    rows = read_csv_rows(path, req)
-    present = set(rows[0])
+    req, must = tuple(required), tuple(present)
+    found: RowErrors = {}
+    rows = read_csv_rows(path, (*req, *must), ragged=found)
+    header = set(rows[0])
     cols: Columns = {}
-    for name in (*req, *(o for o in optional if o in present)):
+    for name in dict.fromkeys((*req, *must, *(o for o in optional if o in header))):
         raw = [r.get(name, "") for r in rows]
         if name in NUMERIC:
-            cols[name] = _numeric(path, name, raw, name in req, errors)
+            cols[name] = _numeric(path, name, raw, name in req, found)
             continue
         cols[name] = np.array(raw)
         if name in req:
             for i in [i for i, v in enumerate(raw) if not v]:
-                record_problem(path, errors, i, f"column '{name}' is empty")
+                found.setdefault(i, f"column '{name}' is empty")
+    report_problems(path, found, errors)
     return cols
+
+
+def report_problems(path: str | Path, found: RowErrors, errors: RowErrors | None) -> None:
+    """Rows' problems `found` into `errors` (a row's first problem kept); without `errors`
+    (strict), the first bad row in file order is a MagicplanError."""
+    if errors is None:
+        if found:
+            first = min(found)
+            raise MagicplanError(at_row(path, first, found[first]))
+        return
+    for row in sorted(found):
+        errors.setdefault(row, found[row])
 
 
 def _numeric(
@@ -81,11 +100,12 @@ def _numeric(
             except MagicplanError:
                 cells[i] = "?"
             if cells[i] == "?":
-                record_problem(path, errors, i, f"column '{name}': '{raw[i]}' is not a number")
                 cells[i] = "nan"
         arr = np.array(cells, dtype=np.float64)
-    if required:
-        for row in np.flatnonzero(np.isnan(arr)):
+    for row in np.flatnonzero(np.isnan(arr)):
+        if raw[row]:  # written, yet not a number ('nan', 'sixteen')
+            record_problem(path, errors, int(row), f"column '{name}': '{raw[row]}' is not a number")
+        elif required:
             record_problem(path, errors, int(row), f"column '{name}' is empty")
     return arr
 
@@ -99,6 +119,7 @@ def check_whole_numbers(
     """Each (column, smallest) in `counts` holds whole numbers >= smallest, below 2^53 (blank
     cells of optional columns are NaN and pass); else a MagicplanError naming row and column
     (or, with `errors`, each bad row's problem recorded there)."""
+    found: RowErrors = {}
     for name, low in counts:
         if name not in cols:
             continue
@@ -106,10 +127,9 @@ def check_whole_numbers(
         with np.errstate(invalid="ignore"):
             bad = ~np.isnan(v) & (~np.isfinite(v) | (v < low) | (v >= 2.0**53) | (v != np.round(v)))
         for i in np.flatnonzero(bad):
-            record_problem(
-                path, errors, int(i),
-                f"column '{name}' must be a whole number >= {low} (below 2^53); got {v[i]:g}",
-            )  # fmt: skip
+            message = f"column '{name}' must be a whole number >= {low} (below 2^53); got {v[i]:g}"
+            found.setdefault(int(i), message)
+    report_problems(path, found, errors)
 
 
 def _is_number(text: str) -> bool:

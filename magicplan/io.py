@@ -22,14 +22,15 @@ MAX_NESTING = 1000
 
 
 def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file; a missing, unreadable or empty file is a MagicplanError."""
+    """Read a UTF-8 text file (a leading byte-order mark, as Excel's "CSV UTF-8" writes, is
+    dropped); a missing, unreadable or empty file is a MagicplanError."""
     p = Path(path)
     if not p.exists():
         raise MagicplanError(f"{p}: file not found")
     if p.is_dir():
         raise MagicplanError(f"{p}: is a directory, expected a file")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise MagicplanError(f"{p}: cannot read file ({exc.__class__.__name__})") from exc
     if not text.strip():
@@ -85,11 +86,15 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def read_csv_rows(path: str | Path, required: tuple[str, ...] = ()) -> list[dict[str, str]]:
+def read_csv_rows(
+    path: str | Path, required: tuple[str, ...] = (), *, ragged: dict[int, str] | None = None
+) -> list[dict[str, str]]:
     """Read a CSV with a header row; every name in `required` must be a column.
 
     A repeated column name, or a row with more filled cells than the header has columns, is
-    refused rather than silently resolved (which copy wins, which cells are dropped).
+    refused rather than silently resolved (which copy wins, which cells are dropped). Given
+    `ragged`, a row with more filled cells or fewer cells than the header is recorded there
+    instead (data row index, 0 = the first, → one line) and read cut or padded with blanks.
     """
     text = read_text(path)
     try:  # blank lines are skipped, as csv.DictReader does
@@ -110,10 +115,12 @@ def read_csv_rows(path: str | Path, required: tuple[str, ...] = ()) -> list[dict
         raise MagicplanError(f"{path}: column '{repeated[0]}' appears more than once")
     rows = []
     for i, cells in enumerate(body):
-        if any(c.strip() for c in cells[len(columns) :]):
-            raise MagicplanError(
-                f"{path}: row {i + 2} has {len(cells)} cells but the header has {len(columns)}"
-            )
+        longer = any(c.strip() for c in cells[len(columns) :])
+        if longer or (ragged is not None and len(cells) < len(columns)):
+            problem = f"{len(cells)} cells but the header has {len(columns)} columns"
+            if ragged is None:
+                raise MagicplanError(f"{path}: row {i + 2}: {problem}")
+            ragged[i] = problem
         cells = (cells + [""] * len(columns))[: len(columns)]
         rows.append({k: v.strip() for k, v in zip(columns, cells, strict=True)})
     if not rows:

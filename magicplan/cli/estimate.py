@@ -4,10 +4,11 @@ row of a scenarios CSV (vectorized)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
+from magicplan.choices import Mode
 from magicplan.cli._app import app
 from magicplan.cli._options import (
     KIND_CHOICES,
@@ -35,6 +36,9 @@ from magicplan.cli._output import console, emit_json, fmt, table
 from magicplan.cost.methods import KvMethod
 from magicplan.errors import MagicplanError
 
+if TYPE_CHECKING:
+    from magicplan.scenario_options import Options
+
 
 @app.command("estimate")
 def estimate_command(
@@ -44,13 +48,13 @@ def estimate_command(
     batch: BatchOpt = None,
     context: ContextOpt = None,
     draft: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--draft",
             "--drafts",
-            help=f"'self', a kind ({KIND_CHOICES}) or one draft model: {MODEL_HELP}.",
+            help=f"'self' (default), a kind ({KIND_CHOICES}) or one draft model: {MODEL_HELP}.",
         ),
-    ] = "self",
+    ] = None,
     kv_method: Annotated[
         str | None,
         typer.Option(
@@ -60,8 +64,11 @@ def estimate_command(
         ),
     ] = None,
     kv_budget: Annotated[
-        str, typer.Option("--kv-budget", "--kv-budgets", help="Draft KV budget in tokens.")
-    ] = "512",
+        str | None,
+        typer.Option(
+            "--kv-budget", "--kv-budgets", help="Draft KV budget in tokens (default 512)."
+        ),
+    ] = None,
     gamma: Annotated[
         str | None,
         typer.Option(
@@ -87,7 +94,11 @@ def estimate_command(
     weight_dtype: WeightDtype = None,
     kv_dtype: KvDtype = None,
     scenarios: Annotated[
-        Path | None, typer.Option(help="CSV of scenarios (reference columns).")
+        Path | None,
+        typer.Option(
+            help="CSV of scenarios (reference columns; a blank cell or a missing strategy "
+            "column takes the option of that name)."
+        ),
     ] = None,
     columns: Annotated[
         str | None,
@@ -99,13 +110,24 @@ def estimate_command(
 ) -> None:
     """Estimate AR, draft and verify step times, SD speedup, throughput and memory."""
     check_mode(mode)
+    for name, value in (("draft", draft), ("kv-method", kv_method), ("kv-budget", kv_budget),
+                        ("gamma", gamma)):  # fmt: skip
+        one(value, name, "estimate")
     if scenarios is not None:
         wanted = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
         if wanted == []:
             raise MagicplanError("--columns must name at least one figure, e.g. speedup")
+        options = {
+            "draft_model": draft, "kv_method": kv_method,
+            "kv_budget": count(kv_budget, "kv-budget"), "gamma": count(gamma, "gamma"),
+            "alpha": acceptance,
+            "accepted_per_step": accepted_per_step, "tree_tokens": tree_tokens,
+            "draft_num_gpus": draft_num_gpus,
+        }  # fmt: skip
         objects = _scenario_objects(
-            scenarios, wanted, strict, memory_utilization, engine, weight_dtype, kv_dtype
-        )
+            scenarios, wanted, strict, memory_utilization, engine, weight_dtype, kv_dtype,
+            options=options, mode=check_mode(mode),
+        )  # fmt: skip
         emit_json(objects, output)
         return
     if columns is not None:
@@ -114,12 +136,10 @@ def estimate_command(
     if acceptance is None and accepted_per_step is None:
         raise MagicplanError("give --acceptance A (α in [0, 1]) or --accepted-per-step OMEGA")
     from magicplan.estimate import estimate
+    from magicplan.scenario_options import DEFAULT_KV_BUDGET
     from magicplan.setup import memory_fraction
 
     assert hardware and model and batch is not None and context is not None
-    for name, value in (("draft", draft), ("kv-method", kv_method), ("kv-budget", kv_budget),
-                        ("gamma", gamma)):  # fmt: skip
-        one(value, name, "estimate")
     result = estimate(
         hardware,
         num_gpus,
@@ -130,7 +150,6 @@ def estimate_command(
         draft=draft,
         kv_method=cast(KvMethod | None, kv_method),  # Setup names it when it is not one
         tree_tokens=tree_tokens,
-        kv_budget=count(kv_budget, "kv-budget"),
         acceptance=acceptance,
         accepted_per_step=accepted_per_step,
         draft_num_gpus=draft_num_gpus,
@@ -139,6 +158,7 @@ def estimate_command(
         engine=engine,
         weight_dtype=weight_dtype,
         kv_dtype=kv_dtype,
+        kv_budget=DEFAULT_KV_BUDGET if kv_budget is None else count(kv_budget, "kv-budget"),
     )
     if json_out or output:
         emit_json(result, output)
@@ -154,33 +174,33 @@ def _scenario_objects(
     engine: str | None = None,
     weight_dtype: str | None = None,
     kv_dtype: str | None = None,
+    *,
+    options: Options | None = None,
+    mode: Mode = "calibrated",
 ) -> list[dict[str, Any]]:
-    """One JSON object per row: its inputs, then its figures, `draft_num_gpus` and any notes;
-    blank engine, weight_dtype and kv_dtype cells take `engine`, `weight_dtype`, `kv_dtype`;
-    a row that cannot be estimated has `error` (one line) instead of figures (strict: the
-    first such row is a MagicplanError naming file and row). A file with no good row fails."""
+    """One JSON object per row: its inputs (blank cells filled: `read_scenarios`), then its
+    figures, `draft_num_gpus` and any notes; blank engine, weight_dtype and kv_dtype cells take
+    `engine`, `weight_dtype`, `kv_dtype`, blank strategy cells `options`; a row that cannot be
+    estimated has `error` (one line) instead of figures (strict: the first such row in file
+    order is a MagicplanError naming file and row). A file with no good row fails."""
     from magicplan.estimate import check_columns, nest
-    from magicplan.scenarios import (
-        SCENARIO_COLUMNS,
-        at_row,
-        estimate_scenarios,
-        read_columns,
-        read_scenarios,
-    )
+    from magicplan.scenarios import SCENARIO_COLUMNS, at_row, estimate_scenarios, read_scenarios
 
     wanted = None if columns is None else check_columns(columns)  # before reading the file
-    cols = read_scenarios(path, strict=strict)
+    cols = read_scenarios(path, strict=False, options=options)  # strict: after every row
     res = estimate_scenarios(
-        cols, wanted, strict=strict, source=path, memory_utilization=memory_utilization,
-        engine=engine, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
+        cols, wanted, strict=False, source=path, memory_utilization=memory_utilization,
+        engine=engine, weight_dtype=weight_dtype, kv_dtype=kv_dtype, mode=mode,
     )  # fmt: skip
-    errors = list(res.pop("error", [None] * len(cols["batch"])))
+    errors = list(res.pop("error"))
     notes, draft_n, engines = res.pop("note"), res.pop("draft_num_gpus"), res.pop("engine")
-    if all(e is not None for e in errors):
-        raise MagicplanError(f"no row could be estimated; {at_row(path, 0, errors[0])}")
-    cols |= read_columns(path, (), ("id",))
+    first = next((i for i, e in enumerate(errors) if e is not None), None)
+    if first is not None and (strict or all(e is not None for e in errors)):
+        lead = "" if strict else "no row could be estimated; "
+        raise MagicplanError(f"{lead}{at_row(path, first, errors[first])}")
     # Each object echoes its row's inputs, then the estimate (keys as for one scenario).
-    inputs = [k for k in ("id", *SCENARIO_COLUMNS, "tree_tokens", "draft_num_gpus") if k in cols]
+    echoed = ("id", *SCENARIO_COLUMNS, "alpha", "tree_tokens", "draft_num_gpus")
+    inputs = [k for k in echoed if k in cols]
     echo = list(zip(*[_plain(cols[k]) for k in inputs], strict=True))
     figures = list(zip(*[res[k].tolist() for k in res], strict=True)) or [()] * len(echo)
     out = []

@@ -181,8 +181,8 @@ def plan_command(
     scenarios: Annotated[
         Path | None,
         typer.Option(
-            help="CSV: gpu,num_gpus,target,batch,context[,draft_model,kv_method,kv_budget,alpha,"
-            "engine,weight_dtype,kv_dtype] (a blank cell takes the option of that name)."
+            help="CSV: gpu,num_gpus,target,batch,context[,draft_model,kv_method,kv_budget,gamma,"
+            "alpha,engine,weight_dtype,kv_dtype] (a blank cell takes the option of that name)."
         ),
     ] = None,
     strict: Strict = False,
@@ -199,6 +199,12 @@ def plan_command(
     kw = dict(strategy or {})
     if scenarios is not None:
         from magicplan.planner.scenarios import plan_scenarios
+
+        one_workload = {"--export": export, "--acceptance-samples": acceptance_samples,
+                        "--acceptance-interval": acceptance_interval}  # fmt: skip
+        for flag, value in one_workload.items():
+            if value is not None:
+                raise MagicplanError(f"{flag} plans one workload; not with --scenarios")
 
         given = {k: v for k, v in kw.items() if v is not None}  # row columns override these
         rows = plan_scenarios(scenarios, top, slo_ms=slo_ms, gpu_hour_usd=gpu_hour_usd,

@@ -55,3 +55,121 @@ def test_plan_scenarios_tolerates_a_bad_row(tmp_path: Path) -> None:
     assert table7["best"]["draft_num_gpus"] in (1, 2, 4)  # the planner searches draft TP itself
     strict = runner.invoke(app, ["plan", "--scenarios", str(path), "--strict"])
     assert strict.exit_code == 2 and "row 3" in strict.stderr
+
+
+def run_json(*args: str) -> list[dict[str, object]]:
+    r = runner.invoke(app, list(args))
+    assert r.exit_code == 0, r.output
+    rows: list[dict[str, object]] = json.loads(r.stdout)
+    return rows
+
+
+def test_estimate_scenarios_take_the_options_for_blank_cells(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text(
+        "gpu,num_gpus,target,batch,context,draft_model,kv_method,kv_budget,gamma,alpha\n"
+        "h100-sxm,1,llama-3.1-8b,16,8k,llama-3.2-1b,full,512,2,\n"
+        "h100-sxm,1,llama-3.1-8b,16,8k,,,512,,0.8\n"
+        "h100-sxm,1,llama-3.1-8b,16,8k,eagle3,full,,3,0.8\n"  # a family: no budget needed
+    )
+    opts = ["--acceptance", "0.7", "--gamma", "3", "--draft", "llama-3.2-1b", "--kv-method", "full"]
+    rows = run_json("estimate", "--scenarios", str(path), "--engine", "vllm", *opts)
+    assert [r.get("error") for r in rows] == [None, None, None]
+    assert [(r["alpha"], r["gamma"], r["draft_model"]) for r in rows] == [
+        (0.7, 2, "llama-3.2-1b"), (0.8, 3, "llama-3.2-1b"), (0.8, 3, "eagle3"),
+    ]  # fmt: skip
+    assert rows[2]["kv_budget"] == 0
+
+
+def test_estimate_scenarios_strict_names_the_first_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    later = GOOD.replace(",512,", ",x,")  # a column read before batch
+    path.write_text(
+        HEADER + GOOD + BAD_ROWS["unknown draft"] + GOOD.replace(",16,", ",-4,") + later
+    )
+    r = runner.invoke(app, ["estimate", "--scenarios", str(path), "--strict"])
+    assert r.exit_code == 2 and f"{path}: row 3: " in r.stderr and "llama-9b" in r.stderr
+    path.write_text(HEADER + GOOD + GOOD.replace(",16,", ",-4,") + later)
+    r = runner.invoke(app, ["estimate", "--scenarios", str(path), "--strict"])
+    assert r.exit_code == 2 and f"{path}: row 3 column 'batch'" in r.stderr
+
+
+def test_estimate_scenarios_read_excel_csv_and_ragged_rows(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    text = HEADER + GOOD + GOOD.rstrip("\n") + ",x,y\n" + GOOD
+    path.write_bytes(text.encode("utf-8-sig"))  # Excel's "CSV UTF-8" starts with a BOM
+    first, long, last = run_json("estimate", "--scenarios", str(path), "--columns", "speedup")
+    assert first["speedup"] == last["speedup"] and long["error"] == (
+        "12 cells but the header has 10 columns"
+    )
+    r = runner.invoke(app, ["estimate", "--scenarios", str(path), "--strict"])
+    assert r.exit_code == 2 and "row 3: 12 cells" in r.stderr
+
+
+def test_estimate_scenarios_follow_the_mode(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text(HEADER + GOOD)
+    args = ["estimate", "--scenarios", str(path), "--columns", "t_autoregressive_ms"]
+    (calibrated,) = run_json(*args)
+    (ideal,) = run_json(*args, "--mode", "ideal")  # peaks, no overheads: faster
+    assert float(ideal["t_autoregressive_ms"]) < float(calibrated["t_autoregressive_ms"])  # type: ignore[arg-type]
+
+
+def test_a_row_that_fails_names_its_engine(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text(HEADER + GOOD + BAD_ROWS["unknown draft"])
+    good, bad = run_json("estimate", "--scenarios", str(path), "--columns", "speedup")
+    assert good["engine"] == bad["engine"] == "magicdec" and "error" in bad
+    path.write_text(
+        PLAN_HEADER + "h100-sxm,1,llama-3.1-8b,16,8k,self,,\nh100-sxm,3,llama-3.1-8b,16,8k,,,\n"
+    )
+    good, bad = run_json("plan", "--scenarios", str(path), "--acceptance", "0.8")
+    assert good["engine"] == bad["engine"] == "magicdec" and "error" in bad
+
+
+PLAN_HEADER = "gpu,num_gpus,target,batch,context,draft_model,gamma,alpha\n"
+
+
+def test_plan_scenarios_plan_the_gamma_column(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    rows = ("6,0.8", "0,0.8", "-1,0.8", ",0.8")
+    path.write_text(
+        PLAN_HEADER + "".join(f"h100-sxm,1,llama-3.1-8b,16,8k,llama-3.2-1b,{r}\n" for r in rows)
+    )
+    six, zero, negative, searched = run_json("plan", "--scenarios", str(path), "--top", "1")
+    assert six["best"]["gamma"] == 6 != searched["best"]["gamma"]  # type: ignore[index]
+    assert "'gamma' must be a whole number >= 1" in str(zero["error"]) and "error" in negative
+    r = runner.invoke(app, ["plan", "--scenarios", str(path), "--strict"])
+    assert r.exit_code == 2 and f"{path}: row 3 column 'gamma'" in r.stderr
+
+
+def test_plan_scenarios_label_where_alpha_came_from(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(PLAN_HEADER + "h100-sxm,1,llama-3.1-8b,16,8k,llama-3.2-1b,2,0.8\n"
+                    "h100-sxm,1,llama-3.1-8b,16,8k,llama-3.2-1b,2,\n")  # fmt: skip
+    cell, option = run_json("plan", "--scenarios", str(path), "--acceptance", "0.7", "--top", "1")
+    assert cell["best"]["acceptance_source"] == "scenarios column alpha"  # type: ignore[index]
+    assert option["best"]["acceptance_source"] == "user --acceptance"  # type: ignore[index]
+
+
+def test_plan_scenarios_strict_names_the_first_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(
+        PLAN_HEADER
+        + "h100-sxm,1,llama-3.1-8b,-4,32k,self,2,0.8\nh100-sxm,1,llama-3.1-8b,16,nan,self,2,0.8\n"
+    )
+    r = runner.invoke(app, ["plan", "--scenarios", str(path), "--strict"])
+    assert r.exit_code == 2 and f"{path}: row 2 column 'batch'" in r.stderr
+    r = runner.invoke(app, ["plan", "--scenarios", str(path)])
+    assert r.exit_code == 2 and "'nan' is not a number" not in r.stderr  # row 2 first
+    path.write_text(PLAN_HEADER + "h100-sxm,1,llama-3.1-8b,16,nan,self,2,0.8\n")
+    r = runner.invoke(app, ["plan", "--scenarios", str(path)])
+    assert r.exit_code == 2 and "column 'context': 'nan' is not a number" in r.stderr
+
+
+def test_plan_scenarios_refuse_single_workload_options(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(PLAN_HEADER + "h100-sxm,1,llama-3.1-8b,16,8k,llama-3.2-1b,2,0.8\n")
+    r = runner.invoke(app, ["plan", "--scenarios", str(path), "--export", "vllm"])
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.strip() == "error: --export plans one workload; not with --scenarios"
