@@ -25,9 +25,10 @@ from magicplan.planner.optimizer import plan
 from magicplan.planner.records import Strategy
 from magicplan.specs import load_engine, load_model
 from magicplan.specs.drafts import DraftKindSpec
+from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
 from magicplan.specs.model import ModelSpec
-from magicplan.specs.registry import as_draft
+from magicplan.specs.registry import as_draft, as_engine
 
 ENGINES = ("vllm", "sglang")
 MAX_EXPORT_BATCH = 1024  # largest batch size planned for the table
@@ -83,6 +84,9 @@ def expressible_kwargs(
     EAGLE-3, MTP, n-gram lookup, and Medusa on vLLM), planned on the engine named in `plan_kw`
     (else this one)."""
     spec = load_engine(engine)
+    planned_on = as_engine(plan_kw.get("engine"))
+    if planned_on is not None and planned_on.speculative.export == engine:
+        spec = planned_on  # the plan's engine writes this config (vLLM V0 for vllm): its features
     drafts = [as_draft(d) for d in (plan_kw.get("drafts") or default_drafts(target))]
     drafts, methods, tp, _ = restrict(
         spec, drafts, tuple(plan_kw.get("kv_methods") or KV_METHODS), None, num_gpus
@@ -152,7 +156,8 @@ def export(
         limits.insert(0, dropped["text"])
     if chosen["speedup"] <= 1:
         limits.append(f"speculation does not pay at batch {report['batch']} (K = 0 in its range)")
-    config = engine_config(fmt, _hf(chosen["draft_model"]), chosen, table)
+    config = one_k(fmt, kw, engine_config(fmt, _hf(chosen["draft_model"]), chosen, table),
+                   chosen, limits)  # fmt: skip
     limits += family_limits(fmt, chosen)
     return _result(fmt, report, target, config, table, limits, chosen, dropped)
 
@@ -220,6 +225,29 @@ def _dropped(
             "speedup_given_up": given_up, "text": text}  # fmt: skip
 
 
+def one_k(
+    fmt: str, kw: dict[str, Any], config: dict[str, Any], chosen: dict[str, Any],
+    limits: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    """vLLM's config for a release without γ per batch size (the plan's engine says
+    `dynamic_gamma: false`: vLLM V0): one num_speculative_tokens, the chosen γ, and a limitation
+    saying so; else `config` as it is."""
+    engine = kw.get("engine")
+    spec = engine if isinstance(engine, EngineSpec) else load_engine(engine)
+    if fmt != "vllm" or spec.speculative.dynamic_gamma:
+        return config
+    limits.append(
+        f"{spec.id} runs one num_speculative_tokens per server "
+        "(num_speculative_tokens_per_batch_size is vLLM V1's): the per-batch-size table is for a "
+        "router, or disable speculation above a batch size (speculative_disable_by_batch_size); "
+        "releases before speculative_config take these as engine arguments (docs.vllm.ai v0.6 "
+        "spec_decode: --speculative-model [ngram] or the draft, --num-speculative-tokens, "
+        "--ngram-prompt-lookup-max)"
+    )
+    out = {k: v for k, v in config.items() if k != "num_speculative_tokens_per_batch_size"}
+    return out | {"num_speculative_tokens": int(chosen["gamma"])}
+
+
 def _sglang(engine: str) -> list[str]:
     if engine != "sglang":
         return []
@@ -265,7 +293,8 @@ def export_batches(
     chosen = _batch_strategy(best)
     if not np.any(best.gamma > 0):
         limits.append(f"speculation pays at no batch size up to {top}: K = 0 everywhere")
-    config = engine_config(fmt, _hf(chosen["draft_model"]), chosen, table)
+    config = one_k(fmt, kw, engine_config(fmt, _hf(chosen["draft_model"]), chosen, table),
+                   chosen, limits)  # fmt: skip
     limits += family_limits(fmt, chosen)
     return _result(fmt, report, target, config, table, limits, chosen)
 

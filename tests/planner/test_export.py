@@ -101,3 +101,20 @@ def test_an_export_without_a_draft_it_can_run_says_why() -> None:
     m = plan(h100, 1, target, 16, 8000, drafts=["medusa"], engine="vllm")
     assert "no speculative strategy could be planned" in m["recommendation"]
     assert m["feasibility"]["speculative_candidates"] == 0
+
+
+def test_an_export_planned_on_vllm_v0_is_what_vllm_v0_runs() -> None:
+    # vLLM V0 (the plan's engine) writes the vllm config: its features bound the export (no
+    # EAGLE-3), and it takes one K per server (no per-batch-size key in the config).
+    h100, target = load_hardware("h100-sxm"), load_model("llama-3.1-8b")
+    r = plan(h100, 1, target, 16, 16000, engine="vllm-v0")
+    e = export("vllm", r, h100, 1, target, engine="vllm-v0")
+    cfg = e["speculative_config"]
+    assert cfg["method"] in ("ngram", "eagle", "medusa", "draft_model")
+    assert "num_speculative_tokens_per_batch_size" not in cfg
+    assert cfg["num_speculative_tokens"] == e["exported_strategy"]["gamma"]
+    assert any(x.startswith("vllm-v0 runs one num_speculative_tokens per server")
+               for x in e["limitations"])  # fmt: skip
+    v1 = export("vllm", plan(h100, 1, target, 16, 16000, engine="vllm"), h100, 1, target,
+                engine="vllm")  # fmt: skip
+    assert "num_speculative_tokens_per_batch_size" in v1["speculative_config"]
