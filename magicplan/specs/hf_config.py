@@ -152,7 +152,9 @@ def model_from_hf_config(
         "name": str(name),
         "architecture": arch,
         "hidden_size": _require_int(cfg, "hidden_size", source),
-        "intermediate_size": cfg.get("intermediate_size") or cfg.get("moe_intermediate_size"),
+        "intermediate_size": cfg.get("intermediate_size")
+        or cfg.get("moe_intermediate_size")
+        or _require_int(cfg, "intermediate_size", source),
         "num_layers": layers,
         "num_attention_heads": heads,
         "num_kv_heads": cfg.get("num_key_value_heads") or heads,
@@ -167,7 +169,7 @@ def model_from_hf_config(
         "mtp_layers": int(
             cfg.get("num_nextn_predict_layers") or cfg.get("mtp_num_hidden_layers") or 0
         ),
-        "dtype": _DTYPES.get(str(cfg.get("torch_dtype") or cfg.get("dtype")), "bfloat16"),
+        "dtype": _dtype(cfg, source),
         "source": f"config.json: {source}",
         **_window_fields(cfg, arch, layers, max_positions, source),
     }
@@ -175,5 +177,33 @@ def model_from_hf_config(
         fields |= from_quantization_config(cfg["quantization_config"], source)
     try:
         return ModelSpec(**fields)
-    except ValidationError as exc:
-        raise MagicplanError(format_validation_error(exc, source)) from exc
+    except (ValidationError, ValueError) as exc:
+        text = format_validation_error(exc, source) if isinstance(exc, ValidationError) else (
+            f"{source}: {exc}")  # fmt: skip
+        raise MagicplanError(in_hf_terms(text)) from exc
+
+
+# The profile's field names that config.json spells otherwise, for its error messages.
+HF_NAMES = {"num_layers": "num_hidden_layers", "num_kv_heads": "num_key_value_heads"}
+
+
+def in_hf_terms(message: str) -> str:
+    """A validation message about a config.json, in that file's key names."""
+    for native, hf in HF_NAMES.items():
+        message = re.sub(rf"\b{native}\b", hf, message)
+    return message.replace(": field '", ": config.json field '", 1)
+
+
+def _dtype(cfg: dict[str, Any], source: str) -> str:
+    """The weights' dtype (`torch_dtype`, newer `dtype`; absent: bfloat16), or a
+    MagicplanError naming the key and what is modelled."""
+    key = "torch_dtype" if cfg.get("torch_dtype") is not None else "dtype"
+    given = cfg.get(key)
+    if given is None:
+        return "bfloat16"
+    if str(given) not in _DTYPES:
+        raise MagicplanError(
+            f"{source}: config.json field '{key}' is '{given}'; modelled: {', '.join(_DTYPES)} "
+            "(a quantized checkpoint says so in quantization_config)"
+        )
+    return _DTYPES[str(given)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +292,20 @@ def test_config_json_gets_the_tokenizer_of_its_shipped_family(tmp_path: Path) ->
     assert (m.tokenizer, m.tokenizer_vocab_size) == ("qwen2.5", 151665)
     odd = dict(CONFIGS["qwen2.5-7b"], vocab_size=160000)  # no shipped family has this size
     assert load_model(write_config(tmp_path, "odd", odd)).tokenizer is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"num_hidden_layers": 0}, "config.json field 'num_hidden_layers'"),
+        ({"num_key_value_heads": 6}, "num_key_value_heads must divide num_attention_heads"),
+        ({"intermediate_size": None}, "config.json field 'intermediate_size' is missing"),
+        ({"torch_dtype": "float8"}, "config.json field 'torch_dtype' is 'float8'; modelled"),
+    ],
+)
+def test_a_bad_config_is_reported_in_its_own_key_names(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    cfg = {k: v for k, v in (CONFIGS["llama-3.1-8b"] | change).items() if v is not None}
+    with pytest.raises(MagicplanError, match=re.escape(message)):
+        load_model(write_config(tmp_path, "bad", cfg))
