@@ -41,9 +41,9 @@ def test_every_engine_profile_loads_with_consistent_speculative_fields() -> None
     )  # every profile but MagicDec's is fitted here
     for e in engines.values():
         spec = e.speculative
-        # Only vLLM and SGLang take an exported speculative config; only MagicDec's research
-        # engine drafts over a compressed KV cache.
-        assert spec.export == {"vllm": "vllm", "sglang": "sglang"}.get(e.id), e.id
+        # Only vLLM (V1 and V0) and SGLang take an exported speculative config; only MagicDec's
+        # research engine drafts over a compressed KV cache.
+        assert spec.export == {"vllm": "vllm", "vllm-v0": "vllm", "sglang": "sglang"}.get(e.id)
         assert spec.compressed_draft_kv == (e.id == "magicdec"), e.id
         assert spec.export is None or spec.draft_kinds, e.id
         assert set(set_values(e.parameters)) >= {"step_overhead_us", "layer_overhead_us"}
