@@ -12,7 +12,10 @@ from magicplan.cli._options import (
     KV_METHOD_CHOICES,
     MODE_CHOICES,
     Engine,
+    KvDtype,
+    MemoryUtilization,
     ModelOpt,
+    WeightDtype,
     check_mode,
     count,
     one,
@@ -86,6 +89,9 @@ def plot_command(
         typer.Option(help="validation: `magicplan validate` .json or measured-steps .csv."),
     ] = None,
     engine: Engine = None,
+    weight_dtype: WeightDtype = None,
+    kv_dtype: KvDtype = None,
+    memory_utilization: MemoryUtilization = None,
 ) -> None:
     """Draw one figure (title states hardware, model, draft and acceptance) into --output."""
     from magicplan.plots.kinds import check_kind, plot_to_file
@@ -109,6 +115,9 @@ def plot_command(
         draft_num_gpus=draft_num_gpus,
         mode=mode,
         engine=engine,
+        weight_dtype=weight_dtype,
+        kv_dtype=kv_dtype,
+        memory_utilization=memory_utilization,
     )
     if gamma is not None and gamma < 1:
         raise MagicplanError(f"gamma must be an integer >= 1; got {gamma}")
@@ -123,8 +132,10 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
     """The Scenario the options describe (hardware and model are required here)."""
     from magicplan.plots.kinds import with_defaults
     from magicplan.plots.scenario import DEFAULT_BATCHES, DEFAULT_CONTEXTS, Scenario, parse_ints
-    from magicplan.setup import Setup, as_drafted
+    from magicplan.setup import Setup, as_drafted, memory_fraction
     from magicplan.specs import load_hardware, load_model
+    from magicplan.specs.model import ModelSpec
+    from magicplan.specs.quantization import served
     from magicplan.specs.registry import as_draft, as_engine
 
     for name in ("hardware", "model"):
@@ -136,15 +147,20 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
     draft, hardware = opts["draft"], load_hardware(opts["hardware"])
     engine = as_engine(opts["engine"])
     asked = None if draft in (None, "self") or kind == "families" else as_draft(draft)
+    target = served(load_model(opts["model"]), opts["weight_dtype"], opts["kv_dtype"])
+    drafted = as_drafted(asked, engine, hardware)[0]  # a tree family as the engine drafts it
+    if isinstance(drafted, ModelSpec):  # its cache in the target's KV format
+        drafted = served(drafted, None, opts["kv_dtype"] or target.kv_dtype)
     setup = Setup(
         hardware=hardware,
         num_gpus=opts["num_gpus"],
-        target=load_model(opts["model"]),
-        draft=as_drafted(asked, engine, hardware)[0],  # a tree family as the engine drafts it
+        target=target,
+        draft=drafted,
         kv_method=opts["kv_method"] or "streamingllm",
         draft_num_gpus=opts["draft_num_gpus"],
         mode=opts["mode"],
         engine=engine,
+        memory_utilization=memory_fraction(opts["memory_utilization"]),
     )
     b, c = opts["batches"], opts["contexts"]
     budget = opts["kv_budget"]

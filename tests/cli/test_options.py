@@ -169,3 +169,15 @@ def test_version_and_every_help_line_is_whole() -> None:
     # calibrate's --model help ended mid-sentence (two string literals not joined).
     help_text = CliRunner().invoke(app, ["calibrate", "--help"], env={"COLUMNS": "200"}).stdout
     assert "(default llama-3.1-8b; scaled down on CPU)" in help_text
+
+
+def test_plot_takes_the_formats_and_memory_options(tmp_path: Path) -> None:
+    # README: every predicting command takes --weight-dtype and --kv-dtype (plot refused them).
+    base = ["plot", "speedup", "--hardware", "h100-sxm", "--model", "llama-3.1-8b"]
+    fp8 = CliRunner().invoke(app, [*base, "--output", str(tmp_path / "a.png"),
+                                   "--weight-dtype", "fp8", "--kv-dtype", "fp8",
+                                   "--memory-utilization", "0.8"])  # fmt: skip
+    assert fp8.exit_code == 0, fp8.output
+    bad = CliRunner().invoke(app, [*base, "--output", str(tmp_path / "b.png"),
+                                   "--memory-utilization", "1.5"])  # fmt: skip
+    assert bad.exit_code == 2 and "memory_utilization must be in (0, 1]" in bad.output
