@@ -114,6 +114,11 @@ def estimate_command(
                         ("gamma", gamma)):  # fmt: skip
         one(value, name, "estimate")
     if scenarios is not None:
+        workload = {"--hardware": hardware, "--model": model, "--batch": batch,
+                    "--context": context}  # fmt: skip
+        for flag, value in workload.items():
+            if value is not None:  # the file's gpu, target, batch, context columns say these
+                raise MagicplanError(f"{flag} is a scenarios column; not with --scenarios")
         wanted = None if columns is None else [c.strip() for c in columns.split(",") if c.strip()]
         if wanted == []:
             raise MagicplanError("--columns must name at least one figure, e.g. speedup")

@@ -205,6 +205,11 @@ def plan_command(
         for flag, value in one_workload.items():
             if value is not None:
                 raise MagicplanError(f"{flag} plans one workload; not with --scenarios")
+        columns = {"--hardware": hardware, "--model": model, "--batch": batch,
+                   "--context": context}  # fmt: skip
+        for flag, value in columns.items():
+            if value is not None:  # the file's gpu, target, batch, context columns say these
+                raise MagicplanError(f"{flag} is a scenarios column; not with --scenarios")
 
         given = {k: v for k, v in kw.items() if v is not None}  # row columns override these
         rows = plan_scenarios(scenarios, top, slo_ms=slo_ms, gpu_hour_usd=gpu_hour_usd,

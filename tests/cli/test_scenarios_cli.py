@@ -173,3 +173,18 @@ def test_plan_scenarios_refuse_single_workload_options(tmp_path: Path) -> None:
     r = runner.invoke(app, ["plan", "--scenarios", str(path), "--export", "vllm"])
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.strip() == "error: --export plans one workload; not with --scenarios"
+
+
+def test_a_workload_flag_with_scenarios_is_refused(tmp_path: Path) -> None:
+    # --hardware, --model, --batch, --context with --scenarios were silently ignored: the file's
+    # columns say them.
+    p = tmp_path / "s.csv"
+    p.write_text("gpu,num_gpus,target,batch,context,alpha\nh100-sxm,1,llama-3.1-8b,8,4000,0.7\n")
+    for command, flag, value in (
+        ("plan", "--hardware", "h100-sxm"),
+        ("estimate", "--batch", "4"),
+        ("plan", "--context", "8k"),
+        ("estimate", "--model", "x"),
+    ):
+        r = runner.invoke(app, [command, "--scenarios", str(p), flag, value])
+        assert r.exit_code == 2 and flag in r.output and "--scenarios" in r.output, r.output
