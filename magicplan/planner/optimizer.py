@@ -137,8 +137,11 @@ def plan(
         report = plan_report(inp, rows, "min_latency", top)
         anything = candidate_rows(free_inp, free_ev) if chains else every
         # what an engine the user can deploy runs first; else what none ships yet
-        shipped = fastest_entry(free_inp, run_somewhere(anything, inp.num_gpus, inp.batch))
-        frees = [{"best": shipped}, {"best": fastest_entry(free_inp, anything)}]
+        fastest = fastest_entry(free_inp, anything)
+        shipped = _shipped_first([fastest], inp.num_gpus, inp.batch) if fastest else None
+        if fastest is not None and shipped is None:  # look further only when it is not shipped
+            shipped = fastest_entry(free_inp, run_somewhere(anything, inp.num_gpus, inp.batch))
+        frees = [{"best": shipped}, {"best": fastest}]
         if acceptance_table is not None:
             sources = {e.source for e in inp.acceptance_table}
             table_top = fastest_entry(free_inp, anything, sources)

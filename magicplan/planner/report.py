@@ -64,14 +64,15 @@ def _kept(rows: Candidates, keep: np.ndarray) -> Candidates:
 def run_somewhere(rows: Candidates, num_gpus: int, batch: int = 1) -> Candidates:
     """The candidates that at least one shipped engine runs at `batch` (its draft kind, KV
     method, tree or chain, and the draft's GPUs beside the target's `num_gpus`)."""
-    from magicplan.planner.engine_features import engines_that_run, needs_of
+    from magicplan.planner.engine_features import lacks, needs_of
+    from magicplan.specs import list_engines
 
-    known: dict[tuple[tuple[str, ...], int], bool] = {}
+    engines, known = list_engines(), {}
 
     def runs(needs: list[str], draft_n: int) -> bool:
         key = (tuple(needs), draft_n)
         if key not in known:
-            known[key] = bool(engines_that_run(needs, (draft_n, num_gpus)))
+            known[key] = any(not lacks(e, needs, (draft_n, num_gpus)) for e in engines)
         return known[key]
 
     keep = np.zeros(rows.block.shape, dtype=bool)
