@@ -205,13 +205,16 @@ def drafts_of(inp: PlanInputs, accs: dict[str, Acceptance] | None = None) -> lis
 
 
 def _gammas(inp: PlanInputs, family: DraftKindSpec | None) -> list[int]:
-    """The draft depths planned: a tree's own depth; a chain's (a tree family drafted as one
-    included), every γ; an MTP module's, in the default search, up to its modules (one module
-    reused deeper accepts less than its measured α carries, vLLM's docs warn): γ ≤ mtp_layers."""
+    """The draft depths planned: a tree's own depth (the γ given, when given); a chain's (a tree
+    family drafted as one included), every γ; an MTP module's, in the default search, up to its
+    modules (one module reused deeper accepts less than its measured α carries, vLLM's docs
+    warn): γ ≤ mtp_layers; Medusa's, up to its heads (one token each)."""
     if family is not None and family.is_tree:
-        return [family.depth]
+        return list(inp.gammas) if inp.gammas_given else [family.depth]  # the user's depths
     if family is not None and family.kind == "mtp" and not inp.gammas_given:
         return [g for g in inp.gammas if g <= inp.target.mtp_layers] or [1]
+    if family is not None and family.heads:  # Medusa: one token per head, at most
+        return [g for g in inp.gammas if g <= family.heads] or [family.heads]
     return list(inp.gammas)
 
 

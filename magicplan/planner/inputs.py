@@ -230,7 +230,7 @@ def plan_inputs(
         else default_drafts(target, families=alpha is None or tau is not None)
     )
     left_out = (
-        [d.id for d in default_drafts(target) if isinstance(d, DraftKindSpec) and d.is_tree]
+        [d.id for d in default_drafts(target) if isinstance(d, DraftKindSpec)]
         if drafts is None and alpha is not None and tau is None
         else []
     )
@@ -250,14 +250,15 @@ def plan_inputs(
     notes += [n for n in (vendor_note(engine, hardware),) if n]
     if left_out:
         notes.append(
-            f"with --acceptance α the default search leaves out {', '.join(left_out)} (α does "
-            "not say a token tree's τ): give --drafts to plan them"
+            f"with --acceptance α the default search leaves out the drafting families "
+            f"({', '.join(left_out)}: α is your draft's, and does not say a tree's τ): give "
+            "--drafts to plan them with it"
         )
     tau_table = tau_table_of(kw.get("tau_table"))
-    if runs is not None and runs.speculative.tree_verify and tau is None:
+    if (runs is None or runs.speculative.tree_verify) and tau is None:
         both = chains_too(ds, target, tau_table, alpha is not None)
-        if both:
-            ds = [*ds, *both]
+        ds = [*ds, *both]  # every strategy (no engine bounds it) includes the chains too
+        if runs is not None and both:
             notes.append(
                 f"{runs.id} also drafts {', '.join(d.id for d in both)} as a chain (the top token "
                 "at each step), planned with "

@@ -28,6 +28,7 @@ from magicplan.planner.evaluation import (
     draft_choices,
     drafts_of,
     evaluate,
+    grid_key,
     with_blocks_of,
 )
 from magicplan.planner.inputs import (
@@ -129,7 +130,9 @@ def plan(
                                **kw)  # fmt: skip
         # a tree family the engine drafts as a chain: evaluated beside the tree over the
         # engine's methods, for the engine's rows only (--any-strategy plans the tree)
+        planned = {grid_key(d) for d in free_inp.drafts}
         chains = [d for d in inp.drafts if getattr(d, "drafted_as_chain", False)]
+        chains = [d for d in chains if grid_key(d) not in planned]
         free_ev = evaluate(free_inp)
         every_ev = with_blocks_of(free_ev, replace(inp, drafts=chains), accs) if chains else free_ev
         every = candidate_rows(free_inp, every_ev)

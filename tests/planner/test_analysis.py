@@ -251,5 +251,5 @@ def test_break_even_and_plan_say_what_an_alpha_search_leaves_out(
     given = break_even(h100, 8, llama8b, 64, 32000, engine="vllm", drafts=["ngram"])  # type: ignore[arg-type]
     assert given["notes"] == []
     p = plan(h100, 8, llama8b, 64, 32000, engine="vllm", acceptance=0.5)
-    assert any(n.startswith("with --acceptance α the default search leaves out eagle")
+    assert any(n.startswith("with --acceptance α the default search leaves out the drafting")
                for n in p["notes"])  # fmt: skip

@@ -187,3 +187,26 @@ def test_an_mtp_module_is_not_chained_past_its_modules_by_default(h100: Any) -> 
     assert {c["gamma"] for c in r["candidates"] if c["draft_model"] == "mtp"} == {1}
     deep = plan(h100, 1, mimo, 16, 8000, drafts=["mtp"], engine="vllm", gammas=[1, 2, 3])
     assert {c["gamma"] for c in deep["candidates"] if c["draft_model"] == "mtp"} == {1, 2, 3}
+
+
+@pytest.mark.parametrize("engine", ["trtllm", "vllm", "sglang"])
+def test_every_strategy_is_a_superset_of_the_engines(engine: str, h100: Any, llama8b: Any) -> None:
+    # --any-strategy adds strategies: its best is never slower (it used to drop the chains).
+    own = plan(h100, 1, llama8b, 16, 8000, engine=engine)["best"]
+    anything = plan(h100, 1, llama8b, 16, 8000, engine=engine, any_strategy=True)["best"]
+    assert anything["speedup"] >= own["speedup"] - 1e-9
+
+
+def test_medusa_drafts_at_most_one_token_per_head(h100: Any) -> None:
+    # Five heads propose at most five tokens: γ 12 (and num_speculative_tokens 12) was planned.
+    r = plan(h100, 1, load_model("vicuna-7b"), 1, 2000, drafts=["medusa"], acceptance=0.8,
+             engine="vllm", top=50)  # fmt: skip
+    assert max(c["gamma"] for c in r["candidates"] if c["draft_model"] == "medusa") == 5
+
+
+def test_gammas_given_are_a_trees_depths(h100: Any, llama8b: Any) -> None:
+    # --gammas 2 plans EAGLE-3's tree at depth 2 (its τ capped at 3), as estimate --gamma does.
+    r = plan(h100, 1, llama8b, 1, 4000, engine="sglang", drafts=["eagle3"], gammas=[2], top=20)
+    trees = [c for c in r["candidates"] if (c.get("tree_tokens") or 0) > c["gamma"] + 1]
+    assert trees and {c["gamma"] for c in trees} == {2}
+    assert all(c["accepted_per_step"] <= 3.0 for c in trees)
