@@ -104,12 +104,20 @@ def lacks(
     return out
 
 
-def engines_that_run(needs: Sequence[str], draft_tp: tuple[int, int] | None = None) -> list[str]:
+def engines_that_run(
+    needs: Sequence[str], draft_tp: tuple[int, int] | None = None, vendor: str | None = None
+) -> list[str]:
     """Shipped engines whose features cover everything in `needs` (and place a separate draft
-    on draft_tp = (draft GPUs, target GPUs) when given)."""
+    on draft_tp = (draft GPUs, target GPUs) when given) on `vendor`'s hardware (None: any)."""
+    return [e.id for e in shipped_on(vendor) if not lacks(e, needs, draft_tp)]
+
+
+def shipped_on(vendor: str | None) -> list[EngineSpec]:
+    """The shipped engines that run on `vendor`'s hardware (None: every one)."""
     from magicplan.specs import list_engines
 
-    return [e.id for e in list_engines() if not lacks(e, needs, draft_tp)]
+    return [e for e in list_engines() if vendor is None or e.vendors in (None, []) or
+            vendor in (e.vendors or [])]  # fmt: skip
 
 
 def needs_of(strategy: dict[str, Any], batch: int = 1) -> list[str]:
@@ -131,6 +139,7 @@ def beyond_report(
     free: dict[str, Any],
     num_gpus: int,
     batch: int = 1,
+    vendor: str | None = None,
 ) -> dict[str, Any] | None:
     """What an engine with more features would give: the unrestricted plan's best (`free`),
     when it is a faster speculative strategy than `engine`'s own best on `num_gpus`."""
@@ -140,7 +149,7 @@ def beyond_report(
     own = best["t_spec_per_token_ms"] if best is not None else float("inf")
     if top["t_spec_per_token_ms"] >= own:
         return None
-    out = outside(engine, top, num_gpus, batch)
+    out = outside(engine, top, num_gpus, batch, vendor)
     if out is None:  # faster for a choice the user ruled out, not for the engine's features
         return None
     return out | {
@@ -154,8 +163,9 @@ STRATEGY_KEYS = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gp
 
 
 def outside(
-    engine: EngineSpec, top: dict[str, Any], num_gpus: int, batch: int = 1
-) -> dict[str, Any] | None:
+    engine: EngineSpec, top: dict[str, Any], num_gpus: int, batch: int = 1,
+    vendor: str | None = None,
+) -> dict[str, Any] | None:  # fmt: skip
     """What `engine` lacks to run the plan entry `top` on `num_gpus` GPUs at `batch` and which
     shipped engines run it (None: `engine` runs it)."""
     needs, draft_tp = needs_of(top), (int(top["draft_num_gpus"]), num_gpus)
@@ -167,6 +177,6 @@ def outside(
         "engine": engine.id,
         "needs": needs,
         "engine_lacks": lacking,
-        "engines_that_run_it": engines_that_run(at_batch, draft_tp),
+        "engines_that_run_it": engines_that_run(at_batch, draft_tp, vendor),
         "strategy": {k: top[k] for k in STRATEGY_KEYS if k in top},
     }

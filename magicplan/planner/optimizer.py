@@ -141,14 +141,17 @@ def plan(
         anything = candidate_rows(free_inp, free_ev) if chains else every
         # what an engine the user can deploy runs first; else what none ships yet
         fastest = fastest_entry(free_inp, anything)
-        shipped = _shipped_first([fastest], inp.num_gpus, inp.batch) if fastest else None
+        vendor = inp.hardware.vendor
+        shipped = _shipped_first([fastest], inp.num_gpus, inp.batch, vendor) if fastest else None
         if fastest is not None and shipped is None:  # look further only when it is not shipped
-            shipped = fastest_entry(free_inp, run_somewhere(anything, inp.num_gpus, inp.batch))
+            runs_somewhere = run_somewhere(anything, inp.num_gpus, inp.batch, vendor)
+            shipped = fastest_entry(free_inp, runs_somewhere)
         frees = [{"best": shipped}, {"best": fastest}]
         if acceptance_table is not None:
             sources = {e.source for e in inp.acceptance_table}
             table_top = fastest_entry(free_inp, anything, sources)
-            report = _with_table_beyond(engine_spec, inp.num_gpus, report, table_top)
+            report = _with_table_beyond(engine_spec, inp.num_gpus, report, table_top,
+                                        inp.hardware.vendor)  # fmt: skip
     if slo_ms is None:
         report |= {"requested_batch": inp.batch, "batch_changed": False}
     report = {"acceptance_table_beyond_engine": None} | report
@@ -159,31 +162,34 @@ def plan(
         kw.update(acceptance_table=inp.acceptance_table, tau_table=inp.tau_table)
         free = plan(inp.hardware, inp.num_gpus, inp.target, report["batch"], inp.context,
                     top=BEYOND_TOP, any_strategy=True, beyond=False, **kw)  # fmt: skip
-        frees = [{"best": _shipped_first(free["candidates"], inp.num_gpus, report["batch"])},
-                 free]  # fmt: skip
-    return _with_beyond(engine_spec, inp.num_gpus, report, frees)
+        first = _shipped_first(free["candidates"], inp.num_gpus, report["batch"],
+                               inp.hardware.vendor)  # fmt: skip
+        frees = [{"best": first}, free]
+    return _with_beyond(engine_spec, inp.num_gpus, report, frees, inp.hardware.vendor)
 
 
 BEYOND_TOP = 50  # candidates of an SLO plan searched for one a shipped engine runs
 
 
 def _shipped_first(
-    candidates: list[dict[str, Any]], num_gpus: int, batch: int
+    candidates: list[dict[str, Any]], num_gpus: int, batch: int, vendor: str | None = None
 ) -> dict[str, Any] | None:
-    """The fastest speculative candidate that some shipped engine runs (None: none does)."""
+    """The fastest speculative candidate that some shipped engine runs on `vendor`'s hardware
+    (None: none does)."""
     return next((c for c in candidates if c["draft_model"] != "none" and engines_that_run(
-        needs_of(c, batch), (int(c["draft_num_gpus"]), num_gpus))), None)  # fmt: skip
+        needs_of(c, batch), (int(c["draft_num_gpus"]), num_gpus), vendor)), None)  # fmt: skip
 
 
 def _with_beyond(
-    engine: EngineSpec, num_gpus: int, report: dict[str, Any], frees: list[dict[str, Any]]
-) -> dict[str, Any]:
+    engine: EngineSpec, num_gpus: int, report: dict[str, Any], frees: list[dict[str, Any]],
+    vendor: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """When the engine left out a faster strategy, what it would give (`beyond_engine`, a
     note): the first of `frees` (plans' bests: the fastest strategy a shipped engine runs, then
     the unbounded plan's) that is faster than the engine's own best."""
     beyond = next((b for f in frees
-                   if (b := beyond_report(engine, report["best"], f, num_gpus, report["batch"]))
-                   is not None),
+                   if (b := beyond_report(engine, report["best"], f, num_gpus, report["batch"],
+                                          vendor)) is not None),
                   None)  # fmt: skip
     if beyond is None:
         return report
@@ -200,11 +206,13 @@ def _with_beyond(
 
 
 def _with_table_beyond(
-    engine: EngineSpec, num_gpus: int, report: dict[str, Any], table_top: dict[str, Any] | None
-) -> dict[str, Any]:
+    engine: EngineSpec, num_gpus: int, report: dict[str, Any], table_top: dict[str, Any] | None,
+    vendor: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """When the fastest strategy the user's acceptance table measured is one the engine cannot
     run, what it would give (`acceptance_table_beyond_engine`, a note naming the table)."""
-    out = None if table_top is None else outside(engine, table_top, num_gpus, report["batch"])
+    out = (None if table_top is None
+           else outside(engine, table_top, num_gpus, report["batch"], vendor))  # fmt: skip
     if out is None or table_top is None:
         return report
     s, lacking = out["strategy"], " and ".join(out["engine_lacks"])

@@ -61,13 +61,14 @@ def _kept(rows: Candidates, keep: np.ndarray) -> Candidates:
     return replace(rows, **cut)
 
 
-def run_somewhere(rows: Candidates, num_gpus: int, batch: int = 1) -> Candidates:
+def run_somewhere(
+    rows: Candidates, num_gpus: int, batch: int = 1, vendor: str | None = None
+) -> Candidates:
     """The candidates that at least one shipped engine runs at `batch` (its draft kind, KV
     method, tree or chain, and the draft's GPUs beside the target's `num_gpus`)."""
-    from magicplan.planner.engine_features import lacks, needs_of
-    from magicplan.specs import list_engines
+    from magicplan.planner.engine_features import lacks, needs_of, shipped_on
 
-    engines, known = list_engines(), {}
+    engines, known = shipped_on(vendor), {}
 
     def runs(needs: list[str], draft_n: int) -> bool:
         key = (tuple(needs), draft_n)

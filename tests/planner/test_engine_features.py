@@ -398,3 +398,11 @@ def test_an_engine_on_hardware_it_does_not_run_on_is_warned() -> None:
     assert any("trtllm runs on nvidia hardware" in n for n in e["notes"])
     assert not any("runs on" in n for n in plan("h100-sxm", 1, "llama-3.1-8b", 4, 4000,
                                                 engine="trtllm")["notes"])  # fmt: skip
+
+
+def test_the_engines_named_run_on_the_plans_hardware() -> None:
+    # On an MI300X, TensorRT-LLM (NVIDIA only) is not among the engines said to run a strategy.
+    r = plan("mi300x", 1, "llama-3.1-8b", 1, 4000, engine="vllm")
+    assert r["beyond_engine"] is not None
+    assert "trtllm" not in r["beyond_engine"]["engines_that_run_it"]
+    assert "trtllm" in engines_that_run(r["beyond_engine"]["needs"], None)  # on NVIDIA it does
