@@ -187,9 +187,17 @@ def _nothing_fits(report: dict[str, Any], at_batch: dict[str, Any]) -> str:
 def _dropped(
     engine: str, best: dict[str, Any] | None, chosen: dict[str, Any], plan_engine: str = ""
 ) -> dict[str, Any] | None:
-    """What the planner's best needs that `engine` cannot express, and the speedup given up."""
-    if best is None or best["draft_model"] == "none":
+    """What the planner's best needs that `engine` cannot express, and the speedup given up (or
+    why the config is faster: the plan's engine cannot run it)."""
+    if best is None:
         return None
+    label, speed = Strategy.of(chosen).label(), f"{chosen['speedup']:.2f}×"
+    if best["draft_model"] == "none":  # the plan's engine speculates at no gain here
+        return {"planner_best": {"draft_model": "none"}, "reasons": [],
+                "planner_best_speedup": 1.0, "exported_speedup": chosen["speedup"],
+                "speedup_given_up": 0.0,
+                "text": f"the planner's best on {plan_engine} is plain AR; {engine} runs "
+                        f"{label} ({speed}), which {plan_engine} cannot run"}  # fmt: skip
     if Strategy.of(best) == Strategy.of(chosen) and _is_tree(best) == _is_tree(chosen):
         return None
     reasons = []
@@ -211,15 +219,16 @@ def _dropped(
     if separate and best["draft_num_gpus"] != chosen["draft_num_gpus"]:
         reasons.append(f"{engine} runs a draft on {allowed} of the target's GPUs")
     given_up = max(best["speedup"] - chosen["speedup"], 0.0)
-    why = "; ".join(reasons) or f"not among what {engine} runs"
-    text = (
-        f"the planner's best ({Strategy.of(best).label()}, {best['speedup']:.2f}×) is not "
-        f"expressible: {why}; the config is the best strategy it can run "
-        f"({Strategy.of(chosen).label()}, {chosen['speedup']:.2f}×), "
-        + (f"giving up {given_up:.2f}× ({1 - chosen['speedup'] / best['speedup']:.0%} of the "
-           "per-token speed)" if given_up > 0 else
-           f"faster still: the plan's engine ({plan_engine}) cannot run it")
-    )  # fmt: skip
+    planned = f"the planner's best ({Strategy.of(best).label()}, {best['speedup']:.2f}×)"
+    if given_up > 0:
+        text = (f"{planned} is not expressible: {'; '.join(reasons) or 'not in the engine'}; "
+                f"the config is the best strategy it can run ({label}, {speed}), giving up "
+                f"{given_up:.2f}× ({1 - chosen['speedup'] / best['speedup']:.0%} of the "
+                "per-token speed)")  # fmt: skip
+    else:  # the export engine runs something faster that the plan's engine cannot
+        not_here = f"; {'; '.join(reasons)}" if reasons else ""
+        text = (f"the config ({label}, {speed}) is faster than {planned}: the plan's engine "
+                f"({plan_engine}) cannot run it{not_here}")  # fmt: skip
     return {"planner_best": Strategy.of(best).as_dict(), "reasons": reasons,
             "planner_best_speedup": best["speedup"], "exported_speedup": chosen["speedup"],
             "speedup_given_up": given_up, "text": text}  # fmt: skip
@@ -234,8 +243,8 @@ def one_k(
     saying so; else `config` as it is."""
     engine = kw.get("engine")
     spec = engine if isinstance(engine, EngineSpec) else load_engine(engine)
-    if fmt != "vllm" or spec.speculative.dynamic_gamma:
-        return config
+    if fmt != "vllm" or spec.speculative.export != fmt or spec.speculative.dynamic_gamma:
+        return config  # planned elsewhere, or on a vLLM with γ per batch size
     limits.append(
         f"{spec.id} runs one num_speculative_tokens per server "
         "(num_speculative_tokens_per_batch_size is vLLM V1's): the per-batch-size table is for a "

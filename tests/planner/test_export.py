@@ -46,7 +46,22 @@ def test_an_export_faster_than_the_plans_best_says_so(h200: Any, llama70b: Any) 
     chosen, dropped = e["exported_strategy"], e["dropped"]
     assert chosen["draft_model"] == "eagle3" and chosen["tree_tokens"] == chosen["gamma"] + 1
     assert chosen["speedup"] > r["best"]["speedup"] and dropped["speedup_given_up"] == 0.0
-    assert "faster still: the plan's engine (magicdec) cannot run it" in e["limitations"][0]
+    assert e["limitations"][0].startswith("the config (EAGLE-3 draft head, full KV, γ=")
+    assert "is faster than the planner's best" in e["limitations"][0]
+    assert "the plan's engine (magicdec) cannot run it" in e["limitations"][0]
+
+
+def test_an_export_from_a_plan_whose_best_is_plain_ar_says_what_it_configures() -> None:
+    # Transformers speculates at batch 1 only: its plan at batch 8 is plain AR; exported for
+    # vLLM, the config speculates, and `dropped` says why (it was null).
+    h100, target = load_hardware("a100-80gb-sxm"), load_model("llama-3.1-8b")
+    r = plan(h100, 1, target, 8, 4000, engine="hf-transformers")
+    assert r["best"]["draft_model"] == "none"
+    e = export("vllm", r, h100, 1, target, engine="hf-transformers")
+    assert e["exported_strategy"]["draft_model"] != "none"
+    assert e["dropped"]["text"].startswith("the planner's best on hf-transformers is plain AR")
+    # the config is vLLM V1's (the plan's engine is not a vLLM): γ per batch size kept
+    assert "num_speculative_tokens_per_batch_size" in e["speculative_config"]
 
 
 def test_nothing_to_drop_when_the_best_is_expressible(h200: Any, llama70b: Any) -> None:
