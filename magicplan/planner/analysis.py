@@ -176,14 +176,16 @@ def _memory_note(report: dict[str, Any]) -> str | None:
     if fit["speculation_fits"]:
         return None
     where = f"batch {report['batch']}, context {report['context']:,}"
+    if fit.get("no_speculation_because"):  # nothing speculative to plan, at any context
+        return (
+            f"no speculative strategy could be planned at {where} ({fit['no_speculation_because']})"
+        )
     if not fit["fits"]:
         return (
             f"nothing fits in memory at {where}: plain AR needs "
             f"{fit['memory_needed_per_gpu_gb']:.1f} GB per GPU, "
             f"{fit['memory_usable_per_gpu_gb']:.1f} GB usable"
         )
-    if not fit.get("speculative_candidates", 1):
-        return f"no speculative strategy could be planned at {where} (no acceptance: see notes)"
     return f"no speculative strategy fits in memory at {where}"
 
 

@@ -45,6 +45,7 @@ def feasibility(
         "largest_context_that_fits": None if fits else ar_max_context(inp, inp.context),
         "speculation_fits": sd_fits,
         "speculative_candidates": int(rows.memory_bytes.size),  # with a known acceptance
+        "no_speculation_because": _why_none(inp) if not rows.memory_bytes.size else None,
         "speculation_memory_needed_per_gpu_gb": (
             float(rows.memory_bytes.min()) / GB if rows.memory_bytes.size else None
         ),
@@ -82,6 +83,16 @@ def notes(
     if _scalar_alpha_ranks_budgets(inp, best):
         out.append(SCALAR_ALPHA)
     return out
+
+
+def _why_none(inp: PlanInputs) -> str:
+    """Why no speculative strategy could be evaluated: the engine runs none of the drafts asked
+    (what it lacks), else none has an acceptance."""
+    if not inp.drafts and inp.engine_id and inp.beyond_engine:
+        return f"{inp.engine_id} cannot run {' and '.join(inp.beyond_engine)}"
+    if not inp.drafts:
+        return "no draft to plan"
+    return "no acceptance for the drafts here: see notes"
 
 
 def _what_fits(inp: PlanInputs, fit: dict[str, Any]) -> str:
@@ -132,8 +143,8 @@ def sentence(
         return f"No strategy is feasible for {where} (see notes)."
     if best["draft_model"] == "none" and not fit["speculative_candidates"]:
         return (
-            f"Do not speculate for {where}: no speculative strategy could be planned (no "
-            "acceptance for the drafts here: see notes); plain autoregressive decoding."
+            f"Do not speculate for {where}: no speculative strategy could be planned "
+            f"({fit['no_speculation_because']}); plain autoregressive decoding."
         )
     if best["draft_model"] == "none" and not fit["speculation_fits"]:
         most = fit["largest_batch_with_speculation"]

@@ -406,3 +406,15 @@ def test_the_engines_named_run_on_the_plans_hardware() -> None:
     assert r["beyond_engine"] is not None
     assert "trtllm" not in r["beyond_engine"]["engines_that_run_it"]
     assert "trtllm" in engines_that_run(r["beyond_engine"]["needs"], None)  # on NVIDIA it does
+
+
+def test_no_speculation_says_the_engines_reason() -> None:
+    # Transformers at batch 8, LMDeploy without a draft model: the reason is the engine's, not
+    # "no acceptance" (nor memory).
+    from magicplan.planner.analysis import break_even
+
+    r = plan("a100-80gb-sxm", 1, "llama-3.1-8b", 8, 4000, engine="hf-transformers")
+    why = "hf-transformers cannot run speculation at a batch above 1"
+    assert why in r["recommendation"] and r["feasibility"]["no_speculation_because"] == why
+    b = break_even("a100-80gb-sxm", 1, "llama-3.1-8b", 1, 4000, engine="lmdeploy")
+    assert "lmdeploy cannot run self-speculation" in b["note"]
