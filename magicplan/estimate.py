@@ -322,7 +322,10 @@ def estimate(
     tree_tokens = count_array("tree_tokens", tree_tokens)
     hw, tgt = as_hardware(hardware), served(as_model(target, "target"), weight_dtype, kv_dtype)
     runs = as_engine(engine)
-    dr, chain_note = as_drafted(as_draft(draft), runs, hw, tree_tokens)
+    asked = as_draft(draft)
+    if isinstance(asked, DraftKindSpec) and asked.is_tree and _chain_asked(gamma, tree_tokens):
+        asked, tree_tokens = asked.as_chain(), None  # γ + 1 tokens verified: the family's chain
+    dr, chain_note = as_drafted(asked, runs, hw, tree_tokens)
     family = dr if isinstance(dr, DraftKindSpec) else None
     method = kv_method or ("full" if family is not None else "streamingllm")
     gamma = gamma if gamma is not None else (family.depth if family is not None else 2)
@@ -363,6 +366,14 @@ def estimate(
     notes = [n for n in (chain_note, _beyond(setup, header)) if n]
     notes += _notes(setup, flat, kv_budget, context)
     return header | out | {"notes": notes}
+
+
+def _chain_asked(gamma: npt.ArrayLike | None, tree_tokens: npt.ArrayLike | None) -> bool:
+    """Whether `tree_tokens` asks a tree family for its chain: γ + 1 tokens at every point."""
+    if gamma is None or tree_tokens is None:
+        return False
+    g, t = np.asarray(gamma, dtype=float), np.asarray(tree_tokens, dtype=float)
+    return bool(np.all(t == g + 1))
 
 
 def _beyond(setup: Setup, header: dict[str, Any]) -> str | None:

@@ -251,7 +251,8 @@ def break_even(
     asked = plan_kw.get("drafts")
     drafts = [as_drafted(as_draft(d), runs, hardware)[0]
               for d in asked or default_drafts(target, families=False)]  # fmt: skip
-    plan_kw["drafts"] = [d for d in drafts if not (isinstance(d, DraftKindSpec) and d.is_tree)]
+    # a tree has no α; its chain (top-k 1, which every engine that runs the family runs) has
+    plan_kw["drafts"] = [d.as_chain() if isinstance(d, DraftKindSpec) else d for d in drafts]
     if not plan_kw["drafts"]:
         raise MagicplanError(
             "break-even searches the acceptance rate α: tree drafters (eagle, eagle3, medusa) "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from magicplan.cli import app
@@ -108,3 +109,21 @@ def test_the_plan_table_shows_each_rows_own_tau() -> None:
     rows = {ln.split("│")[2].strip(): ln.split("│")[3].strip()
             for ln in r.output.splitlines() if ln.startswith("│ eagle3")}  # fmt: skip
     assert rows == {"6": "τ 3.4", "7": "τ 3.53"}
+
+
+def test_estimate_prices_a_tree_familys_chain_where_trees_are_verified() -> None:
+    # γ + 1 verified tokens ask for the family's chain (SGLang's top-k 1): α applies, and the
+    # price is the plan's chain candidate's.
+    args = ["--hardware", "h100-sxm", "--model", "llama-3.1-8b", "--batch", "8", "--context",
+            "4000", "--engine", "sglang", "--draft", "eagle3", "--gamma", "7",
+            "--tree-tokens", "8"]  # fmt: skip
+    r = run("estimate", *args, "--acceptance", "0.8", "--json")
+    omega = (1 - 0.8**8) / (1 - 0.8)  # Ω(γ = 7, α = 0.8) = 4.16
+    assert r["tree_tokens"] == 8 and r["accepted_per_step"] == pytest.approx(omega, rel=1e-6)
+    tau = run("estimate", *args, "--accepted-per-step", "3.53", "--json")
+    from magicplan.planner import plan
+
+    p = plan("h100-sxm", 1, "llama-3.1-8b", 8, 4000, engine="sglang", drafts=["eagle3"],
+             gammas=[7], top=50)  # fmt: skip
+    (chain,) = [c for c in p["candidates"] if c.get("tree_tokens") == 8]
+    assert tau["speedup"] == pytest.approx(chain["speedup"], rel=1e-6)

@@ -235,12 +235,10 @@ def test_break_even_searches_a_chain_familys_alpha(h100: object, llama8b: object
     assert 0 < a < 1 and r["strategy"]["draft_model"] == "ngram"
     at = plan(h100, 1, llama8b, 8, 8000, acceptance=a, top=3, **kw)
     assert best_speculative(at)["speedup"] == pytest.approx(1.0, abs=1e-3)
-    # EAGLE-3: a chain on vLLM (α searched), a tree on SGLang (τ: refused in one line).
-    assert break_even(h100, 1, llama8b, 8, 8000, drafts=["eagle3"], engine="vllm")[
-        "strategy"
-    ]["draft_model"] == "eagle3"  # fmt: skip
-    with pytest.raises(MagicplanError, match="on an engine that verifies their tree"):
-        break_even(h100, 1, llama8b, 8, 8000, drafts=["eagle3"], engine="sglang")
+    # EAGLE-3: a chain on vLLM; on SGLang, which verifies its tree, α is its chain's (top-k 1).
+    for engine in ("vllm", "sglang"):
+        s = break_even(h100, 1, llama8b, 8, 8000, drafts=["eagle3"], engine=engine)["strategy"]
+        assert s["draft_model"] == "eagle3" and s["tree_tokens"] == s["gamma"] + 1
 
 
 def test_break_even_and_plan_say_what_an_alpha_search_leaves_out(
