@@ -21,7 +21,6 @@ from magicplan.columns import (
     check_columns,
 )
 from magicplan.cost.memory import (
-    DEFAULT_MEMORY_UTILIZATION,
     max_batch,
     memory_terms,
     total_bytes,
@@ -46,7 +45,7 @@ from magicplan.cost.steps import (
 )
 from magicplan.errors import MagicplanError, shown
 from magicplan.physics import workload_warnings
-from magicplan.setup import Mode, Setup, as_drafted, check_positive
+from magicplan.setup import Mode, Setup, as_drafted, check_positive, memory_fraction
 from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import Calibration
 from magicplan.specs.model import ModelSpec
@@ -60,6 +59,7 @@ from magicplan.specs.registry import (
     as_engine,
     as_hardware,
     as_model,
+    runnable,
 )
 from magicplan.units import GB, MS
 
@@ -295,7 +295,7 @@ def estimate(
     draft_num_gpus: int | None = None,
     mode: Mode = "calibrated",
     calibration: Calibration | None = None,
-    memory_utilization: float = DEFAULT_MEMORY_UTILIZATION,
+    memory_utilization: float | None = None,
     engine: EngineLike | None = None,
     weight_dtype: str | None = None,
     kv_dtype: str | None = None,
@@ -322,6 +322,12 @@ def estimate(
     tree_tokens = count_array("tree_tokens", tree_tokens)
     hw, tgt = as_hardware(hardware), served(as_model(target, "target"), weight_dtype, kv_dtype)
     runs = as_engine(engine)
+    # the fraction of memory the engine fills: the one given, else the engine's own
+    resolved = runnable(runs, hw)
+    utilization = memory_fraction(
+        memory_utilization if memory_utilization is not None or resolved is None
+        else resolved.memory_utilization
+    )  # fmt: skip
     asked = as_draft(draft)
     if isinstance(asked, DraftKindSpec) and asked.is_tree and _chain_asked(gamma, tree_tokens):
         asked, tree_tokens = asked.as_chain(), None  # γ + 1 tokens verified: the family's chain
@@ -333,7 +339,7 @@ def estimate(
     setup = Setup(
         hardware=hw, num_gpus=num_gpus, target=tgt, draft=dr, kv_method=method,
         draft_num_gpus=draft_num_gpus, mode=mode, calibration=calibration,
-        memory_utilization=memory_utilization, engine=runs,
+        memory_utilization=utilization, engine=runs,
     )  # fmt: skip
     flat = estimate_arrays(
         setup, batch, context, gamma, kv_budget, acceptance=acceptance,
@@ -360,7 +366,7 @@ def estimate(
         ),
         "draft_passes": to_python(setup.drafter.passes(g)),
         "mode": mode,
-        "memory_utilization": memory_utilization,
+        "memory_utilization": utilization,
         "bottleneck": bottleneck(flat),
     }
     notes = [n for n in (chain_note, _beyond(setup, header)) if n]

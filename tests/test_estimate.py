@@ -231,3 +231,19 @@ def test_estimate_says_what_the_engine_cannot_run() -> None:
     own = estimate("h100-sxm", 1, "llama-3.1-8b", 16, 8000, engine="vllm", draft="llama-3.2-1b",
                    kv_method="full", **kw)["notes"]  # fmt: skip
     assert not any("cannot run" in n for n in own)
+
+
+def test_estimate_fills_memory_as_the_engine_does() -> None:
+    # SGLang fills 0.88 of memory (its profile): estimate and plan agree on the batch that fits.
+    from magicplan.estimate import estimate
+    from magicplan.planner import plan
+
+    kw = {"engine": "sglang"}
+    e = estimate("h100-sxm", 1, "llama-3.1-8b", 1, 4000, acceptance=0.8, draft="llama-3.2-1b",
+                 kv_method="full", **kw)  # fmt: skip
+    p = plan("h100-sxm", 1, "llama-3.1-8b", 1, 4000, **kw)
+    assert e["memory_utilization"] == 0.88
+    assert e["max_batch"] == p["feasibility"]["largest_batch_that_fits"]
+    given = estimate("h100-sxm", 1, "llama-3.1-8b", 1, 4000, acceptance=0.8,
+                     memory_utilization=0.5, **kw)  # fmt: skip
+    assert given["memory_utilization"] == 0.5

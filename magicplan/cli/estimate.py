@@ -142,7 +142,6 @@ def estimate_command(
         raise MagicplanError("give --acceptance A (α in [0, 1]) or --accepted-per-step OMEGA")
     from magicplan.estimate import estimate
     from magicplan.scenario_options import DEFAULT_KV_BUDGET
-    from magicplan.setup import memory_fraction
 
     assert hardware and model and batch is not None and context is not None
     result = estimate(
@@ -159,7 +158,7 @@ def estimate_command(
         accepted_per_step=accepted_per_step,
         draft_num_gpus=draft_num_gpus,
         mode=check_mode(mode),
-        memory_utilization=memory_fraction(memory_utilization),
+        memory_utilization=memory_utilization,
         engine=engine,
         weight_dtype=weight_dtype,
         kv_dtype=kv_dtype,

@@ -333,6 +333,9 @@ def sweep(
                     "fits_in_memory": best is not None,
                     **_ar_columns(r["autoregressive"], best),
                     "engine": r["engine"],
+                    # a family's shape: tokens verified (a tree's, or γ + 1 for a chain)
+                    "draft_kind": best.get("draft_kind") if best else None,
+                    "tree_tokens": best.get("tree_tokens") if best else None,
                 }
             )
     return rows

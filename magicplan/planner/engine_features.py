@@ -159,7 +159,8 @@ def beyond_report(
 
 STRATEGY_KEYS = ("draft_model", "kv_method", "kv_budget", "gamma", "draft_num_gpus", "speedup",
                  "t_spec_per_token_ms", "throughput_tokens_per_s", "acceptance",
-                 "acceptance_source")  # fmt: skip
+                 "acceptance_source", "draft_kind", "tree_tokens", "accepted_per_step",
+                 "acceptance_input")  # fmt: skip
 
 
 def outside(
