@@ -239,10 +239,14 @@ def capacity(
         hardware=hardware, num_gpus=degrees[0], target=target, engine=engine
     ).engine_id  # fmt: skip
     memory = _one_sequence(hardware, target, max(degrees), w, plan_kw.get("memory_utilization"))
+    # at a batch of 2 (a replica batches), what the engine runs of the drafts capacity plans
+    probe = plan_inputs(hardware, degrees[0], target, 2, w.mean_context, **plan_kw)
+    blocked = None if probe.drafts else " and ".join(probe.beyond_engine) or None
     report = capacity_report(
         hardware=hardware, target=target, tokens_per_s=tokens_per_s, slo_ms=slo_ms,
         workload=w, found=found, fastest=fastest, max_gpus=max_gpus, usd=gpu_hour_usd,
-        memory=memory,
+        memory=memory, engine_blocks=None if blocked is None else f"{engine_id} cannot run "
+        f"{blocked}",
     )  # fmt: skip
     note = _families_note(hardware, target, engine, plan_kw.get("any_strategy", False))
     return {"engine": engine_id} | report | {"notes": [note] if note else []}

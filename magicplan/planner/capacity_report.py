@@ -58,10 +58,14 @@ def capacity_report(
     *, hardware: HardwareSpec, target: ModelSpec, tokens_per_s: float, slo_ms: float,
     workload: Workload, found: dict[str, dict[str, Any] | None],
     fastest: dict[str, dict[str, Any] | None], max_gpus: int, usd: float | None,
-    memory: dict[str, Any],
+    memory: dict[str, Any], engine_blocks: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The JSON object of `capacity`."""
+    """The JSON object of `capacity`; `engine_blocks`: why the engine runs no speculative
+    strategy capacity plans (None: it runs some)."""
     why = {n: _unavailable(n, found[n], fastest[n], max_gpus, slo_ms, memory) for n in NAMES}
+    if engine_blocks is not None and found["speculative"] is None:
+        why["speculative"] = {"reason": "engine_cannot_run",
+                              "text": f"{NAMES['speculative']}: {engine_blocks}"}  # fmt: skip
     for opt in found.values():
         _priced(opt, usd)
     ok = {n: (found[n] if why[n] is None else None) for n in NAMES}

@@ -74,3 +74,15 @@ def test_both_available_has_no_reason(h100: Any) -> None:
 def test_capacity_warns_like_plan(h100: Any) -> None:
     r = capacity(h100, load_model("gemma-2-27b"), 5000, 50.0, [(32000, 1.0)])
     assert any("max_position_embeddings" in w for w in r["warnings"])
+
+
+def test_capacity_says_when_the_engine_runs_no_speculation_it_plans() -> None:
+    # LMDeploy runs no draft model nor self-draft; Transformers speculates at batch 1 only: the
+    # reason is the engine's (it read "slo_unreachable" under the SLO, or "does_not_fit").
+    for engine, why in (
+        ("lmdeploy", "lmdeploy cannot run self-speculation"),
+        ("hf-transformers", "cannot run speculation at a batch above 1"),
+    ):
+        r = capacity("h100-sxm", "llama-3.1-8b", 5000, 30, "8k:0.5,32k:0.5", engine=engine)
+        un = r["speculative_unavailable"]
+        assert un["reason"] == "engine_cannot_run" and why in un["text"], un
