@@ -325,6 +325,8 @@ def _result(
     engine: str, report: dict[str, Any], target: ModelSpec, config: Any,
     table: list[list[int]], limits: list[str], chosen: Any = None, dropped: Any = None,
 ) -> dict[str, Any]:  # fmt: skip
+    if config is None:  # no config: the router advice about its table has nothing to route
+        limits = [x for x in limits if x not in _sglang(engine)]
     return {
         "engine": engine,
         "target": target.hf_id or target.id,
