@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from magicplan.calibration.torch_runner.compress import min_budget
@@ -58,8 +59,8 @@ def check_run(
         raise MagicplanError(f"--samples must be >= 1; got {samples}")
     if continuation < 2:
         raise MagicplanError(f"--continuation must be >= 2 tokens; got {continuation}")
-    if not temperature >= 0:
-        raise MagicplanError(f"--temperature must be >= 0; got {temperature}")
+    if not (temperature >= 0 and math.isfinite(temperature)):
+        raise MagicplanError(f"--temperature must be a finite number >= 0; got {temperature}")
     if not 0 <= positions < continuation:
         raise MagicplanError(
             f"--positions must be in [0, {continuation - 1}] (below --continuation); "

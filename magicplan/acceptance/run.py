@@ -3,6 +3,7 @@ loop against the Ω the table predicts). torch and transformers are imported ins
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +18,7 @@ from magicplan.calibration.torch_runner.progress import progress_bar
 from magicplan.cost.speculative import expected_tokens, expected_tokens_positional
 from magicplan.errors import MagicplanError
 from magicplan.io import atomic_write_text
+from magicplan.planner.acceptance_data import load_table
 
 SOURCE = "magicplan acceptance measure"
 
@@ -119,6 +121,16 @@ def check(
 
     start = time.perf_counter()
     inputs.check_methods([method], "--kv-method")
+    if gamma < 1:
+        raise MagicplanError(f"--gamma must be >= 1; got {gamma}")
+    for name, given in (("samples", samples), ("continuation", continuation)):
+        if given is not None and given < 1:  # 0 is a value given, not "the table's"
+            raise MagicplanError(f"--{name} must be >= 1; got {given}")
+    if not (temperature >= 0 and math.isfinite(temperature)):
+        raise MagicplanError(f"--temperature must be a finite number >= 0; got {temperature}")
+    if continuation is not None and gamma >= continuation:
+        raise MagicplanError(f"--gamma must be below --continuation ({continuation}); got {gamma}")
+    load_table(Path(table))  # the table as plan reads it (a key listed twice is refused)
     ckpt, target = _load(model, device, dtype)
     d_ckpt, d_weights = _load(draft, device, dtype) if draft not in (None, "self") else (None, None)
     key = {"target": ckpt.spec.id, "draft": d_ckpt.spec.id if d_ckpt else "self",
@@ -128,12 +140,14 @@ def check(
     text = text or row.text
     if text is None:
         raise MagicplanError(f"{table}: no 'text' column; give --text")
-    samples = samples or row.prompts or 1
-    continuation = continuation or row.continuation or 128
+    samples = samples if samples is not None else (row.prompts or 1)
+    continuation = continuation if continuation is not None else (row.continuation or 128)
+    if gamma >= continuation:
+        raise MagicplanError(
+            f"--gamma must be below the continuation ({continuation} tokens); got {gamma}"
+        )
     inputs.check_run(samples=samples, continuation=continuation, temperature=temperature,
                      positions=0, device=device, dtype=dtype)  # fmt: skip
-    if gamma < 1:
-        raise MagicplanError(f"--gamma must be >= 1; got {gamma}")
     if method != "full":
         inputs.check_budgets([method], [budget], [context])
     inputs.check_contexts([context], continuation + gamma, [ckpt.spec])
@@ -152,7 +166,8 @@ def check(
     predicted = float(expected_tokens_positional(row.alpha_by_position[:gamma]) if positional
                       else expected_tokens(gamma, row.alpha))  # fmt: skip
     return {
-        **key, "gamma": gamma, "temperature": temperature,
+        **key, "budget": int(key["budget"]), "context": context, "gamma": gamma,
+        "temperature": temperature,
         "measured_accepted_per_step": measured,
         "predicted_accepted_per_step": predicted,
         "relative_error": (predicted - measured) / measured,

@@ -124,3 +124,35 @@ def test_smollm2_measure_then_plan_names_the_table(smollm: Any, tmp_path: Path) 
     assert plan.exit_code == 0, plan.output
     sd = [c for c in json.loads(plan.output)["candidates"] if c["draft_model"] == "self"]
     assert sd and all(c["acceptance_source"].startswith(str(out)) for c in sd)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gamma", "8", "--continuation", "8"], "--gamma must be below --continuation (8)"),
+        (["--gamma", "3", "--samples", "0"], "--samples must be >= 1; got 0"),
+        (["--gamma", "3", "--continuation", "0"], "--continuation must be >= 1; got 0"),
+        (["--gamma", "3", "--temperature", "inf"], "--temperature must be a finite number"),
+    ],
+)
+def test_check_refuses_bad_counts_before_loading_the_model(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    # They used to divide by zero after the run (γ ≥ the continuation), or fall back to the
+    # table's values (0 taken for "not given"), or sample at an infinite temperature.
+    table = tmp_path / "t.csv"
+    table.write_text("target,draft,method,budget,context,alpha\nm,self,streamingllm,64,256,0.5\n")
+    r = runner.invoke(app, ["acceptance", "check", "--model", str(tmp_path / "absent"),
+                            "--table", str(table), "--kv-method", "streamingllm", "--kv-budget",
+                            "64", "--context", "256", *args])  # fmt: skip
+    assert r.exit_code == 2 and message in r.output, r.output
+
+
+def test_check_refuses_a_table_that_lists_a_key_twice(tmp_path: Path) -> None:
+    table = tmp_path / "dup.csv"
+    row = "m,self,streamingllm,64,256"
+    table.write_text(f"target,draft,method,budget,context,alpha\n{row},0.5\n{row},0.9\n")
+    r = runner.invoke(app, ["acceptance", "check", "--model", str(tmp_path / "absent"),
+                            "--table", str(table), "--kv-method", "streamingllm", "--kv-budget",
+                            "64", "--context", "256", "--gamma", "3"])  # fmt: skip
+    assert r.exit_code == 2 and "lists a context twice" in r.output, r.output
