@@ -15,6 +15,7 @@ t_autoregressive_ms): what a user can measure on their own engine without magicp
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,15 @@ def read_benchmark_json(
 
 def _number(path: str | Path, rec: dict[str, Any], key: str) -> float:
     value = rec.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise MagicplanError(f"{path}: '{key}' must be a positive number; got {value!r}")
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            or not math.isfinite(value)):  # fmt: skip
+        raise MagicplanError(f"{path}: '{key}' must be a finite positive number; got {value!r}")
+    if key in WHOLE and value != int(value):
+        raise MagicplanError(f"{path}: '{key}' must be a whole number; got {value!r}")
     return float(value)
+
+
+WHOLE = ("batch_size", "batch", "input_len", "output_len")  # counts, not measurements
 
 
 def _sglang(path: str | Path, rec: dict[str, Any]) -> tuple[float, float, float]:

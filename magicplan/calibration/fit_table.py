@@ -29,6 +29,7 @@ from magicplan.cost.steps import prefill_time
 from magicplan.errors import MagicplanError
 from magicplan.io import read_csv_rows
 from magicplan.scenarios import Columns
+from magicplan.setup import check_positive
 from magicplan.specs import load_engine, load_hardware, load_model
 from magicplan.specs.calibration import Calibration, Provenance
 from magicplan.specs.engine import EngineSpec
@@ -81,8 +82,16 @@ def fit_measurements(
     paths = [measurements] if isinstance(measurements, (str, Path)) else list(measurements)
     if not paths:
         raise MagicplanError("measurements: give at least one file")
+    if num_gpus is not None:
+        check_positive("num_gpus", num_gpus)
     start = calibration_for(hw, base)
     cols, notes = _read_all(paths, hw, start, model, num_gpus, run or {})
+    for column in ("t_autoregressive_ms", "gamma_t_draft_ms", "t_verify_ms"):
+        infinite = np.flatnonzero(np.isinf(cols.get(column, np.zeros(0))))
+        if infinite.size:  # a blank cell is NaN (not measured); an infinite time is no time
+            row = int(infinite[0]) + 1
+            raise MagicplanError(f"measurements: column '{column}' must hold finite times in "
+                                 f"ms; row {row} of those read is infinite")  # fmt: skip
     samples = samples_from_columns(cols)
     full_table = any(s.kind != "autoregressive" for s in samples)
     free = STEP_TABLE_PARAMETERS if full_table else _ar_parameters(samples)

@@ -172,3 +172,26 @@ def test_vllm_benchmark_latency_json_needs_its_run_arguments(tmp_path: Path) -> 
     (row,) = report["rows"]
     # (1000 ms - the predicted prefill of 128 tokens) / 128 decode steps: a little under 7.8 ms.
     assert 7.0 < row["measured_ms"] < 1000 / 128 and row["context"] == int(128 + 129 / 2)
+
+
+def test_fit_refuses_zero_gpus_infinite_times_and_fractional_batches(tmp_path: Path) -> None:
+    # num_gpus 0 was accepted silently; an infinite time was dropped (5 rows fitted); a JSON
+    # Infinity said only "no measured steps"; a JSON batch of 8.5 was truncated to 8.
+    table = tmp_path / "ar.csv"
+    table.write_text(AR_ONLY)
+    with pytest.raises(MagicplanError, match="num_gpus must be"):
+        fit_measurements(table, "a100-80gb-sxm", None, model="qwen2.5-7b", num_gpus=0)
+    lines = AR_ONLY.splitlines()
+    inf = tmp_path / "inf.csv"
+    inf.write_text("\n".join([lines[0], "1,1025,inf", *lines[2:]]) + "\n")
+    with pytest.raises(MagicplanError, match="'t_autoregressive_ms' must hold finite times"):
+        fit_measurements(inf, "a100-80gb-sxm", None, model="qwen2.5-7b")
+    sg = tmp_path / "sglang.json"
+    sg.write_text('{"batch_size": 8, "input_len": 512, "output_len": 128, '
+                  '"median_decode_latency": Infinity}\n')  # fmt: skip
+    with pytest.raises(MagicplanError, match="'median_decode_latency' must be a finite positive"):
+        fit_measurements(sg, "a100-80gb-sxm", None, model="qwen2.5-7b")
+    sg.write_text('{"batch_size": 8.5, "input_len": 512, "output_len": 128, '
+                  '"median_decode_latency": 0.01}\n')  # fmt: skip
+    with pytest.raises(MagicplanError, match="'batch_size' must be a whole number"):
+        fit_measurements(sg, "a100-80gb-sxm", None, model="qwen2.5-7b")
