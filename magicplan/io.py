@@ -15,7 +15,28 @@ import yaml
 from magicplan.errors import MagicplanError
 
 # libyaml's safe loader when PyYAML was built with it (same safety, ~10x faster), else PyYAML's.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class UniqueKeySafeLoader(_BASE_LOADER):
+    """The safe loader (libyaml's when present), refusing a key given twice in one mapping (the
+    last would win silently: a profile's `memory_gib: 1` appended below the real one)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:  # the mapping's own keys (a `<<` merge may be overridden)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key_node.value}'", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+SAFE_LOADER = UniqueKeySafeLoader
 # libyaml's parser recurses in C (a few 10^4 nested '[' overflow its stack and kill the process),
 # so flow nesting is bounded before parsing. No spec or table comes near this depth.
 MAX_NESTING = 1000
@@ -62,7 +83,9 @@ def load_yaml(path: str | Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise MagicplanError(f"{path}: malformed YAML{where}") from exc
+        problem = str(getattr(exc, "problem", "") or "")
+        what = f": {problem}" if problem.startswith("duplicate key") else ""
+        raise MagicplanError(f"{path}: malformed YAML{where}{what}") from exc
     except RecursionError as exc:
         raise MagicplanError(f"{path}: nested too deeply") from exc
 

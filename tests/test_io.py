@@ -29,3 +29,15 @@ def test_a_ragged_row_is_recorded_when_the_caller_collects_them(tmp_path: Path) 
     assert rows[1] == {"a": "1", "b": "2", "c": ""} and rows[2] == {"a": "1", "b": "2", "c": "3"}
     with pytest.raises(MagicplanError, match="row 4: 4 cells"):  # not collected: refused
         read_csv_rows(path)
+
+
+def test_a_yaml_key_given_twice_is_refused(tmp_path: Path) -> None:
+    # The last of two keys won silently (a profile's `memory_gib: 1` below the real one).
+    from magicplan.io import load_yaml
+
+    p = tmp_path / "h.yaml"
+    p.write_text("id: x\nmemory_gib: 80\nname: y\nmemory_gib: 1\n")
+    with pytest.raises(MagicplanError, match="at line 4: duplicate key 'memory_gib'"):
+        load_yaml(p)
+    p.write_text("a: &base {x: 1}\nb:\n  <<: *base\n  y: 2\n")  # a merge key is no duplicate
+    assert load_yaml(p) == {"a": {"x": 1}, "b": {"x": 1, "y": 2}}
