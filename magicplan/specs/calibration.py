@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 
 class _Frozen(BaseModel):
@@ -108,10 +108,25 @@ def _optional(name: str) -> tuple[Any, Any]:
     return (Optional[info.annotation], field)  # noqa: UP045 (a runtime type expression)
 
 
+# Parameters that are numbers (YAML's `true` is not one: pydantic would read it as 1).
+NUMERIC = frozenset(n for n in PARAMETERS if Calibration.model_fields[n].annotation in (float, int))
+
+
+class _Numbers(_Frozen):
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if name in NUMERIC and isinstance(value, bool):
+                    raise ValueError(f"{name} must be a number; got {value}")
+        return data
+
+
 # Every parameter, optional: the values one layer of a composition sets.
 Rates = create_model(  # type: ignore[call-overload]
     "Rates",
-    __base__=_Frozen,
+    __base__=_Numbers,
     __doc__="Calibration parameters, each optional: what one profile or calibration sets.",
     **{n: _optional(n) for n in PARAMETERS},
 )

@@ -168,3 +168,15 @@ def test_a_yaml_that_is_not_a_profile(tmp_path: Path) -> None:
         load_engine(path)
     with pytest.raises(MagicplanError, match="file not found"):
         load_engine(tmp_path / "absent.yaml")
+
+
+def test_a_boolean_is_not_a_latency(tmp_path: Path) -> None:
+    # YAML's `true` under a numeric parameter was read as 1 µs.
+    from magicplan.io import load_yaml
+
+    data = load_yaml(profiles_dir("engine_profiles") / "vllm.yaml")
+    data["parameters"]["step_overhead_us"] = True
+    p = tmp_path / "e.yaml"
+    p.write_text(yaml.safe_dump(data))
+    with pytest.raises(MagicplanError, match="step_overhead_us must be a number; got True"):
+        load_engine(p)
