@@ -107,15 +107,20 @@ class HardwareSpec(_Frozen):
     @model_validator(mode="before")
     @classmethod
     def _memory_from_gib(cls, data: Any) -> Any:
-        """memory_gb from a datasheet's GiB figure; giving both is refused."""
-        if not isinstance(data, dict) or data.get("memory_gib") is None:
+        """memory_gb from a datasheet's GiB figure; giving both, or neither, is refused, and a
+        GiB figure that is not a number is named as such."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("memory_gib") is None:
+            if data.get("memory_gb") is None:
+                raise ValueError("give memory_gb (decimal GB) or memory_gib (GiB, as datasheets)")
             return data
         if data.get("memory_gb") is not None:
             raise ValueError("give memory_gb or memory_gib, not both")
         gib = data["memory_gib"]
-        if isinstance(gib, (int, float)) and not isinstance(gib, bool):
-            return data | {"memory_gb": round(float(gib) * GIB / GB, 6)}
-        return data
+        if not isinstance(gib, (int, float)) or isinstance(gib, bool) or not 0 < gib < 1e5:
+            raise ValueError(f"memory_gib must be a number in (0, 1e5) GiB; got {gib!r}")
+        return data | {"memory_gb": round(float(gib) * GIB / GB, 6)}
 
     @model_validator(mode="after")
     def _every_number_sourced(self) -> HardwareSpec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,18 @@ def test_memory_in_gib_is_taken_verbatim_and_one_of_two(tmp_path: Path) -> None:
     both = GOOD_HARDWARE.replace("memory_gb: 80", "memory_gb: 80\nmemory_gib: 80")
     with pytest.raises(MagicplanError, match="memory_gb or memory_gib"):
         load_hardware(write(tmp_path, both))
+
+
+@pytest.mark.parametrize(
+    ("memory", "message"),
+    [
+        ("", "give memory_gb (decimal GB) or memory_gib"),
+        ("memory_gib: eighty", "memory_gib must be a number in (0, 1e5) GiB; got 'eighty'"),
+        ("memory_gib: true", "memory_gib must be a number in (0, 1e5) GiB; got True"),
+    ],
+)
+def test_a_bad_or_missing_memory_figure_is_named(tmp_path: Path, memory: str, message: str) -> None:
+    # They read "field 'memory_gb': required field is missing", a key the file never used.
+    text = GOOD_HARDWARE.replace("memory_gb: 80", memory).replace("[memory_gb,", "[")
+    with pytest.raises(MagicplanError, match=re.escape(message)):
+        load_hardware(write(tmp_path, text))
