@@ -58,6 +58,7 @@ def measure(
     inputs.check_run(samples=plan.samples, continuation=plan.continuation,
                      temperature=plan.temperature, positions=plan.positions, device=device,
                      dtype=dtype)  # fmt: skip
+    inputs.check_contexts(plan.contexts, plan.continuation, [])  # each >= 1 (positions below)
     inputs.check_budgets(plan.methods, plan.budgets, plan.contexts)
     ckpt, target = _load(model, device, dtype)
     d_ckpt, d_weights = _load(draft, device, dtype) if draft not in (None, "self") else (None, None)
@@ -148,9 +149,9 @@ def check(
         )
     inputs.check_run(samples=samples, continuation=continuation, temperature=temperature,
                      positions=0, device=device, dtype=dtype)  # fmt: skip
+    inputs.check_contexts([context], continuation + gamma, [ckpt.spec])
     if method != "full":
         inputs.check_budgets([method], [budget], [context])
-    inputs.check_contexts([context], continuation + gamma, [ckpt.spec])
     ids = text_tokens(load_tokenizer(ckpt), text, tokens_needed([context], continuation, samples))
     prompts = _prompts(ids, context, continuation, samples, device)
     sampler = _sampler(temperature, seed, device)
