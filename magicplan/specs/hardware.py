@@ -112,7 +112,8 @@ class HardwareSpec(_Frozen):
         if not isinstance(data, dict):
             return data
         if data.get("memory_gib") is None:
-            if data.get("memory_gb") is None:
+            typed = any(str(k).startswith("mem") for k in data)  # a misspelling: named below
+            if data.get("memory_gb") is None and not typed:
                 raise ValueError("give memory_gb (decimal GB) or memory_gib (GiB, as datasheets)")
             return data
         if data.get("memory_gb") is not None:
