@@ -28,13 +28,15 @@ def suggest(name: str, choices: Iterable[str], n: int = 3) -> str:
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
-def format_validation_error(exc: Exception, source: str = "") -> str:
-    """One line from a pydantic ValidationError: the first failing field and what is allowed."""
+def format_validation_error(exc: Exception, source: str = "", model: Any = None) -> str:
+    """One line from a pydantic ValidationError: the first failing field and what is allowed;
+    with the `model` class validated, an unknown key anywhere in it gets the nearest field
+    name of its place as a hint."""
     errors = getattr(exc, "errors", None)
     where = f"{source}: " if source else ""
     if not callable(errors):
         return f"{where}{exc}"
-    first = _misspelling(errors()) or errors()[0]
+    first = _misspelling(errors()) or _unknown_key(errors(), model) or errors()[0]
     msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     loc = ".".join(str(p) for p in first.get("loc", ()))
     if first.get("type") == "extra_forbidden":
@@ -44,6 +46,37 @@ def format_validation_error(exc: Exception, source: str = "") -> str:
     more = len(errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
     return f"{where}field '{loc}': {msg}{tail}" if loc else f"{where}{msg}{tail}"
+
+
+def _unknown_key(errors: list[dict[str, Any]], model: Any) -> dict[str, Any] | None:
+    """The first unknown key, with the nearest field name of the model at its place (walking
+    `model`'s fields along the key's location) as a hint."""
+    for e in errors:
+        if e.get("type") != "extra_forbidden" or model is None:
+            continue
+        *parent, key = e["loc"]
+        here = model
+        for part in parent:  # nested models: `parameters` of an engine, `sources` items ...
+            field = getattr(here, "model_fields", {}).get(part)
+            if field is None:
+                break
+            here = _model_in(field.annotation)
+        hint = suggest(str(key), list(getattr(here, "model_fields", {})), n=1)
+        if hint:
+            return {**e, "hint": hint}
+    return None
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model a field holds (itself, or inside Optional / list), else None."""
+    import typing
+
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if hasattr(arg, "model_fields"):
+            return arg
+    return None
 
 
 def _misspelling(errors: list[dict[str, Any]]) -> dict[str, Any] | None:

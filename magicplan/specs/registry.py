@@ -45,7 +45,7 @@ def _validate(cls: type[SpecT], data: dict[str, Any], source: str) -> SpecT:
     try:
         return cls(**data)
     except ValidationError as exc:
-        raise MagicplanError(format_validation_error(exc, source)) from exc
+        raise MagicplanError(format_validation_error(exc, source, cls)) from exc
     except TypeError as exc:  # non-string keys
         raise MagicplanError(f"{source}: keys must be field names ({exc})") from exc
 

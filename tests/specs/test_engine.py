@@ -180,3 +180,15 @@ def test_a_boolean_is_not_a_latency(tmp_path: Path) -> None:
     p.write_text(yaml.safe_dump(data))
     with pytest.raises(MagicplanError, match="step_overhead_us must be a number; got True"):
         load_engine(p)
+
+
+def test_a_misspelled_nested_key_gets_a_suggestion(tmp_path: Path) -> None:
+    # A typo under `parameters:` was named without the field it meant.
+    from magicplan.io import load_yaml
+
+    data = load_yaml(profiles_dir("engine_profiles") / "vllm.yaml")
+    data["parameters"]["step_overhed_us"] = data["parameters"].pop("step_overhead_us")
+    p = tmp_path / "e.yaml"
+    p.write_text(yaml.safe_dump(data))
+    with pytest.raises(MagicplanError, match="did you mean step_overhead_us"):
+        load_engine(p)
