@@ -44,8 +44,8 @@ from magicplan.cost.steps import (
     verify_tokens_time,
 )
 from magicplan.errors import MagicplanError, shown
-from magicplan.physics import workload_warnings
-from magicplan.setup import Mode, Setup, as_drafted, check_positive, memory_fraction
+from magicplan.estimate_notes import engine_notes, workload_notes
+from magicplan.setup import Mode, Setup, as_drafted, check_positive, served_fraction
 from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.hardware import Calibration
 from magicplan.specs.model import ModelSpec
@@ -59,7 +59,6 @@ from magicplan.specs.registry import (
     as_engine,
     as_hardware,
     as_model,
-    runnable,
 )
 from magicplan.units import GB, MS
 
@@ -322,12 +321,7 @@ def estimate(
     tree_tokens = count_array("tree_tokens", tree_tokens)
     hw, tgt = as_hardware(hardware), served(as_model(target, "target"), weight_dtype, kv_dtype)
     runs = as_engine(engine)
-    # the fraction of memory the engine fills: the one given, else the engine's own
-    resolved = runnable(runs, hw)
-    utilization = memory_fraction(
-        memory_utilization if memory_utilization is not None or resolved is None
-        else resolved.memory_utilization
-    )  # fmt: skip
+    utilization = served_fraction(memory_utilization, runs, hw)
     asked = as_draft(draft)
     if isinstance(asked, DraftKindSpec) and asked.is_tree and _chain_asked(gamma, tree_tokens):
         asked, tree_tokens = asked.as_chain(), None  # γ + 1 tokens verified: the family's chain
@@ -369,8 +363,8 @@ def estimate(
         "memory_utilization": utilization,
         "bottleneck": bottleneck(flat),
     }
-    notes = [n for n in (chain_note, _beyond(setup, header)) if n]
-    notes += _notes(setup, flat, kv_budget, context)
+    notes = [n for n in (chain_note,) if n] + engine_notes(setup, header)
+    notes += workload_notes(setup, flat, kv_budget, context)
     return header | out | {"notes": notes}
 
 
@@ -380,51 +374,6 @@ def _chain_asked(gamma: npt.ArrayLike | None, tree_tokens: npt.ArrayLike | None)
         return False
     g, t = np.asarray(gamma, dtype=float), np.asarray(tree_tokens, dtype=float)
     return bool(np.all(t == g + 1))
-
-
-def _beyond(setup: Setup, header: dict[str, Any]) -> str | None:
-    """What the serving engine cannot run of this strategy (None: it runs it, or its features
-    are unknown): the estimate still prices it on that engine's step costs."""
-    from magicplan.planner.engine_features import lacks, needs_of, vendor_note
-    from magicplan.specs.registry import runnable
-
-    runs = runnable(setup.engine, setup.hardware)
-    if runs is None:
-        return None
-    if (where := vendor_note(runs, setup.hardware)) is not None:
-        return where
-    draft = header["draft_model"] if header["draft_kind"] != "draft_model" else "draft_model"
-    gamma = int(np.max(np.asarray(header["gamma"])))
-    entry = {"draft_model": draft, "kv_method": header["kv_method"], "gamma": gamma,
-             "tree_tokens": int(np.max(np.asarray(header["tree_tokens"])))}  # fmt: skip
-    batch = int(np.max(np.asarray(header["batch"])))
-    lacking = lacks(runs, needs_of(entry, batch), (setup.draft_n, setup.num_gpus))
-    if not lacking:
-        return None
-    return (f"{runs.id} cannot run {' and '.join(lacking)}: this prices the strategy on its "
-            "step costs (`magicplan plan` plans what it runs)")  # fmt: skip
-
-
-def _notes(
-    setup: Setup, flat: dict[str, Array], kv_budget: npt.ArrayLike, context: npt.ArrayLike
-) -> list[str]:
-    """What a reader of one estimate must know: a draft on fewer GPUs, a budget that keeps the
-    whole context, a workload that does not fit."""
-    k, s = np.asarray(kv_budget), np.asarray(context)
-    notes = workload_warnings(setup.hardware, setup.num_gpus, setup.target, float(np.max(s)))
-    notes += [n for n in (setup.draft_split_note,) if n]
-    if setup.draft_kv_method not in ("full", "none") and np.any(k >= s):
-        where = "" if k.ndim == s.ndim == 0 else " (at some points)"
-        notes.append(
-            f"kv_budget {to_python(k)} >= context {to_python(s)}{where}: the draft keeps the "
-            "whole context"
-        )
-    fits = np.asarray(flat["fits_in_memory"])
-    if not fits.all():
-        need = np.max(np.asarray(flat["memory_per_gpu_gb"]))
-        where = "" if fits.ndim == 0 else " at some points (see fits_in_memory)"
-        notes.append(f"does not fit{where}: {need:.1f} GB per GPU needed")
-    return notes
 
 
 def bottleneck(flat: dict[str, Any]) -> Any:

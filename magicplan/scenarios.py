@@ -199,11 +199,10 @@ def _setup(
 ) -> Any:
     """The Setup of one group of rows (its categorical columns; blank cells take the
     command's engine and formats)."""
-    from magicplan.setup import Setup, as_drafted, memory_fraction
+    from magicplan.setup import Setup, as_drafted, served_fraction
     from magicplan.specs import as_draft, load_engine, load_hardware, load_model
     from magicplan.specs.model import ModelSpec
     from magicplan.specs.quantization import served
-    from magicplan.specs.registry import runnable
 
     draft = g["draft_model"]
     dn = g.get("draft_num_gpus", "nan")
@@ -214,7 +213,6 @@ def _setup(
     runs = (named if isinstance(named, EngineSpec) else load_engine(named)) if named else None
     # 'self', a model, or a kind keyword (eagle, ...), as the engine drafts it
     draft_spec, _ = as_drafted(as_draft(draft or None), runs, hardware)
-    served_by = runnable(runs, hardware)
     return Setup(
         hardware=hardware,
         num_gpus=_as_int("num_gpus", g["num_gpus"]),
@@ -226,11 +224,7 @@ def _setup(
         ),  # the target's KV format is the draft's
         kv_method="full" if g["kv_method"] == "none" else g["kv_method"],  # none: no draft cache
         draft_num_gpus=None if dn in ("nan", "") else _as_int("draft_num_gpus", dn),
-        memory_utilization=memory_fraction(  # the one given, else the engine's own
-            memory_utilization
-            if memory_utilization is not None or served_by is None
-            else served_by.memory_utilization
-        ),
+        memory_utilization=served_fraction(memory_utilization, runs, hardware),
         engine=runs,
         mode=mode,
     )

@@ -202,6 +202,17 @@ def memory_fraction(value: float | None) -> float:
     return float(value)
 
 
+def served_fraction(
+    given: float | None, engine: EngineSpec | None, hardware: HardwareSpec
+) -> float:
+    """The fraction of device memory the serving engine fills: the one `given`, else the
+    engine's own (the one named, else the default engine: `runnable`), else the default."""
+    from magicplan.specs.registry import runnable
+
+    runs = runnable(engine, hardware)
+    return memory_fraction(given if given is not None or runs is None else runs.memory_utilization)
+
+
 def splits(model: ModelSpec, num_gpus: int) -> bool:
     """Whether tensor parallelism over `num_gpus` can split `model` (heads, KV heads, MLP)."""
     try:

@@ -69,3 +69,28 @@ def test_llama_1_and_llama_2_share_token_ids() -> None:
     # Llama 2 uses LLaMA-1's tokenizer (arXiv 2307.09288 §2.1): TinyLlama drafts for Vicuna.
     assert draft_mismatch(load_model("vicuna-7b"), load_model("tinyllama-1.1b")) is None
     assert draft_mismatch(load_model("llama-2-7b"), load_model("llama-3.2-1b")) is not None
+
+
+def test_the_memory_fraction_is_the_one_given_else_the_engines() -> None:
+    # One rule for plan, estimate, scenarios and plot: the fraction given, else the serving
+    # engine's own (SGLang 0.88, LMDeploy 0.8), else the default engine's (vLLM 0.9).
+    from magicplan.setup import served_fraction
+    from magicplan.specs import load_engine
+
+    h100 = load_hardware("h100-sxm")
+    assert served_fraction(None, load_engine("sglang"), h100) == 0.88
+    assert served_fraction(None, load_engine("lmdeploy"), h100) == 0.8
+    assert served_fraction(0.5, load_engine("sglang"), h100) == 0.5
+    assert served_fraction(None, None, h100) == 0.9
+    with pytest.raises(MagicplanError, match="memory_utilization must be in"):
+        served_fraction(1.5, None, h100)
+
+
+def test_an_estimate_names_every_engine_limit() -> None:
+    # TensorRT-LLM on an MI300X with a compressed self-draft: the vendor and the features
+    # (the vendor note used to hide the other).
+    from magicplan.estimate import estimate
+
+    notes = estimate("mi300x", 1, "llama-3.1-8b", 16, 8000, engine="trtllm", acceptance=0.8)
+    assert notes["notes"][0].startswith("warning: trtllm runs on nvidia hardware")
+    assert notes["notes"][1].startswith("trtllm cannot run self-speculation")

@@ -132,7 +132,7 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
     """The Scenario the options describe (hardware and model are required here)."""
     from magicplan.plots.kinds import with_defaults
     from magicplan.plots.scenario import DEFAULT_BATCHES, DEFAULT_CONTEXTS, Scenario, parse_ints
-    from magicplan.setup import Setup, as_drafted, memory_fraction
+    from magicplan.setup import Setup, as_drafted, served_fraction
     from magicplan.specs import load_hardware, load_model
     from magicplan.specs.model import ModelSpec
     from magicplan.specs.quantization import served
@@ -160,7 +160,7 @@ def _scenario(kind: str, opts: dict[str, Any]) -> Any:
         draft_num_gpus=opts["draft_num_gpus"],
         mode=opts["mode"],
         engine=engine,
-        memory_utilization=memory_fraction(opts["memory_utilization"]),
+        memory_utilization=served_fraction(opts["memory_utilization"], engine, hardware),
     )
     b, c = opts["batches"], opts["contexts"]
     budget = opts["kv_budget"]

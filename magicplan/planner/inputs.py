@@ -25,7 +25,7 @@ from magicplan.setup import (
     check_draft_vocab,
     check_positive,
     draft_mismatch,
-    memory_fraction,
+    served_fraction,
     splits,
 )
 from magicplan.specs import list_models
@@ -204,10 +204,7 @@ def plan_inputs(
     check_positive("context", context)
     check_positive("num_gpus", num_gpus)
     engine = as_engine(kw.get("engine"))
-    given = kw.get("memory_utilization")
-    utilization = memory_fraction(
-        given if given is not None or engine is None else engine.memory_utilization
-    )
+    utilization = served_fraction(kw.get("memory_utilization"), engine, hardware)
     # validates the split (names num_gpus) and the memory fraction
     Setup(hardware=hardware, num_gpus=num_gpus, target=target, memory_utilization=utilization)
     methods = tuple(check_method(m) for m in (kw.get("kv_methods") or KV_METHODS))
