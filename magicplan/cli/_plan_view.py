@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from magicplan.cli._output import console, fmt, table
+from magicplan.planner.records import verifies_tree
 
 
 def _strategy(c: dict[str, Any]) -> str:
@@ -12,8 +13,7 @@ def _strategy(c: dict[str, Any]) -> str:
         return "autoregressive"
     kind = c.get("draft_kind", "draft_model")
     if kind not in ("self", "draft_model"):  # a drafting family: its tree, or its chain
-        tree = c["tree_tokens"] != c["gamma"] + 1
-        draft = f"{kind} ({c['tree_tokens']}-token tree)" if tree else kind
+        draft = f"{kind} ({c['tree_tokens']}-token tree)" if verifies_tree(c) else kind
     else:
         draft = "self" if kind == "self" else f"{c['draft_model']} TP{c['draft_num_gpus']}"
     if c["kv_method"] == "none":  # no draft cache (Medusa heads, n-gram lookup)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from magicplan.planner.records import verifies_tree
 from magicplan.specs.drafts import draft_kind
 
 # What each engine calls each drafting family (vLLM speculative_config.method; SGLang
@@ -25,7 +26,7 @@ def family_limits(engine: str, chosen: dict[str, Any]) -> list[str]:
     if kind in ("eagle", "eagle3", "medusa"):
         key = "speculative_config.model" if engine == "vllm" else "speculative_draft_model_path"
         out.append(f"set {key} to the {kind} head trained for this target (not a shipped profile)")
-    tree = chosen["tree_tokens"] > chosen["gamma"] + 1
+    tree = verifies_tree(chosen)
     if engine == "vllm" and kind in ("eagle", "eagle3") and tree:
         out.append(
             f"vLLM drafts {kind} as a chain of num_speculative_tokens = {chosen['gamma']} tokens "
@@ -54,7 +55,7 @@ def engine_config(
             config["draft_tensor_parallel_size"] = best["draft_num_gpus"]
         return config
     # EAGLE's tree (top-k 10), or the chain a plan on an engine without trees drafted
-    tree = kind in ("eagle", "eagle3") and best["tree_tokens"] > best["gamma"] + 1
+    tree = kind in ("eagle", "eagle3") and verifies_tree(best)
     config = {
         "speculative_algorithm": SGLANG_ALGORITHMS.get(kind, "STANDALONE"),
         "speculative_draft_model_path": draft,

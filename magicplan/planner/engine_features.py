@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from magicplan.cost.drafts import Draft, draft_kind_of
+from magicplan.planner.records import verifies_tree
 from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.engine import EngineSpec
 from magicplan.specs.hardware import HardwareSpec
@@ -126,7 +127,7 @@ def needs_of(strategy: dict[str, Any], batch: int = 1) -> list[str]:
     out = [NEEDS.get(strategy["draft_model"], DRAFT_MODEL)]
     if strategy["kv_method"] not in ("full", "none"):
         out.append(COMPRESSED)
-    if (strategy.get("tree_tokens") or 0) > strategy.get("gamma", 0) + 1:
+    if verifies_tree(strategy):
         out.append(TREE)
     if batch > 1:
         out.append(BATCHED)

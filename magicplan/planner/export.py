@@ -22,7 +22,7 @@ from magicplan.planner.engine_features import FAMILIES, restrict
 from magicplan.planner.evaluation import drafts_of
 from magicplan.planner.inputs import chains_too, default_drafts, plan_inputs, tau_table_of
 from magicplan.planner.optimizer import plan
-from magicplan.planner.records import Strategy
+from magicplan.planner.records import Strategy, verifies_tree
 from magicplan.specs import load_engine, load_model
 from magicplan.specs.drafts import DraftKindSpec
 from magicplan.specs.engine import EngineSpec
@@ -108,14 +108,9 @@ def drafted(chosen: dict[str, Any]) -> Any:
     """The draft of a plan entry as it was planned: a tree family verifying γ + 1 tokens is
     the family drafted as a chain."""
     draft = as_draft(chosen["draft_model"])
-    if isinstance(draft, DraftKindSpec) and draft.is_tree and not _is_tree(chosen):
+    if isinstance(draft, DraftKindSpec) and draft.is_tree and not verifies_tree(chosen):
         return draft.as_chain()
     return draft
-
-
-def _is_tree(entry: dict[str, Any]) -> bool:
-    """Whether a plan entry verifies a token tree (more than γ + 1 tokens)."""
-    return bool((entry.get("tree_tokens") or 0) > entry["gamma"] + 1)
 
 
 def _check(engine: str) -> None:
@@ -198,11 +193,11 @@ def _dropped(
                 "speedup_given_up": 0.0,
                 "text": f"the planner's best on {plan_engine} is plain AR; {engine} runs "
                         f"{label} ({speed}), which {plan_engine} cannot run"}  # fmt: skip
-    if Strategy.of(best) == Strategy.of(chosen) and _is_tree(best) == _is_tree(chosen):
+    if Strategy.of(best) == Strategy.of(chosen) and verifies_tree(best) == verifies_tree(chosen):
         return None
     reasons = []
     spec = load_engine(engine)
-    if _is_tree(best) and not _is_tree(chosen) and not spec.speculative.tree_verify:
+    if verifies_tree(best) and not verifies_tree(chosen) and not spec.speculative.tree_verify:
         reasons.append(f"{engine} verifies no token trees: it drafts {best['draft_model']} as a "
                        "chain, accepting fewer tokens per round")  # fmt: skip
     if best["draft_model"] == "self":

@@ -141,7 +141,9 @@ class Strategy:
         if is_family(self.draft_model):
             kv = "" if self.kv_method == "none" else f", {kv_label(self.kv_method, self.kv_budget)}"
             # a chain family, or a tree family an engine drafts as a chain
-            chain = self.draft_model in CHAIN_FAMILIES or self.tree_tokens == self.gamma + 1
+            chain = self.draft_model in CHAIN_FAMILIES or (
+                self.tree_tokens is not None and not verifies_tree(self.as_dict())
+            )
             depth = f"γ={self.gamma}" if chain else f"depth {self.gamma}"
             return f"{family_label(self.draft_model)}{kv}, {depth}"
         draft = "self-speculation" if self.draft_model == "self" else f"draft {self.draft_model}"
@@ -149,6 +151,14 @@ class Strategy:
 
 
 CHAIN_FAMILIES = ("mtp", "ngram")
+
+
+def verifies_tree(entry: dict[str, Any]) -> bool:
+    """Whether a plan entry (a candidate, a strategy) verifies a token tree: more tokens per
+    sequence than its chain's γ + 1."""
+    return bool((entry.get("tree_tokens") or 0) > entry.get("gamma", 0) + 1)
+
+
 FAMILY_LABELS = {
     "eagle": "EAGLE draft head", "eagle3": "EAGLE-3 draft head", "medusa": "Medusa heads",
     "mtp": "MTP module", "ngram": "n-gram lookup", "self": "self-speculation",

@@ -10,7 +10,7 @@ import numpy as np
 
 from magicplan.cost.memory import memory_terms
 from magicplan.planner.batches import ar_max_batch, ar_max_context, largest
-from magicplan.planner.records import Strategy, family_label, kv_label
+from magicplan.planner.records import Strategy, family_label, kv_label, verifies_tree
 from magicplan.units import GB
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def _what(best: dict[str, Any]) -> str:
         )  # fmt: skip
         return f"{draft} with {kv} and γ={best['gamma']}"
     tau = f", τ {best['accepted_per_step']:.2f}" if best.get("acceptance_input") == "tau" else ""
-    chain = best["tree_tokens"] == best["gamma"] + 1  # a chain family, or a tree drafted as one
+    chain = not verifies_tree(best)  # a chain family, or a tree drafted as one
     shape = (f"γ={best['gamma']}" if chain
              else f"a {best['tree_tokens']}-token tree, depth {best['gamma']}")  # fmt: skip
     cache = "" if best["kv_method"] == "none" else f" with {kv}"

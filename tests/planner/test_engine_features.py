@@ -418,3 +418,12 @@ def test_no_speculation_says_the_engines_reason() -> None:
     assert why in r["recommendation"] and r["feasibility"]["no_speculation_because"] == why
     b = break_even("a100-80gb-sxm", 1, "llama-3.1-8b", 1, 4000, engine="lmdeploy")
     assert "lmdeploy cannot run self-speculation" in b["note"]
+
+
+def test_verifies_tree_is_one_rule() -> None:
+    # A tree verifies more than γ + 1 tokens per sequence; a chain (of any family) exactly γ + 1.
+    from magicplan.planner.records import verifies_tree
+
+    assert verifies_tree({"gamma": 7, "tree_tokens": 60})
+    assert not verifies_tree({"gamma": 7, "tree_tokens": 8})
+    assert not verifies_tree({"gamma": 3})  # a separate draft: no tree_tokens
