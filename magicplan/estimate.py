@@ -97,14 +97,16 @@ def estimate_arrays(
     rate = acceptance if acceptance is not None else accepted_per_step
     assert rate is not None
     tree = np.nan if tree_tokens is None else tree_tokens
+    names = ("batch", "context", "gamma", "kv_budget", RATE_NAMES[is_alpha], "tree_tokens")
     axes = tuple(
         _as_array(name, value)
-        for name, value in zip(
-            ("batch", "context", "gamma", "kv_budget", RATE_NAMES[is_alpha], "tree_tokens"),
-            (batch, context, gamma, kv_budget, rate, tree),
-            strict=True,
-        )
+        for name, value in zip(names, (batch, context, gamma, kv_budget, rate, tree), strict=True)
     )
+    try:
+        np.broadcast_shapes(*(x.shape for x in axes))
+    except ValueError as exc:
+        shapes = ", ".join(f"{name} {x.shape}" for name, x in zip(names, axes, strict=True))
+        raise MagicplanError(f"the workload axes must broadcast together; got {shapes}") from exc
     n = max(x.size for x in axes)
     if n <= CHUNK or any(x.shape not in ((), (n,)) for x in axes):
         return _estimate_block(setup, *_checked(setup, axes, is_alpha), is_alpha, wanted)
@@ -373,7 +375,10 @@ def _chain_asked(gamma: npt.ArrayLike | None, tree_tokens: npt.ArrayLike | None)
     if gamma is None or tree_tokens is None:
         return False
     g, t = np.asarray(gamma, dtype=float), np.asarray(tree_tokens, dtype=float)
-    return bool(np.all(t == g + 1))
+    try:
+        return bool(np.all(t == g + 1))
+    except ValueError:  # axes that do not broadcast: `estimate_arrays` names them
+        return False
 
 
 def bottleneck(flat: dict[str, Any]) -> Any:

@@ -247,3 +247,15 @@ def test_estimate_fills_memory_as_the_engine_does() -> None:
     given = estimate("h100-sxm", 1, "llama-3.1-8b", 1, 4000, acceptance=0.8,
                      memory_utilization=0.5, **kw)  # fmt: skip
     assert given["memory_utilization"] == 0.5
+
+
+def test_axes_that_do_not_broadcast_are_one_error() -> None:
+    # Two batches against three contexts raised numpy's ValueError (a traceback at the CLI).
+    from magicplan.errors import MagicplanError
+    from magicplan.estimate import estimate
+
+    with pytest.raises(
+        MagicplanError, match=r"broadcast together; got batch \(2,\), context \(3,\)"
+    ):
+        estimate("h100-sxm", 1, "llama-3.1-8b", np.array([1, 2]), np.array([4000, 8000, 16000]),
+                 acceptance=0.8)  # fmt: skip
